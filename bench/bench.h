@@ -1,0 +1,17 @@
+/* Shared by the corio-bench subcommands. */
+#ifndef CORIO_BENCH_H
+#define CORIO_BENCH_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline double bench_now_ns(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+int bench_switch(int argc, char **argv);
+
+#endif

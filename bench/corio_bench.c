@@ -1,0 +1,27 @@
+/* corio-bench <subcommand>: prints one `name value unit` line per figure.
+ * docs/BENCHMARKS.md says what each measures and how it compares. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *what;
+} subcommands[] = {
+  {"switch", bench_switch, "two coroutines yield to each other: switch_ns"},
+};
+
+int main(int argc, char **argv) {
+  size_t i, n = sizeof subcommands / sizeof subcommands[0];
+
+  if (argc >= 2)
+    for (i = 0; i < n; i++)
+      if (strcmp(argv[1], subcommands[i].name) == 0)
+        return subcommands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "usage: corio-bench <subcommand>\n");
+  for (i = 0; i < n; i++)
+    fprintf(stderr, "  %-10s %s\n", subcommands[i].name, subcommands[i].what);
+  return 2;
+}

@@ -1,0 +1,12 @@
+/* corio.h: the umbrella header. Include this, link corio::corio (CMake) or
+ * `pkg-config --cflags --libs corio`. Each area has its own header under
+ * corio/, which this one pulls in. */
+#ifndef CORIO_H
+#define CORIO_H
+
+#include <uv.h>
+
+#include "corio/version.h"
+#include "corio/coro.h"
+
+#endif

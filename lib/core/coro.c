@@ -1,0 +1,161 @@
+/* The coroutine core: create, resume, yield, finish, on the calling thread.
+ *
+ * Each coroutine's record lives at the top of its stack mapping. Resume
+ * keeps the resumer's context in its own frame and points the coroutine
+ * at it; yield switches back there. Everything the sanitizers need to
+ * hear about a switch is said right here, on both sides of it. */
+#include "coro.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "overflow.h"
+#include "sanitize.h"
+
+static _Thread_local corio_coro_t *coro_current;
+
+
+/* Noinline so that the thread-local's address is computed on the thread we
+ * are on now: a coroutine may resume on another thread (DESIGN.md 3a). */
+__attribute__((noinline)) static corio_coro_t **coro_current_slot(void) {
+  return &coro_current;
+}
+
+
+corio_coro_t *corio_coro_current(void) {
+  return *coro_current_slot();
+}
+
+
+/* Switched into: tell ASan which stack we came from. */
+static void coro_switched_in(corio_coro_t *co) {
+  CORIO__ASAN_FINISH(co->asan_fake, &co->resumer_bottom, &co->resumer_size);
+  (void)co;
+}
+
+
+static void coro_entry(void *value) {
+  corio_coro_t *co = value;
+  void *result;
+
+  coro_switched_in(co);
+  result = co->fn(co->arg);
+  co->state = CORIO__CORO_FINISHED;
+  /* NULL fake-stack save: this stack is done, ASan may drop its frames. */
+  CORIO__ASAN_START(NULL, co->resumer_bottom, co->resumer_size);
+  CORIO__TSAN_SWITCH(co->tsan_resumer);
+  corio__ctx_switch(&co->ctx, co->resumer, result);
+  abort(); /* a finished coroutine is never resumed */
+}
+
+
+static size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) & ~(to - 1);
+}
+
+
+int corio__coro_create(corio_coro_t **out, corio_coro_fn fn, void *arg,
+                       const corio_coro_options_t *opts, size_t extra) {
+  size_t page = corio__page_size();
+  size_t want = opts != NULL && opts->stack_size != 0 ? opts->stack_size
+                                                      : CORIO_STACK_DEFAULT;
+  int guarded = opts == NULL || !opts->unguarded;
+  size_t record = round_up(sizeof(corio_coro_t), 64) + round_up(extra, 64);
+  corio__stack_t st;
+  corio_coro_t *co;
+  int err;
+
+  if (out == NULL || fn == NULL)
+    return UV_EINVAL;
+  if (want < CORIO_STACK_MIN || want > CORIO_STACK_MAX)
+    return UV_EINVAL;
+  corio__overflow_thread_init();
+  err = corio__stack_alloc(&st, round_up(want + record, page), guarded);
+  if (err != 0)
+    return err;
+
+  co = (corio_coro_t *)(corio__stack_hi(&st) - record);
+  *co = (corio_coro_t){.fn = fn, .arg = arg, .stack = st,
+                       .state = CORIO__CORO_SUSPENDED};
+  co->tsan_fiber = CORIO__TSAN_CREATE();
+  corio__ctx_make(&co->ctx, corio__stack_lo(&st),
+                  (size_t)((char *)co - corio__stack_lo(&st)), coro_entry);
+  *out = co;
+  return 0;
+}
+
+
+int corio_coro_create(corio_coro_t **co, corio_coro_fn fn, void *arg,
+                      const corio_coro_options_t *opts) {
+  return corio__coro_create(co, fn, arg, opts, 0);
+}
+
+
+int corio_coro_resume(corio_coro_t *co, void *in, void **out) {
+  corio_coro_t **current = coro_current_slot();
+  corio__ctx_t here;
+  void *fake = NULL;
+  void *value;
+
+  if (co == NULL || co->state != CORIO__CORO_SUSPENDED)
+    return UV_EINVAL;
+  corio__overflow_thread_init();
+  co->resumer = &here;
+  co->outer = *current;
+  co->state = CORIO__CORO_RUNNING;
+  *current = co;
+  if (!co->started) {
+    co->started = 1;
+    in = co;  /* the entry function's argument */
+  }
+  co->tsan_resumer = CORIO__TSAN_CURRENT();
+  CORIO__ASAN_START(&fake, corio__stack_lo(&co->stack),
+                    (size_t)((char *)co - corio__stack_lo(&co->stack)));
+  CORIO__TSAN_SWITCH(co->tsan_fiber);
+  value = corio__ctx_switch(&here, &co->ctx, in);
+  CORIO__ASAN_FINISH(fake, NULL, NULL);
+  (void)fake;
+
+  *current = co->outer;
+  if (out != NULL)
+    *out = value;
+  return co->state == CORIO__CORO_FINISHED ? CORIO_CORO_FINISHED
+                                           : CORIO_CORO_YIELDED;
+}
+
+
+int corio_coro_yield(void *value, void **in) {
+  corio_coro_t *co = corio_coro_current();
+  void *got;
+
+  if (co == NULL)
+    return UV_EINVAL;
+  co->state = CORIO__CORO_SUSPENDED;
+  CORIO__ASAN_START(&co->asan_fake, co->resumer_bottom, co->resumer_size);
+  CORIO__TSAN_SWITCH(co->tsan_resumer);
+  got = corio__ctx_switch(&co->ctx, co->resumer, value);
+  coro_switched_in(co);
+  if (in != NULL)
+    *in = got;
+  return 0;
+}
+
+
+int corio_coro_finished(const corio_coro_t *co) {
+  return co != NULL && co->state == CORIO__CORO_FINISHED;
+}
+
+
+int corio_coro_free(corio_coro_t *co) {
+  corio__stack_t st;
+
+  if (co == NULL)
+    return UV_EINVAL;
+  if (co->state == CORIO__CORO_RUNNING)
+    return UV_EBUSY;
+  CORIO__TSAN_DESTROY(co->tsan_fiber);
+  st = co->stack;
+  corio__stack_release(&st);
+  return 0;
+}

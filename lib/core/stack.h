@@ -1,0 +1,33 @@
+/* Coroutine stacks: mmap'ed regions with an optional guard page at the
+ * low end, recycled through a per-thread cache. */
+#ifndef CORIO_CORE_STACK_H
+#define CORIO_CORE_STACK_H
+
+#include <stddef.h>
+
+typedef struct corio__stack {
+  char *map;          /* start of the mapping (the guard page, if any) */
+  size_t map_size;    /* whole mapping, guard included */
+  size_t guard_size;  /* 0 when unguarded */
+  unsigned vg_id;     /* Valgrind's id for the registered stack */
+} corio__stack_t;
+
+/* Map a stack of at least `usable` bytes (a multiple of the page size).
+ * Reuses a cached stack of the same shape when the thread has one.
+ * Returns 0 or UV_ENOMEM. */
+int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded);
+
+/* Give st back: to this thread's cache, or to the kernel when it is full. */
+void corio__stack_release(const corio__stack_t *st);
+
+/* The usable range of a stack. */
+static inline char *corio__stack_lo(const corio__stack_t *st) {
+  return st->map + st->guard_size;
+}
+static inline char *corio__stack_hi(const corio__stack_t *st) {
+  return st->map + st->map_size;
+}
+
+size_t corio__page_size(void);
+
+#endif
