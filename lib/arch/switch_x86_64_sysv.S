@@ -2,7 +2,12 @@
  * x86-64 System V: rdi = from, rsi = to, rdx = value.
  * Saves only what the ABI says a callee preserves: rbx, rbp, r12-r15, the
  * MXCSR control bits and the x87 control word. The value comes back in rax
- * (for a resumed switch) and in rdi (the argument of a fresh entry). */
+ * (for a resumed switch) and in rdi (the argument of a fresh entry).
+ *
+ * It ends in pop + indirect jmp rather than `ret`: a `ret` here always
+ * goes somewhere other than where the return-stack predictor expects (the
+ * other context's call site), and the misprediction doubled the cost of a
+ * switch on the machines we measured (docs/BENCHMARKS.md). */
 #if defined(__APPLE__)
 #define SYM(name) _##name
 #else
@@ -25,14 +30,19 @@ SYM(corio__ctx_switch):
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
+  pushq $0                /* a zeroed slot, so the compare below is exact */
   stmxcsr (%rsp)
   fnstcw 4(%rsp)
   movq %rsp, (%rdi)
+  movq %rsp, %r10
 
   movq (%rsi), %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
+  /* Loading MXCSR and the x87 control word is microcoded and slow, and
+   * they almost never differ between contexts: compare, load if not. */
+  movq (%rsp), %r9
+  cmpq %r9, (%r10)
+  jne 1f
+2:
   addq $8, %rsp
   popq %r15
   popq %r14
@@ -42,7 +52,12 @@ SYM(corio__ctx_switch):
   popq %rbp
   movq %rdx, %rax
   movq %rdx, %rdi
-  ret
+  popq %r8 /* not `ret`: see the note at the top */
+  jmp *%r8
+1:
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  jmp 2b
 #if !defined(__APPLE__)
   .size corio__ctx_switch, .-corio__ctx_switch
   .section .note.GNU-stack,"",@progbits

@@ -13,18 +13,20 @@
 #include "overflow.h"
 #include "sanitize.h"
 
-static _Thread_local corio_coro_t *coro_current;
+/* Initial-exec: a plain %fs-relative access, no __tls_get_addr call, even
+ * in the shared library. */
+#define TLS_FAST __attribute__((tls_model("initial-exec")))
+
+static _Thread_local corio_coro_t *coro_current TLS_FAST;
+static _Thread_local int thread_armed TLS_FAST; /* overflow handler ready */
 
 
-/* Noinline so that the thread-local's address is computed on the thread we
- * are on now: a coroutine may resume on another thread (DESIGN.md 3a). */
-__attribute__((noinline)) static corio_coro_t **coro_current_slot(void) {
-  return &coro_current;
-}
-
-
-corio_coro_t *corio_coro_current(void) {
-  return *coro_current_slot();
+/* Noinline, so a caller inside a coroutine never reuses the address of
+ * another thread's variable after it moved threads (DESIGN.md 3a). Resume
+ * may touch the variables directly: it returns on the thread it was
+ * called on. */
+__attribute__((noinline)) corio_coro_t *corio_coro_current(void) {
+  return coro_current;
 }
 
 
@@ -93,19 +95,21 @@ int corio_coro_create(corio_coro_t **co, corio_coro_fn fn, void *arg,
 
 
 int corio_coro_resume(corio_coro_t *co, void *in, void **out) {
-  corio_coro_t **current = coro_current_slot();
   corio__ctx_t here;
   void *fake = NULL;
   void *value;
 
   if (co == NULL || co->state != CORIO__CORO_SUSPENDED)
     return UV_EINVAL;
-  corio__overflow_thread_init();
+  if (__builtin_expect(!thread_armed, 0)) {
+    corio__overflow_thread_init();
+    thread_armed = 1;
+  }
   co->resumer = &here;
-  co->outer = *current;
+  co->outer = coro_current;
   co->state = CORIO__CORO_RUNNING;
-  *current = co;
-  if (!co->started) {
+  coro_current = co;
+  if (__builtin_expect(!co->started, 0)) {
     co->started = 1;
     in = co;  /* the entry function's argument */
   }
@@ -117,7 +121,7 @@ int corio_coro_resume(corio_coro_t *co, void *in, void **out) {
   CORIO__ASAN_FINISH(fake, NULL, NULL);
   (void)fake;
 
-  *current = co->outer;
+  coro_current = co->outer;
   if (out != NULL)
     *out = value;
   return co->state == CORIO__CORO_FINISHED ? CORIO_CORO_FINISHED

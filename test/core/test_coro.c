@@ -3,10 +3,12 @@
 #include <criterion/criterion.h>
 #include <fenv.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "corio/coro.h"
 #include "corio.h"
+#include "../support/sizes.h"
 
 static void *counts_up(void *arg) {
   intptr_t start = (intptr_t)arg;
@@ -195,7 +197,7 @@ static void *yields_its_arg_twice(void *arg) {
 }
 
 Test(coro, ten_thousand_alive_at_once) {
-  enum { N = 10000 };
+  enum { N = CORIO_TEST_MANY(10000) };
   corio_coro_t **co = calloc(N, sizeof *co);
   uintptr_t sum = 0;
   void *out;
@@ -220,12 +222,12 @@ Test(coro, ten_thousand_alive_at_once) {
 
 /* Each level holds a 1000-byte array; the frame size is measured, then the
  * recursion goes down to within 8 KiB of the end of a 64 KiB stack. */
-static uintptr_t frame_addr[2];
+static uintptr_t frame_addr[5];
 
-static unsigned recurse(unsigned depth) {
+__attribute__((noinline)) static unsigned recurse(unsigned depth) {
   volatile unsigned char pad[1000];
 
-  if (depth < 2)
+  if (depth < 5)
     frame_addr[depth] = (uintptr_t)pad;
   pad[0] = (unsigned char)depth;
   pad[sizeof pad - 1] = (unsigned char)depth;
@@ -246,10 +248,10 @@ Test(coro, recursion_close_to_the_stack_size_works) {
   unsigned depth;
   void *out;
 
-  cr_assert_eq(corio_coro_create(&co, recurses, (void *)1, &opts), 0);
+  cr_assert_eq(corio_coro_create(&co, recurses, (void *)4, &opts), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, &out), CORIO_CORO_FINISHED);
   corio_coro_free(co);
-  frame = frame_addr[1] - frame_addr[0];
+  frame = (frame_addr[4] - frame_addr[0]) / 4;
   cr_assert(frame >= 1000 && frame < 4096, "frame of %lu bytes", (unsigned long)frame);
   depth = (unsigned)((STACK - MARGIN) / frame);
 

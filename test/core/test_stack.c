@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "corio.h"
+#include "../support/sizes.h"
 
 static void *returns_arg(void *arg) {
   return arg;
@@ -83,6 +84,10 @@ Test(stack, running_out_of_mappings_is_enomem, .timeout = 120) {
   size_t n = 0, i;
   int err = 0;
 
+  if (CORIO_TEST_UNDER_TSAN)
+    cr_skip_test("TSan allows 8128 fibers, fewer than the mapping limit");
+  if (CORIO_TEST_UNDER_VALGRIND)
+    cr_skip_test("Valgrind tracks fewer segments than the mapping limit");
   cr_assert_not_null(co);
   while (n < CAP) {
     err = corio_coro_create(&co[n], parks, NULL, &opts);
@@ -111,6 +116,10 @@ Test(stack, unguarded_stacks_go_past_the_mapping_limit, .timeout = 120) {
   corio_coro_t **co = calloc(N, sizeof *co);
   size_t i;
 
+  if (CORIO_TEST_UNDER_TSAN)
+    cr_skip_test("TSan allows 8128 fibers, fewer than the mapping limit");
+  if (CORIO_TEST_UNDER_VALGRIND)
+    cr_skip_test("Valgrind tracks fewer segments than the mapping limit");
   cr_assert_not_null(co);
   for (i = 0; i < N; i++) {
     cr_assert_eq(corio_coro_create(&co[i], parks, (void *)i, &opts), 0,

@@ -1,0 +1,3 @@
+module corio-peers
+
+go 1.19

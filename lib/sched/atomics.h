@@ -1,0 +1,44 @@
+/* Fences that ThreadSanitizer can follow.
+ *
+ * TSan models the release/acquire edges of atomic operations but not those
+ * of atomic_thread_fence(): a release fence followed by a relaxed store
+ * looks to it like a plain relaxed store, so it reports races on data that
+ * the fence does protect (and GCC warns, -Wtsan, on every fence it sees).
+ * Under TSan we therefore drop the bare fence and strengthen the atomic
+ * operations it orders to the equivalent acquire/release or seq_cst ones:
+ *
+ *   corio__fence(memory_order_release);
+ *   atomic_store_explicit(&x, v, CORIO__MO(memory_order_relaxed,
+ *                                          memory_order_release));
+ *
+ * reads as "relaxed store after a release fence; a release store under
+ * TSan". Outside TSan the code is exactly what the algorithm specifies.
+ */
+#ifndef CORIO_SCHED_ATOMICS_H_
+#define CORIO_SCHED_ATOMICS_H_
+
+#include <stdatomic.h>
+
+#if defined(__SANITIZE_THREAD__)
+# define CORIO__TSAN 1
+#elif defined(__has_feature)
+# if __has_feature(thread_sanitizer)
+#  define CORIO__TSAN 1
+# endif
+#endif
+#ifndef CORIO__TSAN
+# define CORIO__TSAN 0
+#endif
+
+#if CORIO__TSAN
+# define corio__fence(order) ((void) 0)
+# define CORIO__MO(plain, tsan) (tsan)
+#else
+# define corio__fence(order) atomic_thread_fence(order)
+# define CORIO__MO(plain, tsan) (plain)
+#endif
+
+/* Keeps fields that different threads write on different cache lines. */
+#define CORIO__CACHE_LINE 64
+
+#endif /* CORIO_SCHED_ATOMICS_H_ */
