@@ -8,5 +8,6 @@
 
 #include "corio/version.h"
 #include "corio/coro.h"
+#include "corio/rt.h"
 
 #endif

@@ -1,0 +1,112 @@
+/* corio/rt.h: the runtime, tasks and the M:N scheduler.
+ *
+ * A runtime owns N worker threads. Each runs coroutines ("tasks") from its
+ * own work-stealing queue and steals from the others when it runs dry; an
+ * idle worker sleeps on a futex and is woken, one at a time, when work
+ * appears. A task may continue on another worker after any suspension, so
+ * never keep the address of a thread-local variable (or errno's value)
+ * across a call that can suspend.
+ *
+ * Calls that "may suspend" do so only inside a task; from a plain thread
+ * they block the thread or return UV_EINVAL, as each says.
+ */
+#ifndef CORIO_RT_H
+#define CORIO_RT_H
+
+#include <stddef.h>
+
+#include "corio/coro.h"
+#include "corio/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct corio_rt_s corio_rt_t;
+typedef struct corio_task_s corio_task_t;
+
+/* The body of a task: gets `arg`, returns its result (see corio_join). */
+typedef void *(*corio_task_fn)(void *arg);
+
+/* Runtime options. All-zero means the defaults. */
+typedef struct corio_rt_options_s {
+  /* Worker threads; 0: one per online CPU. At most 1024. */
+  unsigned workers;
+  /* Usable stack bytes of each task; 0: CORIO_STACK_DEFAULT (256 KiB of
+   * address space; only touched pages cost memory). */
+  size_t stack_size;
+  /* Nonzero: stacks without guard pages, for more than ~32,000 live tasks
+   * (see corio_coro_options_t.unguarded for the trade-off). */
+  int unguarded_stacks;
+} corio_rt_options_t;
+
+/* ------------------------------------------------------------------------
+ * Runtime lifetime. */
+
+/* Start a runtime: its worker threads wait for tasks. opts may be NULL.
+ * Returns 0 and sets *rt, or UV_EINVAL (bad options), UV_ENOMEM, or the
+ * error of a failed thread creation. Does not suspend; any thread. */
+CORIO_API int corio_rt_new(corio_rt_t **rt, const corio_rt_options_t *opts);
+
+/* Block the calling thread until every task of rt has finished (including
+ * tasks spawned meanwhile). Returns 0, or UV_EINVAL when called from one of
+ * rt's own tasks (it would wait for itself). Plain threads only. */
+CORIO_API int corio_rt_wait(corio_rt_t *rt);
+
+/* Stop the workers and free the runtime. Tasks still queued never run;
+ * tasks suspended (waiting on something) are never resumed; tasks finished
+ * but not joined are released. Their stacks are freed without unwinding,
+ * and every corio_task_t of rt becomes invalid. A task that is running
+ * when this is called runs until it next suspends, so a task that never
+ * suspends makes this wait for it. Returns 0, or UV_EINVAL when called
+ * from one of rt's tasks. Plain threads only; no other thread may use rt
+ * or its tasks during or after the call. */
+CORIO_API int corio_rt_free(corio_rt_t *rt);
+
+/* Run fn(arg) as the first task of a new runtime (opts may be NULL), wait
+ * until it and everything it spawned have finished, free the runtime.
+ * *result (if result is not NULL) gets fn's return value. Returns 0 or an
+ * error of corio_rt_new / corio_spawn. Plain threads only. */
+CORIO_API int corio_main(corio_task_fn fn, void *arg,
+                         const corio_rt_options_t *opts, void **result);
+
+/* ------------------------------------------------------------------------
+ * Tasks. A task handle stays valid until it is joined or detached, in
+ * whatever order the task's end and the join fall. */
+
+/* Create a task running fn(arg) on rt. With task == NULL it starts
+ * detached: its result is dropped and its memory freed when it ends.
+ * Returns 0 (and sets *task), UV_EINVAL or UV_ENOMEM (no memory or no
+ * more memory mappings for a stack). Does not suspend; any thread. */
+CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                          corio_task_t **task);
+
+/* Wait for task to finish, store its result in *result (if not NULL) and
+ * release the handle. Inside a task it suspends the caller; on a plain
+ * thread it blocks the thread. Returns 0, or UV_EINVAL (NULL task, a task
+ * joining itself). A task may be joined once, and not after a detach. */
+CORIO_API int corio_join(corio_task_t *task, void **result);
+
+/* Give up the handle: the task runs on and is freed when it ends (or now,
+ * if it already has). Returns 0 or UV_EINVAL. Does not suspend; any
+ * thread. */
+CORIO_API int corio_detach(corio_task_t *task);
+
+/* Let other tasks run: the caller goes to the back of the runtime's
+ * shared queue. Returns 0, or UV_EINVAL outside a task. May suspend. */
+CORIO_API int corio_yield(void);
+
+/* The task running on this thread, or NULL on a plain thread. */
+CORIO_API corio_task_t *corio_self(void);
+
+/* The runtime of the task running on this thread, or NULL. */
+CORIO_API corio_rt_t *corio_current_rt(void);
+
+/* The number of worker threads of rt. */
+CORIO_API unsigned corio_rt_workers(const corio_rt_t *rt);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,325 @@
+/* The runtime's public calls: lifetime, spawn, join, detach, yield. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "sched.h"
+
+#define MAX_WORKERS 1024u
+#define DEQUE_LOG2_INITIAL 8  /* 256 tasks before the first grow */
+
+
+/* --- the registry of all tasks, for corio_rt_free ---------------------- */
+
+static void reg_lock(corio_rt_t *rt) {
+  /* acquire/release: a spinlock; held for a few pointer writes only */
+  while (atomic_flag_test_and_set_explicit(&rt->reg_lock, memory_order_acquire))
+    ;
+}
+
+
+static void reg_unlock(corio_rt_t *rt) {
+  atomic_flag_clear_explicit(&rt->reg_lock, memory_order_release);
+}
+
+
+static void reg_add(corio_rt_t *rt, corio_task_t *t) {
+  reg_lock(rt);
+  t->reg_prev = NULL;
+  t->reg_next = rt->reg_head;
+  if (rt->reg_head != NULL)
+    rt->reg_head->reg_prev = t;
+  rt->reg_head = t;
+  reg_unlock(rt);
+}
+
+
+static void reg_remove(corio_rt_t *rt, corio_task_t *t) {
+  reg_lock(rt);
+  if (t->reg_prev != NULL)
+    t->reg_prev->reg_next = t->reg_next;
+  else
+    rt->reg_head = t->reg_next;
+  if (t->reg_next != NULL)
+    t->reg_next->reg_prev = t->reg_prev;
+  reg_unlock(rt);
+}
+
+
+void corio__task_free(corio_task_t *t) {
+  reg_remove(t->rt, t);
+  corio_coro_free(t->co); /* the record lives on this stack: last use */
+}
+
+
+/* --- lifetime ---------------------------------------------------------- */
+
+static unsigned online_cpus(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1u;
+}
+
+
+static void rt_release(corio_rt_t *rt, unsigned started) {
+  unsigned i;
+
+  for (i = 0; i < started; i++)
+    pthread_join(rt->workers[i].thread, NULL);
+  while (rt->reg_head != NULL)
+    corio__task_free(rt->reg_head);
+  for (i = 0; i < rt->nworkers; i++)
+    corio__deque_destroy(&rt->workers[i].dq);
+  if (rt->ebr != NULL)
+    corio__ebr_free(rt->ebr);
+  corio__inject_destroy(&rt->inject);
+  pthread_mutex_destroy(&rt->idle_mu);
+  free(rt->workers);
+  free(rt);
+}
+
+
+static void rt_stop(corio_rt_t *rt) {
+  unsigned i;
+
+  /* release: workers that see it see everything before it */
+  atomic_store_explicit(&rt->stopping, 1, memory_order_release);
+  for (i = 0; i < rt->nworkers; i++) {
+    atomic_store_explicit(&rt->workers[i].wake, 1, memory_order_release);
+    corio__futex_wake(&rt->workers[i].wake, 1);
+  }
+}
+
+
+int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
+  corio_rt_options_t o = {0};
+  corio_rt_t *rt;
+  unsigned i, started = 0;
+  int err;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  if (opts != NULL)
+    o = *opts;
+  if (o.workers == 0)
+    o.workers = online_cpus();
+  if (o.workers > MAX_WORKERS)
+    return UV_EINVAL;
+  if (o.stack_size != 0 &&
+      (o.stack_size < CORIO_STACK_MIN || o.stack_size > CORIO_STACK_MAX))
+    return UV_EINVAL;
+
+  rt = calloc(1, sizeof *rt);
+  if (rt == NULL)
+    return UV_ENOMEM;
+  rt->coro_opts.stack_size = o.stack_size;
+  rt->coro_opts.unguarded = o.unguarded_stacks;
+  corio__inject_init(&rt->inject);
+  pthread_mutex_init(&rt->idle_mu, NULL);
+  atomic_flag_clear(&rt->reg_lock);
+  rt->workers = calloc(o.workers, sizeof *rt->workers);
+  err = rt->workers == NULL ? UV_ENOMEM : corio__ebr_init(&rt->ebr, o.workers);
+  /* nworkers counts the deques made so far, for rt_release */
+  for (i = 0; err == 0 && i < o.workers; i++) {
+    corio__worker_t *w = &rt->workers[i];
+    w->rt = rt;
+    w->index = i;
+    w->ebr = corio__ebr_thread(rt->ebr, i);
+    w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+    err = corio__deque_init(&w->dq, DEQUE_LOG2_INITIAL);
+    if (err == 0)
+      rt->nworkers = i + 1;
+  }
+  if (err != 0) {
+    rt_release(rt, 0);
+    return err;
+  }
+  for (; started < o.workers; started++) {
+    err = -pthread_create(&rt->workers[started].thread, NULL,
+                          corio__worker_main, &rt->workers[started]);
+    if (err != 0) {
+      rt_stop(rt);
+      rt_release(rt, started);
+      return err;
+    }
+  }
+  *out = rt;
+  return 0;
+}
+
+
+unsigned corio_rt_workers(const corio_rt_t *rt) {
+  return rt != NULL ? rt->nworkers : 0;
+}
+
+
+static int called_from_own_task(corio_rt_t *rt) {
+  corio__worker_t *w = corio__worker_current();
+  return w != NULL && w->rt == rt;
+}
+
+
+int corio_rt_wait(corio_rt_t *rt) {
+  uint32_t live;
+
+  if (rt == NULL || called_from_own_task(rt))
+    return UV_EINVAL;
+  /* acquire: pairs with the last task's release decrement */
+  while ((live = atomic_load_explicit(&rt->live, memory_order_acquire)) != 0)
+    corio__futex_wait(&rt->live, live);
+  return 0;
+}
+
+
+int corio_rt_free(corio_rt_t *rt) {
+  if (rt == NULL || called_from_own_task(rt))
+    return UV_EINVAL;
+  rt_stop(rt);
+  rt_release(rt, rt->nworkers);
+  return 0;
+}
+
+
+/* --- tasks ------------------------------------------------------------- */
+
+static void *task_entry(void *arg) {
+  corio_task_t *t = arg;
+
+  t->result = t->fn(t->arg);
+  return NULL;
+}
+
+
+int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                corio_task_t **task) {
+  corio_coro_t *co;
+  corio_task_t *t;
+  int err;
+
+  if (rt == NULL || fn == NULL)
+    return UV_EINVAL;
+  err = corio__coro_create(&co, task_entry, NULL, &rt->coro_opts, sizeof *t);
+  if (err != 0)
+    return err;
+  t = corio__coro_extra(co);
+  memset(t, 0, sizeof *t);
+  co->arg = t;
+  t->co = co;
+  t->rt = rt;
+  t->fn = fn;
+  t->arg = arg;
+  atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
+  reg_add(rt, t);
+  /* relaxed: only the count matters; the wait's acquire pairs with the
+   * finishing task's release decrement */
+  atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed);
+  if (task != NULL)
+    *task = t;
+  corio__schedule(rt, t);
+  return 0;
+}
+
+
+static int join_park(corio_task_t *self, void *arg) {
+  corio_task_t *t = arg;
+  unsigned old;
+
+  t->joiner = self;
+  /* acq_rel: release publishes joiner; acquire sees the result if the
+   * task finished meanwhile */
+  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_JOIN_WAIT,
+                                 memory_order_acq_rel);
+  return (old & CORIO__TASK_FINISHED) != 0; /* finished: run on at once */
+}
+
+
+static void join_from_thread(corio_task_t *t) {
+  corio__thread_waiter_t tw;
+  unsigned old;
+
+  atomic_init(&tw.done, 0);
+  t->thread_joiner = &tw;
+  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_JOIN_WAIT,
+                                 memory_order_acq_rel);
+  if (old & CORIO__TASK_FINISHED)
+    return;
+  while (atomic_load_explicit(&tw.done, memory_order_acquire) == 0)
+    corio__futex_wait(&tw.done, 0);
+}
+
+
+int corio_join(corio_task_t *t, void **result) {
+  corio_task_t *self = corio_self();
+
+  if (t == NULL || t == self)
+    return UV_EINVAL;
+  /* acquire: pairs with task_finished's release */
+  if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
+        CORIO__TASK_FINISHED)) {
+    if (self != NULL)
+      corio__park(join_park, t);
+    else
+      join_from_thread(t);
+  }
+  if (result != NULL)
+    *result = t->result;
+  corio__task_free(t);
+  return 0;
+}
+
+
+int corio_detach(corio_task_t *t) {
+  unsigned old;
+
+  if (t == NULL)
+    return UV_EINVAL;
+  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_DETACHED,
+                                 memory_order_acq_rel);
+  if (old & CORIO__TASK_FINISHED)
+    corio__task_free(t);
+  return 0;
+}
+
+
+int corio_yield(void) {
+  corio_task_t *t = corio_self();
+
+  if (t == NULL)
+    return UV_EINVAL;
+  t->why = CORIO__WHY_YIELD;
+  return corio_coro_yield(NULL, NULL);
+}
+
+
+corio_task_t *corio_self(void) {
+  corio__worker_t *w = corio__worker_current();
+  return w != NULL ? w->current : NULL;
+}
+
+
+corio_rt_t *corio_current_rt(void) {
+  corio__worker_t *w = corio__worker_current();
+  return w != NULL && w->current != NULL ? w->rt : NULL;
+}
+
+
+int corio_main(corio_task_fn fn, void *arg, const corio_rt_options_t *opts,
+               void **result) {
+  corio_task_t *t;
+  corio_rt_t *rt;
+  int err;
+
+  if (fn == NULL)
+    return UV_EINVAL;
+  err = corio_rt_new(&rt, opts);
+  if (err != 0)
+    return err;
+  err = corio_spawn(rt, fn, arg, &t);
+  if (err == 0) {
+    corio_join(t, result);
+    corio_rt_wait(rt);
+  }
+  corio_rt_free(rt);
+  return err;
+}

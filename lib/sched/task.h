@@ -1,0 +1,66 @@
+/* Tasks, and the park protocol every blocking operation in corio uses.
+ *
+ * A task is a coroutine plus what the scheduler needs. Its record lives in
+ * the extra space at the top of the coroutine's own stack mapping, so a
+ * spawn costs one stack from the cache and no malloc.
+ *
+ * The park protocol (DESIGN.md 3): a task that must wait calls
+ * corio__park(fn, arg). The worker switches back to its own context and
+ * only then calls fn(task, arg), which hands the task to whoever will wake
+ * it (a waiter list, the loop's inbox, a timer). Whoever that is may call
+ * corio__ready(task) at once, from any thread: the task is off its stack. */
+#ifndef CORIO_SCHED_TASK_H
+#define CORIO_SCHED_TASK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "corio/rt.h"
+#include "core/coro.h"
+
+/* Called on the worker after the task has switched away. Return 0 when the
+ * task now waits (someone will corio__ready it), nonzero to have it run
+ * again at once (what it waited for already happened). */
+typedef int (*corio__park_fn)(corio_task_t *task, void *arg);
+
+enum corio__task_flags {
+  CORIO__TASK_FINISHED = 1u,   /* fn returned; result is set */
+  CORIO__TASK_JOIN_WAIT = 2u,  /* a joiner is parked on it (see joiner) */
+  CORIO__TASK_DETACHED = 4u    /* nobody will join: free when finished */
+};
+
+enum corio__task_why { CORIO__WHY_PARK = 1, CORIO__WHY_YIELD = 2 };
+
+/* A plain thread blocked in corio_join. */
+typedef struct corio__thread_waiter {
+  _Atomic(uint32_t) done;
+} corio__thread_waiter_t;
+
+struct corio_task_s {
+  corio_coro_t *co;
+  corio_rt_t *rt;
+  corio_task_fn fn;
+  void *arg;
+  void *result;
+  corio_task_t *next;          /* run-queue and waiter-list link */
+  _Atomic(unsigned) state;     /* enum corio__task_flags */
+  corio_task_t *joiner;        /* a task parked in corio_join, or NULL */
+  corio__thread_waiter_t *thread_joiner; /* a plain thread in corio_join */
+  corio__park_fn park_fn;      /* set by corio__park, run by the worker */
+  void *park_arg;
+  int why;                     /* enum corio__task_why: why it switched away */
+  corio_task_t *reg_prev;      /* the runtime's list of all its tasks */
+  corio_task_t *reg_next;
+};
+
+/* Suspend the calling task until someone calls corio__ready on it; fn(task,
+ * arg) runs on the worker once the task is off its stack. Returns 0, or
+ * UV_EINVAL outside a task. */
+int corio__park(corio__park_fn fn, void *arg);
+
+/* Make a parked task runnable. Any thread. On one of the task's own
+ * workers it goes to that worker's next slot; elsewhere to the shared
+ * queue, waking an idle worker if none is searching. */
+void corio__ready(corio_task_t *task);
+
+#endif

@@ -1,0 +1,406 @@
+/* The worker loop and the idle protocol.
+ *
+ * Where a worker looks for its next task, in order (each choice from Go's
+ * runtime/proc.go findRunnable and Tokio's multi-thread worker):
+ *  1. every 61st task, the injection queue first, so tasks readied from
+ *     outside are never starved by a busy local queue (Go: "check the
+ *     global runnable queue once in a while to ensure fairness", 61);
+ *  2. the LIFO slot: the task readied most recently on this worker, which
+ *     is hot in cache and usually what a message-passing pair wants next
+ *     (Go's runnext, Tokio's lifo_slot); capped at 3 in a row (Tokio's
+ *     MAX_LIFO_POLLS_PER_TICK) after which it goes to the injection queue,
+ *     so two tasks readying each other cannot monopolise the worker;
+ *  3. its own deque (LIFO end); 4. the injection queue;
+ *  5. search: steal from the others, starting at a random victim, about
+ *     half of the victim's queue (Go's runqsteal, Tokio's steal_into);
+ *     at most half of the workers search at once (Tokio);
+ *  6. a short spin re-checking, then park on a futex.
+ *
+ * Waking (Tokio's idle protocol): new work wakes a parked worker only when
+ * no worker is searching; a woken worker starts as a searcher; the last
+ * searcher to find work wakes one more; parking re-checks every queue
+ * after announcing itself idle. All transitions are read-modify-writes of
+ * one word, rt->idle_state, which is what makes the re-check sound: a
+ * notifier's RMW and a parker's RMW are ordered, and whichever comes second
+ * sees the other's work or the other's announcement.
+ */
+#include <stdlib.h>
+#include <uv.h>
+
+#include "core/overflow.h"
+#include "sched.h"
+
+#define FAIRNESS_TICKS 61
+#define LIFO_MAX_STREAK 3
+#define STEAL_BATCH_MAX 32
+#define SEARCH_ROUNDS 2
+#define SPIN_BEFORE_PARK 64
+
+static _Thread_local corio__worker_t *tls_worker;
+
+
+__attribute__((noinline)) corio__worker_t *corio__worker_current(void) {
+  return tls_worker;
+}
+
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+
+static uint32_t idle_rmw(corio_rt_t *rt, uint32_t add) {
+  /* acq_rel: every idle-protocol step is an RMW of this one word; release
+   * publishes the caller's queue push or idle announcement, acquire makes
+   * the other side's visible (see the top of this file). */
+  return atomic_fetch_add_explicit(&rt->idle_state, add, memory_order_acq_rel);
+}
+
+
+/* Push onto this worker's deque; if that fails (no memory to grow), the
+ * injection queue takes it: a task is never dropped. */
+static void push_local(corio__worker_t *w, corio_task_t *t) {
+  if (corio__deque_push(&w->dq, w->ebr, t) != 0)
+    corio__inject_push(&w->rt->inject, t);
+}
+
+
+void corio__notify(corio_rt_t *rt) {
+  corio__worker_t *w;
+  uint32_t s;
+
+  /* An RMW, not a load: it orders our push with any parker's
+   * announcement (see the top of this file). */
+  s = idle_rmw(rt, 0);
+  if (CORIO__SEARCH_COUNT(s) != 0 || CORIO__IDLE_COUNT(s) == 0)
+    return;
+  pthread_mutex_lock(&rt->idle_mu);
+  /* Re-check under the lock: another notifier may have woken a searcher. */
+  s = atomic_load_explicit(&rt->idle_state, memory_order_acquire);
+  w = NULL;
+  if (CORIO__SEARCH_COUNT(s) == 0 && rt->idle_head != NULL) {
+    w = rt->idle_head;
+    rt->idle_head = w->idle_next;
+    w->in_idle = 0;
+    /* It wakes as a searcher: counted now so nobody wakes another. */
+    idle_rmw(rt, CORIO__SEARCH_ONE - CORIO__IDLE_ONE);
+  }
+  pthread_mutex_unlock(&rt->idle_mu);
+  if (w != NULL) {
+    /* release: the woken worker's acquire load of wake sees our state */
+    atomic_store_explicit(&w->wake, 1, memory_order_release);
+    corio__futex_wake(&w->wake, 1);
+  }
+}
+
+
+void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
+  corio__worker_t *w = corio__worker_current();
+
+  if (w != NULL && w->rt == rt)
+    push_local(w, t);
+  else
+    corio__inject_push(&rt->inject, t);
+  corio__notify(rt);
+}
+
+
+void corio__ready(corio_task_t *t) {
+  corio_rt_t *rt = t->rt;
+  corio__worker_t *w = corio__worker_current();
+  corio_task_t *prev;
+
+  if (w == NULL || w->rt != rt) {
+    corio__inject_push(&rt->inject, t);
+    corio__notify(rt);
+    return;
+  }
+  /* The newest goes to the LIFO slot; whatever it displaces becomes
+   * stealable, and may be worth waking someone for. */
+  prev = w->lifo;
+  w->lifo = t;
+  if (prev != NULL) {
+    push_local(w, prev);
+    corio__notify(rt);
+  }
+}
+
+
+int corio__park(corio__park_fn fn, void *arg) {
+  corio_task_t *t = corio_self();
+
+  if (t == NULL)
+    return UV_EINVAL;
+  t->park_fn = fn;
+  t->park_arg = arg;
+  t->why = CORIO__WHY_PARK;
+  return corio_coro_yield(NULL, NULL);
+}
+
+
+static corio_task_t *find_local(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  corio_task_t *t;
+
+  if (++w->tick % FAIRNESS_TICKS == 0) {
+    t = corio__inject_pop(&rt->inject);
+    if (t != NULL)
+      return t;
+  }
+  if (w->lifo != NULL) {
+    t = w->lifo;
+    w->lifo = NULL;
+    if (w->lifo_streak < LIFO_MAX_STREAK) {
+      w->lifo_streak++;
+      return t;
+    }
+    corio__inject_push(&rt->inject, t);
+  }
+  w->lifo_streak = 0;
+  t = corio__deque_pop(&w->dq);
+  if (t != NULL)
+    return t;
+  return corio__inject_pop(&rt->inject);
+}
+
+
+static uint64_t next_random(corio__worker_t *w) {
+  /* xorshift64: victim choice only needs to be cheap and spread out */
+  w->rng ^= w->rng << 13;
+  w->rng ^= w->rng >> 7;
+  w->rng ^= w->rng << 17;
+  return w->rng;
+}
+
+
+/* Take one task from victim v to run, and up to half of the rest of its
+ * queue into our own deque. */
+static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
+  corio_task_t *first = NULL, *t;
+  int64_t more;
+  int lost;
+
+  do {
+    lost = 0;
+    first = corio__deque_steal(&v->dq, w->ebr, &lost);
+  } while (first == NULL && lost);
+  if (first == NULL)
+    return NULL;
+  more = corio__deque_size_approx(&v->dq) / 2;
+  if (more > STEAL_BATCH_MAX)
+    more = STEAL_BATCH_MAX;
+  while (more-- > 0) {
+    t = corio__deque_steal(&v->dq, w->ebr, NULL);
+    if (t == NULL)
+      break;
+    push_local(w, t);
+  }
+  return first;
+}
+
+
+static int begin_search(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  uint32_t s;
+
+  if (w->searching)
+    return 1;
+  s = atomic_load_explicit(&rt->idle_state, memory_order_relaxed);
+  /* relaxed: a heuristic cap; the RMW below is what counts */
+  if (2 * CORIO__SEARCH_COUNT(s) >= rt->nworkers)
+    return 0;
+  idle_rmw(rt, CORIO__SEARCH_ONE);
+  w->searching = 1;
+  return 1;
+}
+
+
+/* A searcher found work (or gives up to park, which counts it down
+ * separately). The last one to find work wakes another, so that work
+ * still waiting finds a searcher. */
+static void end_search_found(corio__worker_t *w) {
+  uint32_t prev;
+
+  if (!w->searching)
+    return;
+  w->searching = 0;
+  prev = idle_rmw(w->rt, (uint32_t)-CORIO__SEARCH_ONE);
+  if (CORIO__SEARCH_COUNT(prev) == 1)
+    corio__notify(w->rt);
+}
+
+
+static corio_task_t *search(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  unsigned n = rt->nworkers, round, i, start;
+  corio_task_t *t;
+
+  if (!begin_search(w))
+    return NULL;
+  for (round = 0; round < SEARCH_ROUNDS; round++) {
+    start = (unsigned)(next_random(w) % n);
+    for (i = 0; i < n; i++) {
+      corio__worker_t *v = &rt->workers[(start + i) % n];
+      if (v == w)
+        continue;
+      t = steal_from(w, v);
+      if (t != NULL)
+        goto found;
+    }
+    t = corio__inject_pop(&rt->inject);
+    if (t != NULL)
+      goto found;
+    cpu_relax();
+  }
+  return NULL;
+found:
+  end_search_found(w);
+  return t;
+}
+
+
+static int work_visible(corio_rt_t *rt) {
+  unsigned i;
+
+  if (corio__inject_len(&rt->inject) != 0)
+    return 1;
+  for (i = 0; i < rt->nworkers; i++)
+    if (corio__deque_size_approx(&rt->workers[i].dq) > 0)
+      return 1;
+  return 0;
+}
+
+
+static int stopping(corio_rt_t *rt) {
+  /* acquire: pairs with corio_rt_free's release store */
+  return atomic_load_explicit(&rt->stopping, memory_order_acquire);
+}
+
+
+/* Announce idle, re-check, sleep until woken. On return the worker is
+ * counted as searching (woken, or it found work in the re-check). */
+static void park_worker(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  uint32_t delta = CORIO__IDLE_ONE;
+  int i;
+
+  /* A short spin: a busy pair of workers hands work over without a
+   * futex sleep and wake. Only worth it if we may search for that work. */
+  for (i = 0; i < SPIN_BEFORE_PARK; i++) {
+    uint32_t s = atomic_load_explicit(&rt->idle_state, memory_order_relaxed);
+    if (stopping(rt))
+      return;
+    if ((w->searching || 2 * CORIO__SEARCH_COUNT(s) < rt->nworkers) &&
+        work_visible(rt))
+      return;
+    cpu_relax();
+  }
+
+  pthread_mutex_lock(&rt->idle_mu);
+  atomic_store_explicit(&w->wake, 0, memory_order_relaxed);
+  w->idle_next = rt->idle_head;
+  rt->idle_head = w;
+  w->in_idle = 1;
+  if (w->searching)
+    delta -= CORIO__SEARCH_ONE;
+  w->searching = 0;
+  idle_rmw(rt, delta);
+  pthread_mutex_unlock(&rt->idle_mu);
+
+  /* The re-check that makes the protocol free of lost wake-ups. */
+  if (work_visible(rt) || stopping(rt)) {
+    pthread_mutex_lock(&rt->idle_mu);
+    if (w->in_idle) {
+      corio__worker_t **link = &rt->idle_head;
+      while (*link != w)
+        link = &(*link)->idle_next;
+      *link = w->idle_next;
+      w->in_idle = 0;
+      idle_rmw(rt, CORIO__SEARCH_ONE - CORIO__IDLE_ONE);
+      pthread_mutex_unlock(&rt->idle_mu);
+      w->searching = 1;
+      return;
+    }
+    pthread_mutex_unlock(&rt->idle_mu);
+    /* A notifier took us off the list; its wake is on the way. */
+  }
+  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
+    corio__futex_wait(&w->wake, 0);
+  w->searching = 1;
+}
+
+
+static void task_finished(corio_task_t *t) {
+  corio_rt_t *rt = t->rt;
+  unsigned old;
+
+  /* acq_rel: release publishes t->result to the joiner; acquire sees the
+   * joiner fields it wrote before setting JOIN_WAIT. */
+  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_FINISHED,
+                                 memory_order_acq_rel);
+  if (old & CORIO__TASK_JOIN_WAIT) {
+    if (t->thread_joiner != NULL) {
+      corio__thread_waiter_t *tw = t->thread_joiner;
+      atomic_store_explicit(&tw->done, 1, memory_order_release);
+      corio__futex_wake(&tw->done, 1);
+    } else {
+      corio__ready(t->joiner);
+    }
+  } else if (old & CORIO__TASK_DETACHED) {
+    corio__task_free(t);
+  }
+  /* t may be gone from here on: a joiner frees it. */
+  if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1)
+    corio__futex_wake(&rt->live, INT32_MAX);
+}
+
+
+static void run(corio__worker_t *w, corio_task_t *t) {
+  int r;
+
+  w->current = t;
+  r = corio_coro_resume(t->co, NULL, NULL);
+  w->current = NULL;
+  if (r == CORIO_CORO_FINISHED) {
+    task_finished(t);
+  } else if (t->why == CORIO__WHY_PARK) {
+    if (t->park_fn(t, t->park_arg) != 0)
+      corio__ready(t);
+  } else {
+    /* corio_yield: to the back of the shared queue, like Go's Gosched;
+     * this worker will come back to it when its own queue is empty. */
+    corio__inject_push(&w->rt->inject, t);
+  }
+}
+
+
+void *corio__worker_main(void *arg) {
+  corio__worker_t *w = arg;
+  corio_rt_t *rt = w->rt;
+  corio_task_t *t;
+
+  tls_worker = w;
+  corio__overflow_thread_init();
+  while (!stopping(rt)) {
+    t = find_local(w);
+    if (t == NULL)
+      t = search(w);
+    if (t != NULL) {
+      end_search_found(w);
+      run(w, t);
+      continue;
+    }
+    park_worker(w);
+  }
+  if (w->searching) {
+    w->searching = 0;
+    idle_rmw(rt, (uint32_t)-CORIO__SEARCH_ONE);
+  }
+  tls_worker = NULL;
+  corio_stack_cache_drain();
+  return NULL;
+}

@@ -1,0 +1,410 @@
+/* The runtime: spawn/join at scale across worker counts, joins in every
+ * order, foreign threads, wake-ups that must not be lost, shutdown. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "corio.h"
+#include "sched/task.h"
+#include "../support/sizes.h"
+
+/* --- a one-waiter event built on the park protocol ---------------------- */
+
+typedef struct event {
+  _Atomic(uintptr_t) state; /* 0 empty, 1 signalled, else the parked task */
+} event_t;
+
+static int event_park(corio_task_t *self, void *arg) {
+  event_t *ev = arg;
+  uintptr_t expect = 0;
+
+  if (atomic_compare_exchange_strong(&ev->state, &expect, (uintptr_t)self))
+    return 0;
+  atomic_store(&ev->state, 0); /* it was signalled: consume, run on */
+  return 1;
+}
+
+static void event_wait(event_t *ev) {
+  uintptr_t one = 1;
+
+  if (atomic_compare_exchange_strong(&ev->state, &one, 0))
+    return;
+  corio__park(event_park, ev);
+}
+
+static void event_signal(event_t *ev) {
+  for (;;) {
+    uintptr_t s = atomic_load(&ev->state);
+    if (s == 1)
+      return;
+    if (s == 0) {
+      if (atomic_compare_exchange_strong(&ev->state, &s, 1))
+        return;
+    } else if (atomic_compare_exchange_strong(&ev->state, &s, 0)) {
+      corio__ready((corio_task_t *)s);
+      return;
+    }
+  }
+}
+
+/* --- spawn and join at scale -------------------------------------------- */
+
+static void *returns_after_random_yields(void *arg) {
+  uintptr_t i = (uintptr_t)arg;
+  unsigned seed = (unsigned)i * 2654435761u;
+  int yields = rand_r(&seed) % 4;
+
+  while (yields-- > 0)
+    corio_yield();
+  return (void *)(i * 3);
+}
+
+typedef struct { size_t n, batch; } fanout_t;
+
+static void *spawns_and_sums(void *arg) {
+  fanout_t *f = arg;
+  corio_task_t **t = calloc(f->batch, sizeof *t);
+  uintptr_t sum = 0;
+  size_t done, i;
+
+  for (done = 0; done < f->n; done += f->batch) {
+    for (i = 0; i < f->batch; i++)
+      cr_assert_eq(corio_spawn(corio_current_rt(), returns_after_random_yields,
+                               (void *)(done + i), &t[i]), 0);
+    for (i = 0; i < f->batch; i++) {
+      void *r;
+      cr_assert_eq(corio_join(t[i], &r), 0);
+      sum += (uintptr_t)r;
+    }
+  }
+  free(t);
+  return (void *)sum;
+}
+
+static void spawn_join_sum(unsigned workers) {
+  corio_rt_options_t opts = {.workers = workers};
+  fanout_t f = {.n = CORIO_TEST_MANY(100000), .batch = 1000};
+  uintptr_t expect = 3 * (f.n * (f.n - 1) / 2);
+  void *sum = NULL;
+
+  if (CORIO_TEST_UNDER_TSAN)
+    f.batch = 500;
+  cr_assert_eq(corio_main(spawns_and_sums, &f, &opts, &sum), 0);
+  cr_assert_eq((uintptr_t)sum, expect, "%u workers: sum %lu, expected %lu",
+               workers, (unsigned long)(uintptr_t)sum, (unsigned long)expect);
+}
+
+Test(rt, spawn_join_100k_with_random_yields_1_worker, .timeout = 120) {
+  spawn_join_sum(1);
+}
+Test(rt, spawn_join_100k_with_random_yields_2_workers, .timeout = 120) {
+  spawn_join_sum(2);
+}
+Test(rt, spawn_join_100k_with_random_yields_4_workers, .timeout = 120) {
+  spawn_join_sum(4);
+}
+Test(rt, spawn_join_100k_with_random_yields_8_workers, .timeout = 120) {
+  spawn_join_sum(8);
+}
+
+/* --- joins in every order ----------------------------------------------- */
+
+static void *returns_arg(void *arg) {
+  return arg;
+}
+
+Test(rt, join_from_a_plain_thread_after_the_task_finished) {
+  corio_rt_t *rt;
+  corio_task_t *t;
+  void *r = NULL;
+
+  cr_assert_eq(corio_rt_new(&rt, NULL), 0);
+  cr_assert_eq(corio_spawn(rt, returns_arg, (void *)42, &t), 0);
+  cr_assert_eq(corio_rt_wait(rt), 0); /* finished, not joined */
+  cr_assert_eq(corio_join(t, &r), 0);
+  cr_assert_eq((uintptr_t)r, 42);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+static void *waits_for_event(void *arg) {
+  event_wait(arg);
+  return (void *)7;
+}
+
+typedef struct { event_t *ev; } delayed_t;
+
+static void *signal_later(void *arg) {
+  struct timespec ts = {0, 20 * 1000 * 1000};
+
+  nanosleep(&ts, NULL);
+  event_signal(arg);
+  return NULL;
+}
+
+Test(rt, join_from_a_plain_thread_before_the_task_finished) {
+  event_t ev = {0};
+  corio_rt_t *rt;
+  corio_task_t *t;
+  pthread_t th;
+  void *r = NULL;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_spawn(rt, waits_for_event, &ev, &t), 0);
+  pthread_create(&th, NULL, signal_later, &ev);
+  cr_assert_eq(corio_join(t, &r), 0); /* blocks until the signal */
+  cr_assert_eq((uintptr_t)r, 7);
+  pthread_join(th, NULL);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+static void *joins_a_slow_and_a_fast_child(void *arg) {
+  event_t ev = {0};
+  corio_task_t *slow, *fast;
+  void *a, *b;
+
+  (void)arg;
+  cr_assert_eq(corio_spawn(corio_current_rt(), waits_for_event, &ev, &slow), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), returns_arg, (void *)5, &fast), 0);
+  /* fast has most likely finished by the time we join it; slow cannot
+   * have, it waits for us */
+  for (int i = 0; i < 10; i++)
+    corio_yield();
+  cr_assert_eq(corio_join(fast, &b), 0);
+  event_signal(&ev);
+  cr_assert_eq(corio_join(slow, &a), 0);
+  return (void *)((uintptr_t)a * 10 + (uintptr_t)b);
+}
+
+Test(rt, join_inside_a_task_before_and_after_the_child_finished) {
+  void *r = NULL;
+
+  cr_assert_eq(corio_main(joins_a_slow_and_a_fast_child, NULL,
+                          &(corio_rt_options_t){.workers = 2}, &r), 0);
+  cr_assert_eq((uintptr_t)r, 75);
+}
+
+static void *joins_itself(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)corio_join(corio_self(), NULL);
+}
+
+static void *waits_for_its_runtime(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)corio_rt_wait(corio_current_rt());
+}
+
+Test(rt, misuse_is_einval) {
+  void *r = NULL;
+
+  cr_assert_eq(corio_yield(), UV_EINVAL);
+  cr_assert_null(corio_self());
+  cr_assert_null(corio_current_rt());
+  cr_assert_eq(corio_join(NULL, NULL), UV_EINVAL);
+  cr_assert_eq(corio_spawn(NULL, returns_arg, NULL, NULL), UV_EINVAL);
+  cr_assert_eq(corio_rt_new(NULL, NULL), UV_EINVAL);
+  cr_assert_eq(corio_rt_new(&(corio_rt_t *){NULL},
+                            &(corio_rt_options_t){.workers = 100000}), UV_EINVAL);
+  cr_assert_eq(corio_main(joins_itself, NULL, NULL, &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL);
+  cr_assert_eq(corio_main(waits_for_its_runtime, NULL, NULL, &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL);
+}
+
+static _Atomic(int) detached_ran;
+
+static void *counts(void *arg) {
+  (void)arg;
+  corio_yield();
+  atomic_fetch_add(&detached_ran, 1);
+  return NULL;
+}
+
+static void *spawns_detached(void *arg) {
+  corio_task_t *t;
+  int i;
+
+  for (i = 0; i < (int)(uintptr_t)arg; i++) {
+    cr_assert_eq(corio_spawn(corio_current_rt(), counts, NULL, &t), 0);
+    if (i % 2 == 0) /* and a task born detached */
+      cr_assert_eq(corio_spawn(corio_current_rt(), counts, NULL, NULL), 0);
+    cr_assert_eq(corio_detach(t), 0); /* before or after it ends */
+  }
+  return NULL;
+}
+
+Test(rt, main_waits_for_detached_tasks) {
+  atomic_store(&detached_ran, 0);
+  cr_assert_eq(corio_main(spawns_detached, (void *)1000,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_eq(atomic_load(&detached_ran), 1500);
+}
+
+/* --- foreign threads ---------------------------------------------------- */
+
+typedef struct { corio_rt_t *rt; int n; } spawner_t;
+
+static void *spawns_from_a_thread(void *arg) {
+  spawner_t *s = arg;
+  int i;
+
+  for (i = 0; i < s->n; i++)
+    cr_assert_eq(corio_spawn(s->rt, counts, NULL, NULL), 0);
+  return NULL;
+}
+
+Test(rt, spawning_from_foreign_threads) {
+  enum { THREADS = 4 };
+  spawner_t s;
+  pthread_t th[THREADS];
+  int i;
+
+  atomic_store(&detached_ran, 0);
+  s.n = CORIO_TEST_MANY(10000) / 4;
+  cr_assert_eq(corio_rt_new(&s.rt, &(corio_rt_options_t){.workers = 2}), 0);
+  for (i = 0; i < THREADS; i++)
+    pthread_create(&th[i], NULL, spawns_from_a_thread, &s);
+  for (i = 0; i < THREADS; i++)
+    pthread_join(th[i], NULL);
+  cr_assert_eq(corio_rt_wait(s.rt), 0);
+  cr_assert_eq(atomic_load(&detached_ran), THREADS * s.n);
+  cr_assert_eq(corio_rt_free(s.rt), 0);
+}
+
+/* --- wake-ups ----------------------------------------------------------- */
+
+typedef struct {
+  event_t ping, pong;
+  int rounds;
+  _Atomic(int) count;
+} pingpong_t;
+
+static void *pinger(void *arg) {
+  pingpong_t *p = arg;
+  for (int i = 0; i < p->rounds; i++) {
+    event_signal(&p->ping);
+    event_wait(&p->pong);
+  }
+  return NULL;
+}
+
+static void *ponger(void *arg) {
+  pingpong_t *p = arg;
+  for (int i = 0; i < p->rounds; i++) {
+    event_wait(&p->ping);
+    atomic_fetch_add(&p->count, 1);
+    event_signal(&p->pong);
+  }
+  return NULL;
+}
+
+/* Many pairs at once on 4 workers: tasks are readied on one worker and
+ * stolen by another all the time. 100,000 hand-offs in all. */
+Test(rt, ping_pong_hand_offs_are_never_lost, .timeout = 120) {
+  enum { PAIRS = 8 };
+  pingpong_t pp[PAIRS];
+  corio_task_t *t[2 * PAIRS];
+  corio_rt_t *rt;
+  int i;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+  for (i = 0; i < PAIRS; i++) {
+    pp[i] = (pingpong_t){.rounds = CORIO_TEST_MANY(100000) / PAIRS};
+    cr_assert_eq(corio_spawn(rt, pinger, &pp[i], &t[2 * i]), 0);
+    cr_assert_eq(corio_spawn(rt, ponger, &pp[i], &t[2 * i + 1]), 0);
+  }
+  for (i = 0; i < 2 * PAIRS; i++)
+    cr_assert_eq(corio_join(t[i], NULL), 0);
+  for (i = 0; i < PAIRS; i++)
+    cr_assert_eq(atomic_load(&pp[i].count), pp[i].rounds);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* A plain thread and a task hand a token back and forth: every hand-off to
+ * the task goes through the injection queue and wakes a parked worker. */
+typedef struct {
+  event_t to_task;
+  _Atomic(uint32_t) to_thread;
+  int rounds;
+} thread_pong_t;
+
+static void *answers_the_thread(void *arg) {
+  thread_pong_t *p = arg;
+  for (int i = 0; i < p->rounds; i++) {
+    event_wait(&p->to_task);
+    atomic_store(&p->to_thread, 1);
+  }
+  return NULL;
+}
+
+Test(rt, parked_workers_wake_for_work_from_a_plain_thread, .timeout = 120) {
+  thread_pong_t p = {.rounds = CORIO_TEST_MANY(20000)};
+  corio_rt_t *rt;
+  corio_task_t *t;
+  int i;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_spawn(rt, answers_the_thread, &p, &t), 0);
+  for (i = 0; i < p.rounds; i++) {
+    event_signal(&p.to_task);
+    while (atomic_exchange(&p.to_thread, 0) == 0)
+      sched_yield();
+  }
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+Test(rt, workers_asleep_for_a_while_wake_for_new_work) {
+  struct timespec ts = {0, 30 * 1000 * 1000};
+  corio_rt_t *rt;
+  corio_task_t *t;
+  void *r;
+  int i;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+  for (i = 0; i < 5; i++) {
+    nanosleep(&ts, NULL); /* every worker parks */
+    cr_assert_eq(corio_spawn(rt, returns_arg, (void *)(uintptr_t)i, &t), 0);
+    cr_assert_eq(corio_join(t, &r), 0);
+    cr_assert_eq((uintptr_t)r, (uintptr_t)i);
+  }
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* --- shutdown ----------------------------------------------------------- */
+
+static _Atomic(int) resumed_after_free;
+
+static int park_forever(corio_task_t *self, void *arg) {
+  (void)self;
+  (void)arg;
+  return 0; /* nobody will ever ready it */
+}
+
+static void *parks_forever(void *arg) {
+  (void)arg;
+  corio__park(park_forever, NULL);
+  atomic_store(&resumed_after_free, 1);
+  return NULL;
+}
+
+Test(rt, free_with_tasks_queued_suspended_and_unjoined) {
+  corio_rt_t *rt;
+  corio_task_t *unjoined, *suspended;
+  int i;
+
+  atomic_store(&detached_ran, 0);
+  atomic_store(&resumed_after_free, 0);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_spawn(rt, parks_forever, NULL, &suspended), 0);
+  cr_assert_eq(corio_spawn(rt, returns_arg, NULL, &unjoined), 0);
+  for (i = 0; i < 1000; i++)
+    cr_assert_eq(corio_spawn(rt, counts, NULL, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+  /* Whatever had not run by now never will; nothing was resumed after. */
+  cr_assert_leq(atomic_load(&detached_ran), 1000);
+  cr_assert_eq(atomic_load(&resumed_after_free), 0);
+}
