@@ -13,5 +13,9 @@ static inline double bench_now_ns(void) {
 }
 
 int bench_switch(int argc, char **argv);
+int bench_spawn(int argc, char **argv);
+int bench_skynet(int argc, char **argv);
+int bench_fanout(int argc, char **argv);
+int bench_idle_rss(int argc, char **argv);
 
 #endif

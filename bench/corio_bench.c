@@ -11,6 +11,10 @@ static const struct {
   const char *what;
 } subcommands[] = {
   {"switch", bench_switch, "two coroutines yield to each other: switch_ns"},
+  {"spawn", bench_spawn, "1M tasks spawned+joined in batches of 1,000: spawn_join_per_s"},
+  {"skynet", bench_skynet, "1M-leaf 10-ary tree of tasks: skynet_ms"},
+  {"fanout", bench_fanout, "parallel fib(32), 1 vs 2 workers: fanout_speedup"},
+  {"idle_rss", bench_idle_rss, "RSS per suspended task, 100,000 alive: idle_rss_kib"},
 };
 
 int main(int argc, char **argv) {

@@ -3,7 +3,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <pthread.h>
+
 #include "corio.h"
+#include "core/stack.h"
 #include "../support/sizes.h"
 
 static void *returns_arg(void *arg) {
@@ -132,6 +135,40 @@ Test(stack, unguarded_stacks_go_past_the_mapping_limit, .timeout = 120) {
     cr_assert_eq((size_t)out, i);
     corio_coro_free(co[i]);
   }
+  corio_stack_cache_drain();
+  free(co);
+}
+
+/* Stacks freed on one thread in bulk flow to another through the shared
+ * pool instead of going back to the kernel. */
+enum { CROSS_N = 600 };
+
+static void *frees_them(void *arg) {
+  corio_coro_t **co = arg;
+
+  for (int i = 0; i < CROSS_N; i++)
+    corio_coro_free(co[i]);
+  return NULL;
+}
+
+Test(stack, stacks_freed_on_another_thread_come_back_through_the_pool) {
+  corio_coro_t **co = calloc(CROSS_N, sizeof *co);
+  pthread_t th;
+  size_t pooled;
+  int i;
+
+  corio_stack_cache_drain();
+  for (i = 0; i < CROSS_N; i++)
+    cr_assert_eq(corio_coro_create(&co[i], returns_arg, NULL, NULL), 0);
+  pthread_create(&th, NULL, frees_them, co);
+  pthread_join(th, NULL); /* its own cache went back to the kernel at exit */
+  pooled = corio__stack_shared_count();
+  cr_assert_gt(pooled, 0, "the freeing thread spilled stacks to the pool");
+  for (i = 0; i < CROSS_N; i++)
+    cr_assert_eq(corio_coro_create(&co[i], returns_arg, NULL, NULL), 0);
+  cr_assert_eq(corio__stack_shared_count(), 0, "and they were reused here");
+  for (i = 0; i < CROSS_N; i++)
+    corio_coro_free(co[i]);
   corio_stack_cache_drain();
   free(co);
 }
