@@ -9,5 +9,6 @@
 #include "corio/version.h"
 #include "corio/coro.h"
 #include "corio/rt.h"
+#include "corio/uv.h"
 
 #endif

@@ -38,6 +38,11 @@ typedef struct corio_rt_options_s {
   /* Nonzero: stacks without guard pages, for more than ~32,000 live tasks
    * (see corio_coro_options_t.unguarded for the trade-off). */
   int unguarded_stacks;
+  /* NULL: the runtime creates a libuv loop and runs it on a thread of its
+   * own. Otherwise attached mode: corio adds its handles to this loop,
+   * which the application runs; corio_rt_new, corio_rt_free must then be
+   * called on that loop's thread (see corio/uv.h). */
+  struct uv_loop_s *loop;
 } corio_rt_options_t;
 
 /* ------------------------------------------------------------------------
@@ -50,10 +55,17 @@ CORIO_API int corio_rt_new(corio_rt_t **rt, const corio_rt_options_t *opts);
 
 /* Block the calling thread until every task of rt has finished (including
  * tasks spawned meanwhile). Returns 0, or UV_EINVAL when called from one of
- * rt's own tasks (it would wait for itself). Plain threads only. */
+ * rt's own tasks (it would wait for itself) or on rt's loop thread (it
+ * would stop the loop the tasks need). Plain threads only. */
 CORIO_API int corio_rt_wait(corio_rt_t *rt);
 
-/* Stop the workers and free the runtime. Tasks still queued never run;
+/* Stop the workers and the loop bridge and free the runtime. Owned mode:
+ * closes every handle corio opened, waits for libuv requests in flight,
+ * closes the loop. Attached mode (call it on the loop thread, typically
+ * after uv_run returned): UV_EBUSY while corio requests are in flight;
+ * otherwise corio's handles are closed and finish closing, and the last of
+ * corio's memory is freed, in the application's next uv_run.
+ * Tasks still queued never run;
  * tasks suspended (waiting on something) are never resumed; tasks finished
  * but not joined are released. Their stacks are freed without unwinding,
  * and every corio_task_t of rt becomes invalid. A task that is running
@@ -80,6 +92,7 @@ CORIO_API int corio_main(corio_task_fn fn, void *arg,
  * more memory mappings for a stack). Does not suspend; any thread. */
 CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                           corio_task_t **task);
+/* (corio_spawn_on_loop, in corio/uv.h, runs a task on the loop thread.) */
 
 /* Wait for task to finish, store its result in *result (if not NULL) and
  * release the handle. Inside a task it suspends the caller; on a plain

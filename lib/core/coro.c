@@ -72,7 +72,6 @@ int corio__coro_create(corio_coro_t **out, corio_coro_fn fn, void *arg,
     return UV_EINVAL;
   if (want < CORIO_STACK_MIN || want > CORIO_STACK_MAX)
     return UV_EINVAL;
-  corio__overflow_thread_init();
   err = corio__stack_alloc(&st, round_up(want + record, page), guarded);
   if (err != 0)
     return err;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "loop/loop.h"
 #include "sched.h"
 
 #define MAX_WORKERS 1024u
@@ -131,6 +132,8 @@ int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
     if (err == 0)
       rt->nworkers = i + 1;
   }
+  if (err == 0)
+    err = corio__loop_start(rt, o.loop, &rt->lp);
   if (err != 0) {
     rt_release(rt, 0);
     return err;
@@ -140,7 +143,10 @@ int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
                           corio__worker_main, &rt->workers[started]);
     if (err != 0) {
       rt_stop(rt);
-      rt_release(rt, started);
+      for (i = 0; i < started; i++)
+        pthread_join(rt->workers[i].thread, NULL);
+      corio__loop_stop(rt->lp);
+      rt_release(rt, 0);
       return err;
     }
   }
@@ -155,15 +161,14 @@ unsigned corio_rt_workers(const corio_rt_t *rt) {
 
 
 static int called_from_own_task(corio_rt_t *rt) {
-  corio__worker_t *w = corio__worker_current();
-  return w != NULL && w->rt == rt;
+  return corio_current_rt() == rt;
 }
 
 
 int corio_rt_wait(corio_rt_t *rt) {
   uint32_t live;
 
-  if (rt == NULL || called_from_own_task(rt))
+  if (rt == NULL || called_from_own_task(rt) || corio_on_loop_thread(rt))
     return UV_EINVAL;
   /* acquire: pairs with the last task's release decrement */
   while ((live = atomic_load_explicit(&rt->live, memory_order_acquire)) != 0)
@@ -173,11 +178,18 @@ int corio_rt_wait(corio_rt_t *rt) {
 
 
 int corio_rt_free(corio_rt_t *rt) {
+  int err;
+
   if (rt == NULL || called_from_own_task(rt))
     return UV_EINVAL;
+  if (!rt->lp->owned && atomic_load(&rt->lp->inflight) != 0)
+    return UV_EBUSY;
   rt_stop(rt);
-  rt_release(rt, rt->nworkers);
-  return 0;
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    pthread_join(rt->workers[i].thread, NULL);
+  err = corio__loop_stop(rt->lp);
+  rt_release(rt, 0);
+  return err;
 }
 
 
@@ -191,8 +203,8 @@ static void *task_entry(void *arg) {
 }
 
 
-int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
-                corio_task_t **task) {
+static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                 corio_task_t **task, int pinned) {
   corio_coro_t *co;
   corio_task_t *t;
   int err;
@@ -209,15 +221,29 @@ int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->rt = rt;
   t->fn = fn;
   t->arg = arg;
+  t->pinned = pinned;
   atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
   reg_add(rt, t);
   /* relaxed: only the count matters; the wait's acquire pairs with the
    * finishing task's release decrement */
-  atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed);
+  if (atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed) == 0)
+    corio__loop_live_changed(rt->lp);
   if (task != NULL)
     *task = t;
   corio__schedule(rt, t);
   return 0;
+}
+
+
+int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                corio_task_t **task) {
+  return spawn(rt, fn, arg, task, 0);
+}
+
+
+int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                        corio_task_t **task) {
+  return spawn(rt, fn, arg, task, 1);
 }
 
 
@@ -294,13 +320,18 @@ int corio_yield(void) {
 
 corio_task_t *corio_self(void) {
   corio__worker_t *w = corio__worker_current();
-  return w != NULL ? w->current : NULL;
+  corio__loop_t *lp;
+
+  if (w != NULL)
+    return w->current;
+  lp = corio__loop_current();
+  return lp != NULL ? lp->current : NULL;
 }
 
 
 corio_rt_t *corio_current_rt(void) {
-  corio__worker_t *w = corio__worker_current();
-  return w != NULL && w->current != NULL ? w->rt : NULL;
+  corio_task_t *t = corio_self();
+  return t != NULL ? t->rt : NULL;
 }
 
 

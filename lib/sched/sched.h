@@ -55,6 +55,8 @@ struct corio_rt_s {
   /* Tasks not yet finished; corio_rt_wait sleeps on it. */
   _Alignas(CORIO__CACHE_LINE) _Atomic(uint32_t) live;
 
+  struct corio__loop *lp;        /* the reactor (lib/loop) */
+
   /* Every task not yet freed, for corio_rt_free. */
   _Alignas(CORIO__CACHE_LINE) atomic_flag reg_lock;
   corio_task_t *reg_head;
@@ -76,5 +78,11 @@ void corio__notify(corio_rt_t *rt);
 
 /* Release a finished (or abandoned) task's record and stack. */
 void corio__task_free(corio_task_t *t);
+
+/* Resume t until it comes back, with *current pointing at it meanwhile,
+ * then deal with why it came back: finished (joiner woken, or freed),
+ * parked (its park function run). Returns nonzero if it yielded: the
+ * caller queues it. Workers and the loop thread. */
+int corio__task_run(corio_task_t *t, corio_task_t **current);
 
 #endif

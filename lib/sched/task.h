@@ -17,6 +17,7 @@
 
 #include "corio/rt.h"
 #include "core/coro.h"
+#include "loop/inbox.h"
 
 /* Called on the worker after the task has switched away. Return 0 when the
  * task now waits (someone will corio__ready it), nonzero to have it run
@@ -51,6 +52,8 @@ struct corio_task_s {
   int why;                     /* enum corio__task_why: why it switched away */
   corio_task_t *reg_prev;      /* the runtime's list of all its tasks */
   corio_task_t *reg_next;
+  int pinned;                  /* runs on the loop thread only */
+  corio__req_t loop_req;       /* posts a pinned task to the loop */
 };
 
 /* Suspend the calling task until someone calls corio__ready on it; fn(task,

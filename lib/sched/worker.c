@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "core/overflow.h"
+#include "loop/loop.h"
 #include "sched.h"
 
 #define FAIRNESS_TICKS 61
@@ -98,9 +99,34 @@ void corio__notify(corio_rt_t *rt) {
 }
 
 
-void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
-  corio__worker_t *w = corio__worker_current();
+/* Off the workers: a pinned task goes to the loop; a task readied on the
+ * loop thread waits for the end of the loop iteration, where the batch
+ * goes to the injection queue with one wake-up; anything else goes to the
+ * injection queue now. Returns 0 if it handled t. */
+static int place_off_worker(corio_rt_t *rt, corio_task_t *t) {
+  corio__loop_t *lp;
 
+  if (t->pinned) {
+    corio__loop_ready_pinned(rt->lp, t);
+    return 0;
+  }
+  lp = corio__loop_current();
+  if (lp != NULL && lp->rt == rt) {
+    corio__loop_ready_batched(lp, t);
+    return 0;
+  }
+  return 1;
+}
+
+
+void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
+  corio__worker_t *w;
+
+  if (t->pinned || corio__loop_current() != NULL) {
+    if (place_off_worker(rt, t) == 0)
+      return;
+  }
+  w = corio__worker_current();
   if (w != NULL && w->rt == rt)
     push_local(w, t);
   else
@@ -111,9 +137,14 @@ void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
 
 void corio__ready(corio_task_t *t) {
   corio_rt_t *rt = t->rt;
-  corio__worker_t *w = corio__worker_current();
+  corio__worker_t *w;
   corio_task_t *prev;
 
+  if (t->pinned || corio__loop_current() != NULL) {
+    if (place_off_worker(rt, t) == 0)
+      return;
+  }
+  w = corio__worker_current();
   if (w == NULL || w->rt != rt) {
     corio__inject_push(&rt->inject, t);
     corio__notify(rt);
@@ -354,27 +385,37 @@ static void task_finished(corio_task_t *t) {
     corio__task_free(t);
   }
   /* t may be gone from here on: a joiner frees it. */
-  if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1)
+  if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1) {
     corio__futex_wake(&rt->live, INT32_MAX);
+    corio__loop_live_changed(rt->lp);
+  }
+}
+
+
+int corio__task_run(corio_task_t *t, corio_task_t **current) {
+  int r;
+
+  *current = t;
+  r = corio_coro_resume(t->co, NULL, NULL);
+  *current = NULL;
+  if (r == CORIO_CORO_FINISHED) {
+    task_finished(t);
+    return 0;
+  }
+  if (t->why == CORIO__WHY_PARK) {
+    if (t->park_fn(t, t->park_arg) != 0)
+      corio__ready(t);
+    return 0;
+  }
+  return 1;
 }
 
 
 static void run(corio__worker_t *w, corio_task_t *t) {
-  int r;
-
-  w->current = t;
-  r = corio_coro_resume(t->co, NULL, NULL);
-  w->current = NULL;
-  if (r == CORIO_CORO_FINISHED) {
-    task_finished(t);
-  } else if (t->why == CORIO__WHY_PARK) {
-    if (t->park_fn(t, t->park_arg) != 0)
-      corio__ready(t);
-  } else {
-    /* corio_yield: to the back of the shared queue, like Go's Gosched;
-     * this worker will come back to it when its own queue is empty. */
+  /* corio_yield: to the back of the shared queue, like Go's Gosched;
+   * this worker will come back to it when its own queue is empty. */
+  if (corio__task_run(t, &w->current))
     corio__inject_push(&w->rt->inject, t);
-  }
 }
 
 

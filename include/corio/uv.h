@@ -1,0 +1,132 @@
+/* corio/uv.h: the libuv loop as corio's reactor.
+ *
+ * Every runtime has one libuv loop. By default (corio_rt_options_t.loop ==
+ * NULL) the runtime creates it and runs it on a thread of its own, the
+ * loop thread. In attached mode (.loop = your loop) corio adds its handles
+ * to your loop and never runs it: your uv_run keeps going while corio has
+ * live tasks and returns by itself once they and your own handles are done.
+ *
+ * libuv is not thread-safe, so only the loop thread touches libuv. A task
+ * on a worker that needs libuv hands the request to the loop thread (an
+ * MPSC inbox and one uv_async_t) and parks; the request's callback makes
+ * it runnable again. A task already on the loop thread (corio_spawn_on_loop)
+ * calls libuv directly, with no hop.
+ *
+ * All calls here that wait may suspend the calling task. corio_await and
+ * corio_sleep also work from a plain thread, which they block, except on
+ * the loop thread itself outside a task, where waiting would stop the
+ * loop: corio_await returns UV_EINVAL there. The calls without a runtime
+ * argument (files, names, work) use the calling task's runtime and return
+ * UV_EINVAL outside a task.
+ */
+#ifndef CORIO_UV_H
+#define CORIO_UV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "corio/rt.h"
+#include "corio/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Milliseconds of a monotonic clock (uv_hrtime / 1e6). All corio deadlines
+ * are absolute values of this clock. Any thread. */
+CORIO_API uint64_t corio_now(void);
+
+/* The runtime's loop. Touch it only from the loop thread. */
+CORIO_API uv_loop_t *corio_rt_loop(corio_rt_t *rt);
+
+/* Nonzero on rt's loop thread. */
+CORIO_API int corio_on_loop_thread(corio_rt_t *rt);
+
+/* Like corio_spawn, but the task runs on the loop thread: the "main thread"
+ * of a libuv application, where it may use that application's handles and
+ * call libuv directly. It must not block the thread (it would stop the
+ * loop); waiting through corio calls is fine. Any thread. */
+CORIO_API int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                                  corio_task_t **task);
+
+/* ------------------------------------------------------------------------
+ * Time. */
+
+/* Suspend the calling task for at least ms milliseconds (never less). A
+ * plain thread sleeps. Returns 0. Timers live in one uv_timer_t per
+ * runtime and a heap of sleepers; no handle is created per sleep. */
+CORIO_API int corio_sleep(uint64_t ms);
+
+/* ------------------------------------------------------------------------
+ * Awaiting any libuv request.
+ *
+ * corio_await(rt, start, arg, &result) runs start(loop, aw, arg) on the
+ * loop thread. start begins a libuv request (keep a pointer to aw in the
+ * request's data field) and returns 0, or a negative libuv error, which
+ * corio_await then returns at once. The request's callback, on the loop
+ * thread, calls corio_await_done(aw, value); corio_await then returns 0
+ * and *result (if not NULL) is that value. The caller's memory (arg, the
+ * request) stays valid throughout: the caller is parked until done.
+ *
+ *   static void scandir_cb(uv_fs_t *req) {
+ *     corio_await_done(req->data, req->result);
+ *   }
+ *   static int start_scandir(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+ *     uv_fs_t *req = arg;
+ *     req->data = aw;
+ *     return uv_fs_scandir(loop, req, "/tmp", 0, scandir_cb);
+ *   }
+ *   ...in a task:
+ *   uv_fs_t req;
+ *   intptr_t n;
+ *   int err = corio_await(corio_current_rt(), start_scandir, &req, &n);
+ *   ...use req (uv_fs_scandir_next), then uv_fs_req_cleanup(&req);
+ */
+typedef struct corio_await_s corio_await_t;
+typedef int (*corio_await_start_fn)(uv_loop_t *loop, corio_await_t *aw,
+                                    void *arg);
+
+/* See above. Returns 0, the error start returned, or UV_EINVAL (NULL
+ * arguments; on the loop thread outside a task). May suspend. */
+CORIO_API int corio_await(corio_rt_t *rt, corio_await_start_fn start,
+                          void *arg, intptr_t *result);
+
+/* Finish an await: its waiter resumes with value. Loop thread only, once. */
+CORIO_API void corio_await_done(corio_await_t *aw, intptr_t value);
+
+/* ------------------------------------------------------------------------
+ * Files, through libuv's threadpool. Each returns what the matching uv_fs_*
+ * request's result is: >= 0 on success (a descriptor, a byte count),
+ * a negative libuv error otherwise (UV_ENOENT, ...). May suspend. */
+
+CORIO_API int corio_fs_open(const char *path, int flags, int mode);
+CORIO_API ssize_t corio_fs_read(uv_file fd, void *buf, size_t len, int64_t offset);
+CORIO_API ssize_t corio_fs_write(uv_file fd, const void *buf, size_t len,
+                                 int64_t offset);
+CORIO_API int corio_fs_close(uv_file fd);
+CORIO_API int corio_fs_stat(const char *path, uv_stat_t *st);
+CORIO_API int corio_fs_unlink(const char *path);
+CORIO_API int corio_fs_rename(const char *from, const char *to);
+CORIO_API int corio_fs_mkdir(const char *path, int mode);
+
+/* ------------------------------------------------------------------------
+ * Names and blocking work. */
+
+/* Resolve node/service like getaddrinfo(3), on libuv's threadpool. Returns
+ * 0 and sets *res (free it with uv_freeaddrinfo), or a negative libuv
+ * error (UV_EAI_NONAME, ...). May suspend. */
+CORIO_API int corio_getaddrinfo(const char *node, const char *service,
+                                const struct addrinfo *hints,
+                                struct addrinfo **res);
+
+/* Run fn(arg) on libuv's threadpool, for blocking code that must not hold a
+ * worker, and return when it is done. Returns 0 or a negative libuv error.
+ * May suspend. */
+CORIO_API int corio_work(void (*fn)(void *arg), void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

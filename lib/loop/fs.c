@@ -1,0 +1,214 @@
+/* Files, names and threadpool work, each one corio_await on the matching
+ * libuv request. The request and its arguments live in the caller's frame;
+ * the callback copies out what the caller needs and cleans the request up
+ * on the loop thread. */
+#include <string.h>
+
+#include "corio/uv.h"
+
+typedef struct fs_job {
+  uv_fs_t req;
+  int op;
+  const char *path, *path2;
+  uv_file fd;
+  uv_buf_t buf;
+  int64_t offset;
+  int flags, mode;
+  uv_stat_t *st;
+} fs_job_t;
+
+enum { OP_OPEN, OP_READ, OP_WRITE, OP_CLOSE, OP_STAT, OP_UNLINK, OP_RENAME,
+       OP_MKDIR };
+
+
+static void fs_done(uv_fs_t *req) {
+  fs_job_t *job = (fs_job_t *)req;
+  corio_await_t *aw = req->data;
+  intptr_t result = (intptr_t)req->result;
+
+  if (job->op == OP_STAT && result == 0)
+    *job->st = req->statbuf;
+  uv_fs_req_cleanup(req);
+  corio_await_done(aw, result);
+}
+
+
+static int fs_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  fs_job_t *j = arg;
+
+  j->req.data = aw;
+  switch (j->op) {
+  case OP_OPEN:
+    return uv_fs_open(loop, &j->req, j->path, j->flags, j->mode, fs_done);
+  case OP_READ:
+    return uv_fs_read(loop, &j->req, j->fd, &j->buf, 1, j->offset, fs_done);
+  case OP_WRITE:
+    return uv_fs_write(loop, &j->req, j->fd, &j->buf, 1, j->offset, fs_done);
+  case OP_CLOSE:
+    return uv_fs_close(loop, &j->req, j->fd, fs_done);
+  case OP_STAT:
+    return uv_fs_stat(loop, &j->req, j->path, fs_done);
+  case OP_UNLINK:
+    return uv_fs_unlink(loop, &j->req, j->path, fs_done);
+  case OP_RENAME:
+    return uv_fs_rename(loop, &j->req, j->path, j->path2, fs_done);
+  case OP_MKDIR:
+    return uv_fs_mkdir(loop, &j->req, j->path, j->mode, fs_done);
+  }
+  return UV_EINVAL;
+}
+
+
+static intptr_t fs_run(fs_job_t *j) {
+  corio_rt_t *rt = corio_current_rt();
+  intptr_t result;
+  int err;
+
+  if (rt == NULL)
+    return UV_EINVAL;
+  err = corio_await(rt, fs_start, j, &result);
+  return err < 0 ? err : result;
+}
+
+
+int corio_fs_open(const char *path, int flags, int mode) {
+  fs_job_t j = {.op = OP_OPEN, .path = path, .flags = flags, .mode = mode};
+  return path == NULL ? UV_EINVAL : (int)fs_run(&j);
+}
+
+
+ssize_t corio_fs_read(uv_file fd, void *buf, size_t len, int64_t offset) {
+  fs_job_t j = {.op = OP_READ, .fd = fd, .offset = offset};
+
+  if (buf == NULL || len > UINT32_MAX)
+    return UV_EINVAL;
+  j.buf = uv_buf_init(buf, (unsigned int)len);
+  return (ssize_t)fs_run(&j);
+}
+
+
+ssize_t corio_fs_write(uv_file fd, const void *buf, size_t len, int64_t offset) {
+  fs_job_t j = {.op = OP_WRITE, .fd = fd, .offset = offset};
+
+  if (buf == NULL || len > UINT32_MAX)
+    return UV_EINVAL;
+  /* libuv's write takes a non-const buffer; it only reads it */
+  j.buf = uv_buf_init((char *)(uintptr_t)buf, (unsigned int)len);
+  return (ssize_t)fs_run(&j);
+}
+
+
+int corio_fs_close(uv_file fd) {
+  fs_job_t j = {.op = OP_CLOSE, .fd = fd};
+  return (int)fs_run(&j);
+}
+
+
+int corio_fs_stat(const char *path, uv_stat_t *st) {
+  fs_job_t j = {.op = OP_STAT, .path = path, .st = st};
+  return path == NULL || st == NULL ? UV_EINVAL : (int)fs_run(&j);
+}
+
+
+int corio_fs_unlink(const char *path) {
+  fs_job_t j = {.op = OP_UNLINK, .path = path};
+  return path == NULL ? UV_EINVAL : (int)fs_run(&j);
+}
+
+
+int corio_fs_rename(const char *from, const char *to) {
+  fs_job_t j = {.op = OP_RENAME, .path = from, .path2 = to};
+  return from == NULL || to == NULL ? UV_EINVAL : (int)fs_run(&j);
+}
+
+
+int corio_fs_mkdir(const char *path, int mode) {
+  fs_job_t j = {.op = OP_MKDIR, .path = path, .mode = mode};
+  return path == NULL ? UV_EINVAL : (int)fs_run(&j);
+}
+
+
+/* --- getaddrinfo -------------------------------------------------------- */
+
+typedef struct gai_job {
+  uv_getaddrinfo_t req;
+  const char *node, *service;
+  const struct addrinfo *hints;
+  struct addrinfo *res;
+} gai_job_t;
+
+
+static void gai_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  gai_job_t *j = (gai_job_t *)req;
+
+  j->res = res;
+  corio_await_done(req->data, status);
+}
+
+
+static int gai_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  gai_job_t *j = arg;
+
+  j->req.data = aw;
+  return uv_getaddrinfo(loop, &j->req, gai_done, j->node, j->service, j->hints);
+}
+
+
+int corio_getaddrinfo(const char *node, const char *service,
+                      const struct addrinfo *hints, struct addrinfo **res) {
+  gai_job_t j = {.node = node, .service = service, .hints = hints};
+  corio_rt_t *rt = corio_current_rt();
+  intptr_t status;
+  int err;
+
+  if (rt == NULL || res == NULL || (node == NULL && service == NULL))
+    return UV_EINVAL;
+  err = corio_await(rt, gai_start, &j, &status);
+  if (err < 0)
+    return err;
+  if (status < 0)
+    return (int)status;
+  *res = j.res;
+  return 0;
+}
+
+
+/* --- threadpool work ---------------------------------------------------- */
+
+typedef struct work_job {
+  uv_work_t req;
+  void (*fn)(void *);
+  void *arg;
+} work_job_t;
+
+
+static void work_run(uv_work_t *req) {
+  work_job_t *j = (work_job_t *)req;
+  j->fn(j->arg);
+}
+
+
+static void work_done(uv_work_t *req, int status) {
+  corio_await_done(req->data, status);
+}
+
+
+static int work_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  work_job_t *j = arg;
+
+  j->req.data = aw;
+  return uv_queue_work(loop, &j->req, work_run, work_done);
+}
+
+
+int corio_work(void (*fn)(void *arg), void *arg) {
+  work_job_t j = {.fn = fn, .arg = arg};
+  corio_rt_t *rt = corio_current_rt();
+  intptr_t status;
+  int err;
+
+  if (rt == NULL || fn == NULL)
+    return UV_EINVAL;
+  err = corio_await(rt, work_start, &j, &status);
+  return err < 0 ? err : (int)status;
+}

@@ -1,0 +1,74 @@
+/* The loop side of a runtime: the loop thread, the bridge from workers,
+ * loop-pinned tasks, timers. */
+#ifndef CORIO_LOOP_LOOP_H
+#define CORIO_LOOP_LOOP_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "corio/uv.h"
+#include "inbox.h"
+#include "sched/task.h"
+
+typedef struct corio__sleeper corio__sleeper_t;
+
+typedef struct corio__loop {
+  corio_rt_t *rt;
+  uv_loop_t *loop;
+  uv_loop_t owned_loop;      /* the loop, in owned mode */
+  int owned;
+  uv_thread_t thread;        /* the loop thread, owned mode */
+  uv_sem_t started;
+
+  uv_async_t async;          /* workers -> loop: drain the inbox */
+  uv_check_t check;          /* end of iteration: flush readied tasks */
+  uv_idle_t idle;            /* keeps poll from blocking while pinned tasks wait */
+  uv_timer_t timer;          /* the earliest sleeper */
+  int handles_open;          /* closed in corio__loop_close, counted down */
+  int closing;
+
+  corio__inbox_t inbox;
+  corio__req_t live_req;     /* re-evaluate the async handle's ref */
+  _Atomic(int) live_req_queued;
+  corio__req_t stop_req;     /* owned mode: close everything */
+
+  /* Loop thread only. */
+  corio_task_t *current;     /* the pinned task running now */
+  corio_task_t *runq_head;   /* pinned tasks ready to run */
+  corio_task_t *runq_tail;
+  corio_task_t *batch_head;  /* worker tasks readied here this iteration */
+  corio_task_t *batch_tail;
+  corio__sleeper_t **heap;   /* sleepers, a binary min-heap by deadline */
+  size_t heap_len, heap_cap;
+  uint64_t timer_due;        /* when the uv timer is set to fire, or 0 */
+
+  _Atomic(int) inflight;     /* libuv requests started through corio_await */
+} corio__loop_t;
+
+/* The loop of the calling thread, if it is a loop thread. Not inlined, for
+ * the reason corio__worker_current is not (DESIGN.md 3a). */
+corio__loop_t *corio__loop_current(void);
+
+int corio__loop_start(corio_rt_t *rt, uv_loop_t *app_loop, corio__loop_t **out);
+/* Workers are stopped. Owned mode: close and join the loop thread (waits
+ * for requests in flight). Attached mode (on the loop thread): UV_EBUSY if
+ * requests are in flight, else close the handles; the last close callback
+ * frees lp during the application's next uv_run. */
+int corio__loop_stop(corio__loop_t *lp);
+
+/* Post req to the loop thread (or run it now if this is the loop thread). */
+void corio__loop_post(corio__loop_t *lp, corio__req_t *req);
+
+/* A pinned task is runnable: run it on the loop thread soon. Any thread. */
+void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t);
+/* A worker task was readied on the loop thread: batch it. */
+void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t);
+/* rt->live moved between zero and nonzero: re-check the loop's ref. */
+void corio__loop_live_changed(corio__loop_t *lp);
+
+/* Sleep support (timer.c), loop thread. */
+void corio__loop_timers_fire(uv_timer_t *timer);
+void corio__loop_timers_drop(corio__loop_t *lp);
+
+#endif

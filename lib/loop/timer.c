@@ -1,0 +1,174 @@
+/* Sleeping: one uv_timer_t per runtime and a binary min-heap of sleepers
+ * ordered by deadline, all on the loop thread. A sleeper's record lives in
+ * the sleeping task's frame. No handle is created or closed per sleep, and
+ * 100,000 sleepers cost a heap of 100,000 pointers.
+ *
+ * A sleep never ends early: deadlines are absolute times of corio_now(),
+ * and the timer callback compares them with a fresh reading of the clock,
+ * not with the loop's cached time (which can lag), re-arming for what
+ * remains. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "loop.h"
+#include "sched/sched.h"
+
+struct corio__sleeper {
+  corio__req_t req;
+  uint64_t deadline;
+  size_t index;        /* position in the heap */
+  corio_task_t *task;
+  corio__loop_t *lp;
+  int err;
+};
+
+
+static int earlier(const corio__sleeper_t *a, const corio__sleeper_t *b) {
+  return a->deadline < b->deadline;
+}
+
+
+static void heap_place(corio__loop_t *lp, size_t i, corio__sleeper_t *s) {
+  lp->heap[i] = s;
+  s->index = i;
+}
+
+
+static void sift_up(corio__loop_t *lp, size_t i) {
+  corio__sleeper_t *s = lp->heap[i];
+
+  while (i > 0 && earlier(s, lp->heap[(i - 1) / 2])) {
+    heap_place(lp, i, lp->heap[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  heap_place(lp, i, s);
+}
+
+
+static void sift_down(corio__loop_t *lp, size_t i) {
+  corio__sleeper_t *s = lp->heap[i];
+  size_t n = lp->heap_len;
+
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n)
+      break;
+    if (c + 1 < n && earlier(lp->heap[c + 1], lp->heap[c]))
+      c++;
+    if (!earlier(lp->heap[c], s))
+      break;
+    heap_place(lp, i, lp->heap[c]);
+    i = c;
+  }
+  heap_place(lp, i, s);
+}
+
+
+static int heap_push(corio__loop_t *lp, corio__sleeper_t *s) {
+  if (lp->heap_len == lp->heap_cap) {
+    size_t cap = lp->heap_cap ? 2 * lp->heap_cap : 64;
+    corio__sleeper_t **h = realloc(lp->heap, cap * sizeof *h);
+    if (h == NULL)
+      return UV_ENOMEM;
+    lp->heap = h;
+    lp->heap_cap = cap;
+  }
+  lp->heap[lp->heap_len] = s;
+  sift_up(lp, lp->heap_len++);
+  return 0;
+}
+
+
+static corio__sleeper_t *heap_pop(corio__loop_t *lp) {
+  corio__sleeper_t *top = lp->heap[0];
+
+  if (--lp->heap_len > 0) {
+    lp->heap[0] = lp->heap[lp->heap_len];
+    sift_down(lp, 0);
+  }
+  return top;
+}
+
+
+/* Set the uv timer for the earliest deadline, if it changed. */
+static void rearm(corio__loop_t *lp, uint64_t now) {
+  uint64_t due;
+
+  if (lp->heap_len == 0) {
+    if (lp->timer_due != 0)
+      uv_timer_stop(&lp->timer);
+    lp->timer_due = 0;
+    return;
+  }
+  due = lp->heap[0]->deadline;
+  if (due == lp->timer_due)
+    return;
+  lp->timer_due = due;
+  uv_timer_start(&lp->timer, corio__loop_timers_fire, due > now ? due - now : 0, 0);
+}
+
+
+void corio__loop_timers_fire(uv_timer_t *timer) {
+  corio__loop_t *lp = timer->data;
+  uint64_t now = corio_now();
+
+  lp->timer_due = 0;
+  while (lp->heap_len > 0 && lp->heap[0]->deadline <= now)
+    corio__ready(heap_pop(lp)->task);
+  rearm(lp, now);
+}
+
+
+void corio__loop_timers_drop(corio__loop_t *lp) {
+  free(lp->heap);
+  lp->heap = NULL;
+  lp->heap_len = lp->heap_cap = 0;
+  if (lp->timer_due != 0)
+    uv_timer_stop(&lp->timer);
+  lp->timer_due = 0;
+}
+
+
+static void sleeper_add(corio__req_t *req) {
+  corio__sleeper_t *s = (corio__sleeper_t *)req;
+  corio__loop_t *lp = s->lp;
+
+  if (lp->closing)
+    return; /* the runtime is going away; the task will never run again */
+  s->err = heap_push(lp, s);
+  if (s->err != 0) {
+    corio__ready(s->task);
+    return;
+  }
+  rearm(lp, corio_now());
+}
+
+
+static int sleep_park(corio_task_t *self, void *arg) {
+  corio__sleeper_t *s = arg;
+
+  s->task = self;
+  corio__loop_post(s->lp, &s->req);
+  return 0;
+}
+
+
+int corio_sleep(uint64_t ms) {
+  corio_task_t *self = corio_self();
+  corio__sleeper_t s;
+
+  if (self == NULL) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+      ;
+    return 0;
+  }
+  s.req.run = sleeper_add;
+  s.deadline = corio_now() + ms + (ms != 0); /* +1: now is rounded down */
+  s.lp = self->rt->lp;
+  s.err = 0;
+  if (ms == 0)
+    return corio_yield();
+  corio__park(sleep_park, &s);
+  return s.err;
+}

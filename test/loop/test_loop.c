@@ -1,0 +1,379 @@
+/* The reactor: sleeps, the bridge, files, names, threadpool work, tasks
+ * pinned to the loop thread, attached mode. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "corio.h"
+#include "../support/sizes.h"
+
+/* --- sleep -------------------------------------------------------------- */
+
+typedef struct {
+  uint64_t ms;
+  uint64_t slept;
+  int order;
+} sleeper_t;
+
+static _Atomic(int) wake_seq;
+
+static void *sleeps(void *arg) {
+  sleeper_t *s = arg;
+  uint64_t t0 = uv_hrtime();
+
+  cr_assert_eq(corio_sleep(s->ms), 0);
+  s->slept = uv_hrtime() - t0;
+  s->order = atomic_fetch_add(&wake_seq, 1);
+  return NULL;
+}
+
+Test(loop, sleeps_never_end_early_and_end_in_deadline_order) {
+  enum { N = 12 };
+  sleeper_t s[N];
+  corio_task_t *t[N];
+  corio_rt_t *rt;
+  int i;
+
+  atomic_store(&wake_seq, 0);
+  /* One worker: tasks readied together run in the order they were readied. */
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  for (i = 0; i < N; i++) {
+    s[i].ms = (uint64_t)((i * 7) % N) * 4 + 1; /* distinct, shuffled */
+    cr_assert_eq(corio_spawn(rt, sleeps, &s[i], &t[i]), 0);
+  }
+  for (i = 0; i < N; i++)
+    cr_assert_eq(corio_join(t[i], NULL), 0);
+  for (i = 0; i < N; i++) {
+    cr_assert_geq(s[i].slept, s[i].ms * 1000000u, "slept %lu ns for %lu ms",
+                  (unsigned long)s[i].slept, (unsigned long)s[i].ms);
+    for (int j = 0; j < N; j++)
+      if (s[j].ms < s[i].ms)
+        cr_assert_lt(s[j].order, s[i].order, "%lu ms woke after %lu ms",
+                     (unsigned long)s[j].ms, (unsigned long)s[i].ms);
+  }
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+static _Atomic(long) woke;
+
+static void *sleeps_a_little(void *arg) {
+  corio_sleep((uintptr_t)arg % 10 + 1);
+  atomic_fetch_add(&woke, 1);
+  return NULL;
+}
+
+Test(loop, hundred_thousand_concurrent_sleepers, .timeout = 120) {
+  corio_rt_options_t opts = {.workers = 2, .unguarded_stacks = 1,
+                             .stack_size = 32 * 1024};
+  long n = CORIO_TEST_MANY(100000), i;
+  corio_rt_t *rt;
+
+  atomic_store(&woke, 0);
+  cr_assert_eq(corio_rt_new(&rt, &opts), 0);
+  for (i = 0; i < n; i++)
+    cr_assert_eq(corio_spawn(rt, sleeps_a_little, (void *)(uintptr_t)i, NULL), 0);
+  cr_assert_eq(corio_rt_wait(rt), 0);
+  cr_assert_eq(atomic_load(&woke), n);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+Test(loop, sleep_on_a_plain_thread_sleeps) {
+  uint64_t t0 = uv_hrtime();
+
+  cr_assert_eq(corio_sleep(5), 0);
+  cr_assert_geq(uv_hrtime() - t0, 5000000u);
+}
+
+/* --- files -------------------------------------------------------------- */
+
+static void *file_round_trip(void *arg) {
+  const char *dir = arg;
+  char path[512], moved[512], back[64];
+  const char text[] = "written through corio_fs";
+  uv_stat_t st;
+  int fd;
+
+  snprintf(path, sizeof path, "%s/a.txt", dir);
+  snprintf(moved, sizeof moved, "%s/b.txt", dir);
+  fd = corio_fs_open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  cr_assert_geq(fd, 0, "open: %s", uv_strerror(fd));
+  cr_assert_eq(corio_fs_write(fd, text, sizeof text, 0), (ssize_t)sizeof text);
+  cr_assert_eq(corio_fs_close(fd), 0);
+  cr_assert_eq(corio_fs_stat(path, &st), 0);
+  cr_assert_eq(st.st_size, sizeof text);
+  cr_assert_eq(corio_fs_rename(path, moved), 0);
+  fd = corio_fs_open(moved, O_RDONLY, 0);
+  cr_assert_geq(fd, 0);
+  memset(back, 0, sizeof back);
+  cr_assert_eq(corio_fs_read(fd, back, sizeof back, 0), (ssize_t)sizeof text);
+  cr_assert_str_eq(back, text);
+  cr_assert_eq(corio_fs_close(fd), 0);
+  cr_assert_eq(corio_fs_unlink(moved), 0);
+
+  cr_assert_eq(corio_fs_open(path, O_RDONLY, 0), UV_ENOENT);
+  cr_assert_eq(corio_fs_stat(moved, &st), UV_ENOENT);
+  cr_assert_eq(corio_fs_unlink(moved), UV_ENOENT);
+  cr_assert_eq(corio_fs_close(-1), UV_EBADF);
+  snprintf(path, sizeof path, "%s/sub", dir);
+  cr_assert_eq(corio_fs_mkdir(path, 0755), 0);
+  cr_assert_eq(corio_fs_mkdir(path, 0755), UV_EEXIST);
+  rmdir(path);
+  return NULL;
+}
+
+Test(loop, file_written_and_read_back_errors_are_negative_codes) {
+  char dir[] = "/tmp/corio-test-XXXXXX";
+
+  cr_assert_not_null(mkdtemp(dir));
+  cr_assert_eq(corio_main(file_round_trip, dir, NULL, NULL), 0);
+  rmdir(dir);
+}
+
+Test(loop, fs_outside_a_task_is_einval) {
+  uv_stat_t st;
+
+  cr_assert_eq(corio_fs_stat("/", &st), UV_EINVAL);
+}
+
+/* --- threadpool work, names -------------------------------------------- */
+
+static void square_in_place(void *arg) {
+  uint64_t *v = arg;
+  *v *= *v;
+}
+
+static void *works(void *arg) {
+  uint64_t v = (uintptr_t)arg;
+
+  cr_assert_eq(corio_work(square_in_place, &v), 0);
+  return (void *)(uintptr_t)v;
+}
+
+Test(loop, work_from_many_tasks) {
+  enum { N = 200 };
+  corio_task_t *t[N];
+  corio_rt_t *rt;
+  uint64_t sum = 0, expect = 0;
+  int i;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  for (i = 0; i < N; i++) {
+    cr_assert_eq(corio_spawn(rt, works, (void *)(uintptr_t)i, &t[i]), 0);
+    expect += (uint64_t)i * (uint64_t)i;
+  }
+  for (i = 0; i < N; i++) {
+    void *r;
+    cr_assert_eq(corio_join(t[i], &r), 0);
+    sum += (uintptr_t)r;
+  }
+  cr_assert_eq(sum, expect);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+static void *resolves_localhost(void *arg) {
+  struct addrinfo hints, *res = NULL, *ai;
+  int loopback = 0;
+
+  (void)arg;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  cr_assert_eq(corio_getaddrinfo("localhost", "80", &hints, &res), 0);
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)ai->ai_addr;
+    if (ntohl(sin->sin_addr.s_addr) == 0x7f000001)
+      loopback = 1;
+  }
+  uv_freeaddrinfo(res);
+  cr_assert(loopback, "localhost resolves to 127.0.0.1");
+  cr_assert_lt(corio_getaddrinfo("no-such-host.invalid", NULL, NULL, &res), 0);
+  return NULL;
+}
+
+Test(loop, resolves_localhost) {
+  cr_assert_eq(corio_main(resolves_localhost, NULL, NULL, NULL), 0);
+}
+
+/* --- corio_await on a request the library does not wrap ----------------- */
+
+static void scandir_cb(uv_fs_t *req) {
+  corio_await_done(req->data, req->result);
+}
+
+static int start_scandir(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  uv_fs_t *req = arg;
+
+  req->data = aw;
+  return uv_fs_scandir(loop, req, req->path, 0, scandir_cb);
+}
+
+static int start_fails(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  (void)loop;
+  (void)aw;
+  (void)arg;
+  return UV_EPERM;
+}
+
+static void *scans(void *arg) {
+  const char *dir = arg;
+  uv_dirent_t ent;
+  uv_fs_t req;
+  intptr_t n = -1;
+  int found = 0;
+
+  memset(&req, 0, sizeof req);
+  req.path = dir;
+  cr_assert_eq(corio_await(corio_current_rt(), start_scandir, &req, &n), 0);
+  cr_assert_eq(n, 2);
+  while (uv_fs_scandir_next(&req, &ent) != UV_EOF)
+    found += strcmp(ent.name, "x") == 0 || strcmp(ent.name, "y") == 0;
+  uv_fs_req_cleanup(&req);
+  cr_assert_eq(found, 2);
+  cr_assert_eq(corio_await(corio_current_rt(), start_fails, NULL, NULL), UV_EPERM);
+  return NULL;
+}
+
+Test(loop, await_any_libuv_request) {
+  char dir[] = "/tmp/corio-test-XXXXXX", path[64];
+
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/x", dir);
+  close(open(path, O_CREAT | O_WRONLY, 0644));
+  snprintf(path, sizeof path, "%s/y", dir);
+  close(open(path, O_CREAT | O_WRONLY, 0644));
+  cr_assert_eq(corio_main(scans, dir, NULL, NULL), 0);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/x", dir);
+  unlink(path);
+  rmdir(dir);
+}
+
+static void noop_cb(uv_timer_t *timer) {
+  corio_await_done(timer->data, 77);
+  uv_close((uv_handle_t *)timer, NULL);
+}
+
+static int start_timer(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  uv_timer_t *timer = arg;
+
+  uv_timer_init(loop, timer);
+  timer->data = aw;
+  return uv_timer_start(timer, noop_cb, 1, 0);
+}
+
+Test(loop, await_from_a_plain_thread_blocks_it) {
+  uv_timer_t *timer = malloc(sizeof *timer); /* closed on the loop later */
+  corio_rt_t *rt;
+  intptr_t v = 0;
+
+  cr_assert_eq(corio_rt_new(&rt, NULL), 0);
+  cr_assert_eq(corio_await(rt, start_timer, timer, &v), 0);
+  cr_assert_eq(v, 77);
+  cr_assert_eq(corio_rt_free(rt), 0); /* uv_loop_close returned 0 */
+  free(timer);
+}
+
+/* --- affinity ------------------------------------------------------------ */
+
+typedef struct {
+  pthread_t thread;
+  int on_loop;
+} where_t;
+
+static void *notes_where(void *arg) {
+  where_t *w = arg;
+
+  w->thread = pthread_self();
+  w->on_loop = corio_on_loop_thread(corio_current_rt());
+  corio_sleep(1); /* and still there after waiting */
+  cr_assert(pthread_equal(w->thread, pthread_self()));
+  cr_assert(corio_on_loop_thread(corio_current_rt()));
+  return NULL;
+}
+
+static void *notes_where_plain(void *arg) {
+  where_t *w = arg;
+
+  w->thread = pthread_self();
+  w->on_loop = corio_on_loop_thread(corio_current_rt());
+  return NULL;
+}
+
+Test(loop, spawn_on_loop_runs_on_the_loop_thread) {
+  where_t a = {0}, b = {0}, c = {0};
+  corio_task_t *t;
+  corio_rt_t *rt;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_spawn_on_loop(rt, notes_where, &a, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn_on_loop(rt, notes_where, &b, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn(rt, notes_where_plain, &c, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert(a.on_loop && b.on_loop);
+  cr_assert(pthread_equal(a.thread, b.thread), "always the same thread");
+  cr_assert_not(c.on_loop);
+  cr_assert_not(pthread_equal(a.thread, c.thread), "workers are not the loop");
+  cr_assert_not(pthread_equal(a.thread, pthread_self()));
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* --- attached mode ------------------------------------------------------- */
+
+typedef struct {
+  uv_timer_t timer;
+  int ticks;
+} app_t;
+
+static void app_tick(uv_timer_t *timer) {
+  app_t *app = timer->data;
+
+  if (++app->ticks == 3)
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+static _Atomic(int) attached_done;
+
+static void *attached_task(void *arg) {
+  char tmp[] = "/tmp/corio-attach-XXXXXX";
+
+  (void)arg;
+  corio_sleep(5);
+  cr_assert_not_null(mkdtemp(tmp));
+  cr_assert_eq(corio_fs_mkdir(tmp, 0700), UV_EEXIST);
+  rmdir(tmp);
+  atomic_fetch_add(&attached_done, 1);
+  return NULL;
+}
+
+Test(loop, attached_mode_runs_beside_the_application_and_lets_it_exit) {
+  uv_loop_t loop;
+  app_t app = {.ticks = 0};
+  corio_rt_t *rt;
+  int i;
+
+  atomic_store(&attached_done, 0);
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &app.timer);
+  app.timer.data = &app;
+  uv_timer_start(&app.timer, app_tick, 2, 2);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2,
+                                                       .loop = &loop}), 0);
+  cr_assert_eq(corio_rt_loop(rt), &loop);
+  for (i = 0; i < 10; i++)
+    cr_assert_eq(corio_spawn(rt, attached_task, NULL, NULL), 0);
+  /* Returns by itself once the app's timer is closed and corio is idle. */
+  cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(app.ticks, 3);
+  cr_assert_eq(atomic_load(&attached_done), 10);
+  cr_assert_eq(corio_rt_free(rt), 0);
+  uv_run(&loop, UV_RUN_DEFAULT); /* corio's handles finish closing */
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
