@@ -17,5 +17,7 @@ int bench_spawn(int argc, char **argv);
 int bench_skynet(int argc, char **argv);
 int bench_fanout(int argc, char **argv);
 int bench_idle_rss(int argc, char **argv);
+int bench_hop(int argc, char **argv);
+int bench_timer(int argc, char **argv);
 
 #endif

@@ -113,9 +113,6 @@ int bench_skynet(int argc, char **argv) {
 
 /* --- fanout ------------------------------------------------------------- */
 
-#ifndef FIB_N
-#define FIB_N 32
-#endif
 typedef struct { int n, depth; } fib_t;
 
 static uint64_t fib_plain(int n) {
@@ -143,40 +140,48 @@ static void *fib_task(void *arg) {
   return (void *)(uintptr_t)(a + b);
 }
 
-static double fib_run_ms(corio_rt_t *rt) {
-  fib_t root = {FIB_N, 8};
+static double fib_run_ms(corio_rt_t *rt, int n, uint64_t expect) {
+  fib_t root = {n, 8};
   corio_task_t *t;
-  double t0 = bench_now_ns();
+  double t0 = bench_now_ns(), ms;
   void *r;
 
   corio_spawn(rt, fib_task, &root, &t);
   corio_join(t, &r);
-  if ((uintptr_t)r != fib_plain(FIB_N)) {
-    fprintf(stderr, "fanout: wrong fib(32) %lu\n", (unsigned long)(uintptr_t)r);
+  ms = (bench_now_ns() - t0) / 1e6;
+  if ((uintptr_t)r != expect) {
+    fprintf(stderr, "fanout: wrong fib %lu\n", (unsigned long)(uintptr_t)r);
     exit(1);
   }
-  return (bench_now_ns() - t0) / 1e6;
+  return ms;
+}
+
+/* t(1 worker) / t(2 workers) for fib(n), interleaved runs on two runtimes */
+static void fanout_for(corio_rt_t *one, corio_rt_t *two, int n, const char *name) {
+  uint64_t expect = fib_plain(n);
+  double t1 = 0, t2 = 0;
+
+  fib_run_ms(one, n, expect); /* warm up both */
+  fib_run_ms(two, n, expect);
+  for (int rep = 0; rep < 20; rep++) {
+    t1 += fib_run_ms(one, n, expect);
+    t2 += fib_run_ms(two, n, expect);
+  }
+  printf("%s %.2f x\n", name, t1 / t2);
+  printf("%s_fib%d_ms %.2f %.2f ms (1 and 2 workers)\n", name, n, t1 / 20, t2 / 20);
 }
 
 int bench_fanout(int argc, char **argv) {
   corio_rt_t *one, *two;
-  double t1 = 0, t2 = 0;
 
   (void)argc;
   (void)argv;
   corio_rt_new(&one, &(corio_rt_options_t){.workers = 1});
   corio_rt_new(&two, &(corio_rt_options_t){.workers = 2});
-  fib_run_ms(one); /* warm up both */
-  fib_run_ms(two);
-  for (int rep = 0; rep < 20; rep++) {
-    t1 += fib_run_ms(one);
-    t2 += fib_run_ms(two);
-  }
+  fanout_for(one, two, 32, "fanout_speedup");     /* Go's job: fib(32) */
+  fanout_for(one, two, 36, "fanout_speedup_big"); /* ~7x the work */
   corio_rt_free(one);
   corio_rt_free(two);
-  printf("fanout_speedup %.2f x\n", t1 / t2);
-  printf("fanout_fib32_ms_1_worker %.1f ms\n", t1 / 20);
-  printf("fanout_fib32_ms_2_workers %.1f ms\n", t2 / 20);
   return 0;
 }
 

@@ -15,6 +15,8 @@ static const struct {
   {"skynet", bench_skynet, "1M-leaf 10-ary tree of tasks: skynet_ms"},
   {"fanout", bench_fanout, "parallel fib(32), 1 vs 2 workers: fanout_speedup"},
   {"idle_rss", bench_idle_rss, "RSS per suspended task, 100,000 alive: idle_rss_kib"},
+  {"hop", bench_hop, "worker -> loop -> worker round trip: hop_ns"},
+  {"timer", bench_timer, "lateness of 10,000 concurrent 1 ms sleeps: timer_late_p50_us/p99_us"},
 };
 
 int main(int argc, char **argv) {

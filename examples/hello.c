@@ -1,35 +1,45 @@
-/* hello: the coroutine core in twenty lines. A generator coroutine yields
- * Fibonacci numbers; main pulls them out one at a time. */
+/* hello: the corio runtime in one screen. Two tasks run at once on the
+ * worker threads; each sleeps (suspending itself, not its thread) and
+ * prints. corio_main returns when both are done. */
 #include <corio.h>
-#include <stdint.h>
 #include <stdio.h>
 
-static void *fibonacci(void *arg) {
-  uintptr_t count = (uintptr_t)arg, a = 0, b = 1, i;
+typedef struct {
+  const char *name;
+  unsigned times;
+  uint64_t every_ms;
+} greeter_t;
 
-  for (i = 0; i < count; i++) {
-    uintptr_t next = a + b;
-    corio_coro_yield((void *)a, NULL); /* hand a to main, wait to be resumed */
-    a = b;
-    b = next;
+static void *greet(void *arg) {
+  greeter_t *g = arg;
+
+  for (unsigned i = 1; i <= g->times; i++) {
+    corio_sleep(g->every_ms);
+    printf("%s: hello #%u (after %lu ms)\n", g->name, i,
+           (unsigned long)(i * g->every_ms));
   }
-  return (void *)a; /* fib(count) */
+  return NULL;
+}
+
+static void *start(void *arg) {
+  greeter_t fast = {"fast", 4, 10}, slow = {"slow", 2, 25};
+  corio_task_t *a, *b;
+
+  (void)arg;
+  corio_spawn(corio_current_rt(), greet, &fast, &a);
+  corio_spawn(corio_current_rt(), greet, &slow, &b);
+  corio_join(a, NULL);
+  corio_join(b, NULL);
+  printf("both done\n");
+  return NULL;
 }
 
 int main(void) {
-  corio_coro_t *gen;
-  void *value;
-  int err;
+  int err = corio_main(start, NULL, NULL, NULL);
 
-  err = corio_coro_create(&gen, fibonacci, (void *)20, NULL);
   if (err != 0) {
     fprintf(stderr, "hello: %s\n", uv_strerror(err));
     return 1;
   }
-  printf("hello from corio: the first Fibonacci numbers from a coroutine\n");
-  while (corio_coro_resume(gen, NULL, &value) == CORIO_CORO_YIELDED)
-    printf("%lu ", (unsigned long)(uintptr_t)value);
-  printf("\nfib(20) = %lu\n", (unsigned long)(uintptr_t)value);
-  corio_coro_free(gen);
   return 0;
 }

@@ -115,15 +115,15 @@ void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t) {
 
 static void check_cb(uv_check_t *check) {
   corio__loop_t *lp = check->data;
-  corio_task_t *t = lp->batch_head, *next;
+  corio_task_t *t = lp->batch_head, *tail = lp->batch_tail;
+  size_t n = 0;
 
   if (t == NULL)
     return;
   lp->batch_head = lp->batch_tail = NULL;
-  for (; t != NULL; t = next) {
-    next = t->next;
-    corio__inject_push(&lp->rt->inject, t);
-  }
+  for (corio_task_t *c = t; c != NULL; c = c->next)
+    n++;
+  corio__inject_push_list(&lp->rt->inject, t, tail, n);
   corio__notify(lp->rt);
   if (lp->runq_head == NULL)
     uv_idle_stop(&lp->idle);

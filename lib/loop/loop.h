@@ -41,7 +41,7 @@ typedef struct corio__loop {
   corio_task_t *batch_tail;
   corio__sleeper_t **heap;   /* sleepers, a binary min-heap by deadline */
   size_t heap_len, heap_cap;
-  uint64_t timer_due;        /* when the uv timer is set to fire, or 0 */
+  uint64_t timer_due;        /* the deadline (ns) the uv timer is set for, or 0 */
 
   _Atomic(int) inflight;     /* libuv requests started through corio_await */
 } corio__loop_t;

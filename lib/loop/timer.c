@@ -3,10 +3,13 @@
  * the sleeping task's frame. No handle is created or closed per sleep, and
  * 100,000 sleepers cost a heap of 100,000 pointers.
  *
- * A sleep never ends early: deadlines are absolute times of corio_now(),
- * and the timer callback compares them with a fresh reading of the clock,
- * not with the loop's cached time (which can lag), re-arming for what
- * remains. */
+ * A sleep never ends early, and ends as soon after its deadline as the
+ * loop can manage: deadlines are in nanoseconds of uv_hrtime(), and the
+ * timer callback compares them with a fresh reading of that clock, not
+ * with the loop's cached millisecond time (which lags and rounds). libuv
+ * timers have millisecond resolution, so the timer is armed for the whole
+ * milliseconds that remain and, for the last fraction of one, for 0 ms:
+ * the loop polls without blocking until the deadline has passed. */
 #include <stdlib.h>
 #include <time.h>
 
@@ -15,7 +18,7 @@
 
 struct corio__sleeper {
   corio__req_t req;
-  uint64_t deadline;
+  uint64_t deadline;    /* ns of uv_hrtime() */
   size_t index;        /* position in the heap */
   corio_task_t *task;
   corio__loop_t *lp;
@@ -104,13 +107,17 @@ static void rearm(corio__loop_t *lp, uint64_t now) {
   if (due == lp->timer_due)
     return;
   lp->timer_due = due;
-  uv_timer_start(&lp->timer, corio__loop_timers_fire, due > now ? due - now : 0, 0);
+  /* libuv counts from its cached time: refresh it, so the whole
+   * milliseconds below are counted from now. */
+  uv_update_time(lp->loop);
+  uv_timer_start(&lp->timer, corio__loop_timers_fire,
+                 due > now ? (due - now) / 1000000u : 0, 0);
 }
 
 
 void corio__loop_timers_fire(uv_timer_t *timer) {
   corio__loop_t *lp = timer->data;
-  uint64_t now = corio_now();
+  uint64_t now = uv_hrtime();
 
   lp->timer_due = 0;
   while (lp->heap_len > 0 && lp->heap[0]->deadline <= now)
@@ -140,7 +147,7 @@ static void sleeper_add(corio__req_t *req) {
     corio__ready(s->task);
     return;
   }
-  rearm(lp, corio_now());
+  rearm(lp, uv_hrtime());
 }
 
 
@@ -156,6 +163,7 @@ static int sleep_park(corio_task_t *self, void *arg) {
 int corio_sleep(uint64_t ms) {
   corio_task_t *self = corio_self();
   corio__sleeper_t s;
+  uint64_t now;
 
   if (self == NULL) {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -164,7 +172,10 @@ int corio_sleep(uint64_t ms) {
     return 0;
   }
   s.req.run = sleeper_add;
-  s.deadline = corio_now() + ms + (ms != 0); /* +1: now is rounded down */
+  now = uv_hrtime();
+  /* clamped like libuv clamps its timers: a huge sleep is "forever" */
+  s.deadline = ms < (UINT64_MAX - now) / 1000000u ? now + ms * 1000000u
+                                                 : UINT64_MAX;
   s.lp = self->rt->lp;
   s.err = 0;
   if (ms == 0)

@@ -13,17 +13,53 @@ void corio__inject_destroy(corio__inject_t *q) {
 }
 
 
-void corio__inject_push(corio__inject_t *q, corio_task_t *t) {
-  t->next = NULL;
+void corio__inject_push_list(corio__inject_t *q, corio_task_t *head,
+                             corio_task_t *tail, size_t n) {
   pthread_mutex_lock(&q->mu);
   if (q->tail != NULL)
-    q->tail->next = t;
+    q->tail->next = head;
   else
-    q->head = t;
-  q->tail = t;
+    q->head = head;
+  q->tail = tail;
   /* release: see corio__inject_len */
-  atomic_fetch_add_explicit(&q->len, 1, memory_order_release);
+  atomic_fetch_add_explicit(&q->len, n, memory_order_release);
   pthread_mutex_unlock(&q->mu);
+}
+
+
+void corio__inject_push(corio__inject_t *q, corio_task_t *t) {
+  t->next = NULL;
+  corio__inject_push_list(q, t, t, 1);
+}
+
+
+corio_task_t *corio__inject_pop_many(corio__inject_t *q, size_t max,
+                                     size_t *count) {
+  corio_task_t *head, *t;
+  size_t n = 0;
+
+  *count = 0;
+  if (corio__inject_len(q) == 0)
+    return NULL;
+  pthread_mutex_lock(&q->mu);
+  head = t = q->head;
+  while (t != NULL && ++n < max)
+    t = t->next;
+  if (t != NULL) {          /* stopped at the max-th task */
+    q->head = t->next;
+    t->next = NULL;
+  } else {                  /* took them all */
+    q->head = NULL;
+  }
+  if (q->head == NULL)
+    q->tail = NULL;
+  if (head == NULL)
+    n = 0;
+  /* relaxed: as in corio__inject_pop */
+  atomic_fetch_sub_explicit(&q->len, n, memory_order_relaxed);
+  pthread_mutex_unlock(&q->mu);
+  *count = n;
+  return head;
 }
 
 

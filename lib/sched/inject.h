@@ -22,6 +22,14 @@ typedef struct corio__inject {
 void corio__inject_init(corio__inject_t *q);
 void corio__inject_destroy(corio__inject_t *q);
 void corio__inject_push(corio__inject_t *q, corio_task_t *t);
+/* Append a list of n tasks linked through next (tail->next == NULL), under
+ * one lock. */
+void corio__inject_push_list(corio__inject_t *q, corio_task_t *head,
+                             corio_task_t *tail, size_t n);
+/* Take up to max tasks at once, oldest first, linked through next; returns
+ * the first (NULL when empty) and sets *count. */
+corio_task_t *corio__inject_pop_many(corio__inject_t *q, size_t max,
+                                     size_t *count);
 /* The oldest task, or NULL when empty. */
 corio_task_t *corio__inject_pop(corio__inject_t *q);
 

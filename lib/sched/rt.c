@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -15,9 +16,13 @@
 /* --- the registry of all tasks, for corio_rt_free ---------------------- */
 
 static void reg_lock(corio_rt_t *rt) {
-  /* acquire/release: a spinlock; held for a few pointer writes only */
+  unsigned spins = 0;
+
+  /* acquire/release: a spinlock held for a few pointer writes; if the
+   * holder was preempted, give it the CPU instead of burning ours */
   while (atomic_flag_test_and_set_explicit(&rt->reg_lock, memory_order_acquire))
-    ;
+    if (++spins % 64 == 0)
+      sched_yield();
 }
 
 
@@ -82,10 +87,23 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
 
 
 static void rt_stop(corio_rt_t *rt) {
+  corio__worker_t *w;
   unsigned i;
 
+  /* Under the idle lock, so no worker can be between announcing itself
+   * idle and sleeping unseen: each parked one is taken off the list and
+   * counted as searching, as corio__notify does, then woken. */
+  pthread_mutex_lock(&rt->idle_mu);
   /* release: workers that see it see everything before it */
   atomic_store_explicit(&rt->stopping, 1, memory_order_release);
+  while ((w = rt->idle_head) != NULL) {
+    rt->idle_head = w->idle_next;
+    w->in_idle = 0;
+    atomic_fetch_add_explicit(&rt->idle_state,
+                              CORIO__SEARCH_ONE - CORIO__IDLE_ONE,
+                              memory_order_acq_rel);
+  }
+  pthread_mutex_unlock(&rt->idle_mu);
   for (i = 0; i < rt->nworkers; i++) {
     atomic_store_explicit(&rt->workers[i].wake, 1, memory_order_release);
     corio__futex_wake(&rt->workers[i].wake, 1);
@@ -311,7 +329,7 @@ int corio_detach(corio_task_t *t) {
 int corio_yield(void) {
   corio_task_t *t = corio_self();
 
-  if (t == NULL)
+  if (t == NULL || corio_coro_current() != t->co)
     return UV_EINVAL;
   t->why = CORIO__WHY_YIELD;
   return corio_coro_yield(NULL, NULL);

@@ -26,7 +26,10 @@ typedef struct corio__worker {
   corio__deque_t dq;             /* padded: top and bottom on own lines */
   corio_rt_t *rt;
   corio__ebr_thread_t *ebr;
-  corio_task_t *lifo;            /* the task readied most recently here */
+  /* The task readied most recently here. The owner takes it first;
+   * thieves may take it too, but only after a search round found nothing
+   * else, so a busy owner cannot hide it (Go's runnext works so). */
+  _Atomic(corio_task_t *) lifo;
   corio_task_t *current;         /* the task running now, or NULL */
   unsigned lifo_streak;          /* LIFO tasks run in a row */
   unsigned tick;                 /* tasks run, for the fairness check */

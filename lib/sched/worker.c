@@ -8,13 +8,17 @@
  *  2. the LIFO slot: the task readied most recently on this worker, which
  *     is hot in cache and usually what a message-passing pair wants next
  *     (Go's runnext, Tokio's lifo_slot); capped at 3 in a row (Tokio's
- *     MAX_LIFO_POLLS_PER_TICK) after which it goes to the injection queue,
- *     so two tasks readying each other cannot monopolise the worker;
+ *     MAX_LIFO_POLLS_PER_TICK) after which it goes to the deque, where
+ *     thieves can take it, so two tasks readying each other cannot
+ *     monopolise the worker. Thieves may also take the slot itself, on
+ *     their second search round (Go steals runnext, after a pause, from
+ *     a P that keeps running);
  *  3. its own deque (LIFO end); 4. the injection queue;
  *  5. search: steal from the others, starting at a random victim, about
  *     half of the victim's queue (Go's runqsteal, Tokio's steal_into);
  *     at most half of the workers search at once (Tokio);
- *  6. a short spin re-checking, then park on a futex.
+ *  6. a spin of up to SPIN_NS re-checking, still counted as searching so
+ *     that producers do not wake anyone meanwhile, then park on a futex.
  *
  * Waking (Tokio's idle protocol): new work wakes a parked worker only when
  * no worker is searching; a woken worker starts as a searcher; the last
@@ -35,7 +39,11 @@
 #define LIFO_MAX_STREAK 3
 #define STEAL_BATCH_MAX 32
 #define SEARCH_ROUNDS 2
-#define SPIN_BEFORE_PARK 64
+/* How long an idle worker polls before it sleeps. A futex wake-up costs
+ * the waker a system call and the sleeper tens of microseconds on a busy
+ * VM; workloads that hand work back and forth every few microseconds
+ * (fork/join, message passing) keep their workers awake this way. */
+#define SPIN_NS 50000u
 
 static _Thread_local corio__worker_t *tls_worker;
 
@@ -150,26 +158,52 @@ void corio__ready(corio_task_t *t) {
     corio__notify(rt);
     return;
   }
-  /* The newest goes to the LIFO slot; whatever it displaces becomes
-   * stealable, and may be worth waking someone for. */
-  prev = w->lifo;
-  w->lifo = t;
-  if (prev != NULL) {
+  /* The newest goes to the LIFO slot; whatever it displaces goes to the
+   * deque. Either way there is work another worker could take: the
+   * readier may keep running for a long time (Go's ready() wakes a P
+   * too). acq_rel: thieves exchange the slot too. */
+  prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+  if (prev != NULL)
     push_local(w, prev);
-    corio__notify(rt);
-  }
+  corio__notify(rt);
 }
 
 
 int corio__park(corio__park_fn fn, void *arg) {
   corio_task_t *t = corio_self();
 
-  if (t == NULL)
+  /* From a coroutine nested inside a task, a yield would go back to the
+   * task, not to the scheduler. */
+  if (t == NULL || corio_coro_current() != t->co)
     return UV_EINVAL;
   t->park_fn = fn;
   t->park_arg = arg;
   t->why = CORIO__WHY_PARK;
   return corio_coro_yield(NULL, NULL);
+}
+
+
+/* Take from the injection queue a fair share, not just one: its length
+ * divided by the workers, plus one, at most INJECT_BATCH_MAX (Go's
+ * globrunqget). The first runs now; the rest go to our deque, where
+ * others may steal them. One lock instead of one per task. */
+#define INJECT_BATCH_MAX 32
+
+static corio_task_t *inject_take(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  size_t want = corio__inject_len(&rt->inject) / rt->nworkers + 1, n;
+  corio_task_t *first, *t, *next;
+
+  if (want > INJECT_BATCH_MAX)
+    want = INJECT_BATCH_MAX;
+  first = corio__inject_pop_many(&rt->inject, want, &n);
+  if (first == NULL)
+    return NULL;
+  for (t = first->next; t != NULL; t = next) {
+    next = t->next;
+    push_local(w, t);
+  }
+  return first;
 }
 
 
@@ -182,20 +216,23 @@ static corio_task_t *find_local(corio__worker_t *w) {
     if (t != NULL)
       return t;
   }
-  if (w->lifo != NULL) {
-    t = w->lifo;
-    w->lifo = NULL;
-    if (w->lifo_streak < LIFO_MAX_STREAK) {
-      w->lifo_streak++;
-      return t;
+  /* relaxed peek, acq_rel take: thieves may race us for it */
+  if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL) {
+    t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
+    if (t != NULL) {
+      if (w->lifo_streak < LIFO_MAX_STREAK) {
+        w->lifo_streak++;
+        return t;
+      }
+      push_local(w, t); /* stealable from now on */
+      corio__notify(rt);
     }
-    corio__inject_push(&rt->inject, t);
   }
   w->lifo_streak = 0;
   t = corio__deque_pop(&w->dq);
   if (t != NULL)
     return t;
-  return corio__inject_pop(&rt->inject);
+  return inject_take(w);
 }
 
 
@@ -279,10 +316,13 @@ static corio_task_t *search(corio__worker_t *w) {
       if (v == w)
         continue;
       t = steal_from(w, v);
+      if (t == NULL && round > 0 &&
+          atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL)
+        t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acq_rel);
       if (t != NULL)
         goto found;
     }
-    t = corio__inject_pop(&rt->inject);
+    t = inject_take(w);
     if (t != NULL)
       goto found;
     cpu_relax();
@@ -300,7 +340,8 @@ static int work_visible(corio_rt_t *rt) {
   if (corio__inject_len(&rt->inject) != 0)
     return 1;
   for (i = 0; i < rt->nworkers; i++)
-    if (corio__deque_size_approx(&rt->workers[i].dq) > 0)
+    if (corio__deque_size_approx(&rt->workers[i].dq) > 0 ||
+        atomic_load_explicit(&rt->workers[i].lifo, memory_order_relaxed) != NULL)
       return 1;
   return 0;
 }
@@ -317,18 +358,18 @@ static int stopping(corio_rt_t *rt) {
 static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   uint32_t delta = CORIO__IDLE_ONE;
+  uint64_t spin_end = uv_hrtime() + SPIN_NS;
   int i;
 
-  /* A short spin: a busy pair of workers hands work over without a
-   * futex sleep and wake. Only worth it if we may search for that work. */
-  for (i = 0; i < SPIN_BEFORE_PARK; i++) {
-    uint32_t s = atomic_load_explicit(&rt->idle_state, memory_order_relaxed);
-    if (stopping(rt))
+  /* Spin first (see SPIN_NS); only worth it if we may search. */
+  while (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
+                             &rt->idle_state, memory_order_relaxed)) < rt->nworkers) {
+    if (stopping(rt) || work_visible(rt))
       return;
-    if ((w->searching || 2 * CORIO__SEARCH_COUNT(s) < rt->nworkers) &&
-        work_visible(rt))
-      return;
-    cpu_relax();
+    for (i = 0; i < 32; i++)
+      cpu_relax();
+    if (uv_hrtime() >= spin_end)
+      break;
   }
 
   pthread_mutex_lock(&rt->idle_mu);
@@ -398,6 +439,8 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
   *current = t;
   r = corio_coro_resume(t->co, NULL, NULL);
   *current = NULL;
+  if (r < 0)
+    abort(); /* a task readied twice: the caller's waiter logic is broken */
   if (r == CORIO_CORO_FINISHED) {
     task_finished(t);
     return 0;
@@ -412,10 +455,12 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
 
 
 static void run(corio__worker_t *w, corio_task_t *t) {
-  /* corio_yield: to the back of the shared queue, like Go's Gosched;
-   * this worker will come back to it when its own queue is empty. */
-  if (corio__task_run(t, &w->current))
+  /* corio_yield: to the back of the shared queue, like Go's Gosched, and
+   * wake someone: this worker may be busy for a while. */
+  if (corio__task_run(t, &w->current)) {
     corio__inject_push(&w->rt->inject, t);
+    corio__notify(w->rt);
+  }
 }
 
 

@@ -1,0 +1,94 @@
+/* Loop benchmarks:
+ *   hop    a task on a worker asks the loop thread for a no-op through
+ *          corio_await and is resumed: ns per round trip
+ *   timer  10,000 tasks each sleep 1 ms at once: how late they wake,
+ *          p50 and p99 in microseconds
+ * Options: --workers N (default 2). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "corio.h"
+
+static unsigned opt_workers(int argc, char **argv) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp(argv[i], "--workers") == 0)
+      return (unsigned)atoi(argv[i + 1]);
+  return 2;
+}
+
+
+/* --- hop ----------------------------------------------------------------- */
+
+static int start_noop(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  (void)loop;
+  (void)arg;
+  corio_await_done(aw, 0); /* done at once, on the loop thread */
+  return 0;
+}
+
+static void *hops(void *arg) {
+  long n = *(long *)arg;
+
+  for (long i = 0; i < n; i++)
+    corio_await(corio_current_rt(), start_noop, NULL, NULL);
+  return NULL;
+}
+
+int bench_hop(int argc, char **argv) {
+  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  long n = 200000;
+  double best = 0;
+
+  for (int rep = 0; rep < 3; rep++) {
+    double t0 = bench_now_ns(), ns;
+    if (corio_main(hops, &n, &opts, NULL) != 0)
+      return 1;
+    ns = (bench_now_ns() - t0) / (double)n;
+    if (rep == 0 || ns < best)
+      best = ns;
+  }
+  printf("hop_ns %.0f ns\n", best);
+  return 0;
+}
+
+
+/* --- timer --------------------------------------------------------------- */
+
+enum { SLEEPERS = 10000 };
+static double lateness_us[SLEEPERS];
+
+static void *sleeps_1ms(void *arg) {
+  uintptr_t i = (uintptr_t)arg;
+  uint64_t t0 = uv_hrtime();
+
+  corio_sleep(1);
+  lateness_us[i] = ((double)(uv_hrtime() - t0) - 1e6) / 1e3;
+  return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int bench_timer(int argc, char **argv) {
+  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_t *rt;
+
+  if (corio_rt_new(&rt, &opts) != 0)
+    return 1;
+  for (uintptr_t i = 0; i < SLEEPERS; i++)
+    corio_spawn(rt, sleeps_1ms, (void *)i, NULL);
+  corio_rt_wait(rt);
+  corio_rt_free(rt);
+  qsort(lateness_us, SLEEPERS, sizeof lateness_us[0], cmp_double);
+  printf("timer_late_p50_us %.0f us\n", lateness_us[SLEEPERS / 2]);
+  printf("timer_late_p99_us %.0f us\n", lateness_us[SLEEPERS * 99 / 100]);
+  fprintf(stderr, "timer lateness: min %.0f p10 %.0f p90 %.0f max %.0f us\n",
+          lateness_us[0], lateness_us[SLEEPERS / 10],
+          lateness_us[SLEEPERS * 9 / 10], lateness_us[SLEEPERS - 1]);
+  return 0;
+}
