@@ -32,9 +32,10 @@ static inline int corio__inbox_push(corio__inbox_t *in, corio__req_t *req) {
 
   do
     req->next = old;
-  /* release: the loop's acquire exchange sees the request's contents */
+  /* seq_cst (release would do for the contents): it is also one half of
+   * the Dekker handshake with the loop's `polling` flag (loop.c) */
   while (!atomic_compare_exchange_weak_explicit(
-      &in->head, &old, req, memory_order_release, memory_order_relaxed));
+      &in->head, &old, req, memory_order_seq_cst, memory_order_relaxed));
   return old == NULL;
 }
 

@@ -12,13 +12,24 @@
  *    loop thread that are ready to run; an active idle handle also keeps
  *    poll from blocking while they wait.
  *  - timer: the earliest sleeper (timer.c).
+ *
+ * After handling requests the loop keeps polling its inbox (idle handle
+ * active, so uv_run does not block) for LOOP_SPIN_NS, with `polling` set;
+ * producers that see it skip uv_async_send. A busy worker/loop pair thus
+ * trades requests without an eventfd write and an epoll wake-up each
+ * (DESIGN.md 8, "spin briefly before parking"). Stopping is a Dekker
+ * handshake: the loop clears `polling`, then looks at the inbox again;
+ * a producer pushes, then looks at `polling`. One of them sees the other.
  */
 #include "loop.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sched/sched.h"
+
+#define LOOP_SPIN_NS 30000u
 
 static _Thread_local corio__loop_t *tls_loop;
 
@@ -60,9 +71,38 @@ static void runq_push(corio__loop_t *lp, corio_task_t *t) {
 }
 
 
+static int run_reqs(corio__loop_t *lp);
+
+
+/* While polling: drain the inbox; past the deadline, stop polling unless a
+ * request slipped in (see the top of this file). Returns nonzero while
+ * polling goes on. */
+static int poll_inbox(corio__loop_t *lp) {
+  if (!atomic_load_explicit(&lp->polling, memory_order_relaxed))
+    return 0;
+  if (run_reqs(lp) != 0) {
+    lp->poll_until = uv_hrtime() + LOOP_SPIN_NS;
+    return 1;
+  }
+  if (uv_hrtime() < lp->poll_until) {
+    sched_yield(); /* fewer cores than threads: let a worker run */
+    return 1;
+  }
+  /* seq_cst store, then seq_cst load of the inbox head: the Dekker pair
+   * of corio__loop_post's push and load of polling */
+  atomic_store(&lp->polling, 0);
+  if (atomic_load(&lp->inbox.head) != NULL) {
+    atomic_store(&lp->polling, 1);
+    return 1;
+  }
+  return 0;
+}
+
+
 static void idle_cb(uv_idle_t *idle) {
   corio__loop_t *lp = idle->data;
   corio_task_t *t, *end = lp->runq_tail;
+  int polling = poll_inbox(lp);
 
   /* Run what is ready now; tasks readied meanwhile wait for the next
    * round, so callbacks and I/O are not starved. */
@@ -75,7 +115,7 @@ static void idle_cb(uv_idle_t *idle) {
     if (t == end)
       break;
   }
-  if (lp->runq_head == NULL && lp->batch_head == NULL)
+  if (lp->runq_head == NULL && lp->batch_head == NULL && !polling)
     uv_idle_stop(&lp->idle);
 }
 
@@ -125,25 +165,36 @@ static void check_cb(uv_check_t *check) {
     n++;
   corio__inject_push_list(&lp->rt->inject, t, tail, n);
   corio__notify(lp->rt);
-  if (lp->runq_head == NULL)
+  if (lp->runq_head == NULL &&
+      !atomic_load_explicit(&lp->polling, memory_order_relaxed))
     uv_idle_stop(&lp->idle);
 }
 
 
 /* --- the bridge -------------------------------------------------------- */
 
-static void run_reqs(corio__loop_t *lp) {
+static int run_reqs(corio__loop_t *lp) {
   corio__req_t *r = corio__inbox_take_all(&lp->inbox), *next;
+  int n = 0;
 
-  for (; r != NULL; r = next) {
+  for (; r != NULL; r = next, n++) {
     next = r->next;
     r->run(r);
   }
+  return n;
 }
 
 
 static void async_cb(uv_async_t *async) {
-  run_reqs(async->data);
+  corio__loop_t *lp = async->data;
+
+  run_reqs(lp);
+  if (lp->closing)
+    return;
+  /* Requests came: keep polling for more for a while. */
+  lp->poll_until = uv_hrtime() + LOOP_SPIN_NS;
+  atomic_store_explicit(&lp->polling, 1, memory_order_relaxed);
+  uv_idle_start(&lp->idle, idle_cb);
 }
 
 
@@ -152,7 +203,8 @@ void corio__loop_post(corio__loop_t *lp, corio__req_t *req) {
     req->run(req); /* already on the loop thread: no hop */
     return;
   }
-  if (corio__inbox_push(&lp->inbox, req))
+  /* The push is a seq_cst-ordered RMW and so is this load: see the top */
+  if (corio__inbox_push(&lp->inbox, req) && !atomic_load(&lp->polling))
     uv_async_send(&lp->async);
 }
 
@@ -197,6 +249,7 @@ static void handle_closed(uv_handle_t *h) {
 
 static void close_handles(corio__loop_t *lp) {
   lp->closing = 1;
+  atomic_store(&lp->polling, 0);
   corio__loop_timers_drop(lp);
   uv_close((uv_handle_t *)&lp->async, handle_closed);
   uv_close((uv_handle_t *)&lp->check, handle_closed);

@@ -13,6 +13,11 @@
 
 typedef struct corio__sleeper corio__sleeper_t;
 
+typedef struct corio__heap_entry {
+  uint64_t deadline;
+  corio__sleeper_t *sleeper;
+} corio__heap_entry_t;
+
 typedef struct corio__loop {
   corio_rt_t *rt;
   uv_loop_t *loop;
@@ -29,6 +34,10 @@ typedef struct corio__loop {
   int closing;
 
   corio__inbox_t inbox;
+  /* 1 while the loop polls the inbox itself (for LOOP_SPIN_NS after the
+   * last request), so producers need not signal the uv_async_t. */
+  _Atomic(int) polling;
+  uint64_t poll_until;       /* ns of uv_hrtime(), loop thread only */
   corio__req_t live_req;     /* re-evaluate the async handle's ref */
   _Atomic(int) live_req_queued;
   corio__req_t stop_req;     /* owned mode: close everything */
@@ -39,7 +48,7 @@ typedef struct corio__loop {
   corio_task_t *runq_tail;
   corio_task_t *batch_head;  /* worker tasks readied here this iteration */
   corio_task_t *batch_tail;
-  corio__sleeper_t **heap;   /* sleepers, a binary min-heap by deadline */
+  corio__heap_entry_t *heap; /* sleepers, a binary min-heap by deadline */
   size_t heap_len, heap_cap;
   uint64_t timer_due;        /* the deadline (ns) the uv timer is set for, or 0 */
 

@@ -28,6 +28,7 @@
  * notifier's RMW and a parker's RMW are ordered, and whichever comes second
  * sees the other's work or the other's announcement.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -368,6 +369,9 @@ static void park_worker(corio__worker_t *w) {
       return;
     for (i = 0; i < 32; i++)
       cpu_relax();
+    /* On a machine with fewer cores than threads, the loop thread or a
+     * producer may be waiting for this CPU: let it run. */
+    sched_yield();
     if (uv_hrtime() >= spin_end)
       break;
   }
