@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <string.h>
 
 #include "corio.h"
 #include "sched/task.h"
@@ -407,4 +409,139 @@ Test(rt, free_with_tasks_queued_suspended_and_unjoined) {
   /* Whatever had not run by now never will; nothing was resumed after. */
   cr_assert_leq(atomic_load(&detached_ran), 1000);
   cr_assert_eq(atomic_load(&resumed_after_free), 0);
+}
+
+/* --- starvation --------------------------------------------------------- */
+
+/* Work readied by a task that then keeps its worker busy must not wait for
+ * it: another worker takes it (from the injection queue after a yield, or
+ * out of the busy worker's LIFO slot). The busy task spins until the other
+ * has run, with a generous bound so that a failure ends the test. */
+typedef struct {
+  event_t go;
+  _Atomic(int) ran;
+  int mode;
+} starve_t;
+
+static void *runs_and_flags(void *arg) {
+  starve_t *s = arg;
+
+  event_wait(&s->go);
+  atomic_store(&s->ran, 1);
+  return NULL;
+}
+
+static void *readies_then_hogs(void *arg) {
+  starve_t *s = arg;
+  uint64_t give_up = uv_hrtime() + 10u * 1000000000u;
+
+  if (s->mode == 0)
+    corio_yield(); /* the waiter gets the slot; we go to the shared queue */
+  event_signal(&s->go); /* the waiter lands in this worker's LIFO slot */
+  while (!atomic_load(&s->ran) && uv_hrtime() < give_up)
+    ;
+  return (void *)(intptr_t)atomic_load(&s->ran);
+}
+
+static void starve_case(int mode) {
+  starve_t s = {.mode = mode};
+  corio_task_t *waiter, *hog;
+  corio_rt_t *rt;
+  void *ran;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_spawn(rt, runs_and_flags, &s, &waiter), 0);
+  /* let the waiter park before the hog starts */
+  while (atomic_load(&s.go.state) == 0)
+    sched_yield();
+  cr_assert_eq(corio_spawn(rt, readies_then_hogs, &s, &hog), 0);
+  cr_assert_eq(corio_join(hog, &ran), 0);
+  cr_assert_eq((intptr_t)ran, 1, "the readied task ran while its readier was busy");
+  cr_assert_eq(corio_join(waiter, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+Test(rt, task_readied_by_a_busy_task_runs_on_another_worker, .timeout = 60) {
+  starve_case(1);
+}
+
+Test(rt, yield_then_ready_then_busy_does_not_starve, .timeout = 60) {
+  starve_case(0);
+}
+
+/* Two tasks that ready each other forever cannot keep a third, queued on
+ * the same single worker, from running (the LIFO slot's cap). */
+typedef struct {
+  event_t a, b;
+  _Atomic(int) stop;
+} pair_t;
+
+static void *bounces_a(void *arg) {
+  pair_t *p = arg;
+  while (!atomic_load(&p->stop)) {
+    event_signal(&p->b);
+    event_wait(&p->a);
+  }
+  event_signal(&p->b);
+  return NULL;
+}
+
+static void *bounces_b(void *arg) {
+  pair_t *p = arg;
+  while (!atomic_load(&p->stop)) {
+    event_wait(&p->b);
+    event_signal(&p->a);
+  }
+  event_signal(&p->a);
+  return NULL;
+}
+
+static void *stops_them(void *arg) {
+  atomic_store(&((pair_t *)arg)->stop, 1);
+  return NULL;
+}
+
+Test(rt, a_ping_pong_pair_does_not_starve_a_third_task, .timeout = 60) {
+  pair_t p;
+  corio_task_t *a, *b, *c;
+  corio_rt_t *rt;
+
+  memset(&p, 0, sizeof p);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_spawn(rt, bounces_b, &p, &b), 0);
+  cr_assert_eq(corio_spawn(rt, bounces_a, &p, &a), 0);
+  cr_assert_eq(corio_spawn(rt, stops_them, &p, &c), 0);
+  cr_assert_eq(corio_join(c, NULL), 0);
+  cr_assert_eq(corio_join(a, NULL), 0);
+  cr_assert_eq(corio_join(b, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* A task of one runtime joins a task of another. */
+static void *waits_for_event_then_returns(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 3; i++)
+    corio_yield();
+  return (void *)99;
+}
+
+static void *joins_across(void *arg) {
+  corio_rt_t *other = arg;
+  corio_task_t *t;
+  void *r;
+
+  cr_assert_eq(corio_spawn(other, waits_for_event_then_returns, NULL, &t), 0);
+  cr_assert_eq(corio_join(t, &r), 0);
+  return r;
+}
+
+Test(rt, a_task_joins_a_task_of_another_runtime) {
+  corio_rt_t *other;
+  void *r = NULL;
+
+  cr_assert_eq(corio_rt_new(&other, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_main(joins_across, other,
+                          &(corio_rt_options_t){.workers = 1}, &r), 0);
+  cr_assert_eq((uintptr_t)r, 99);
+  cr_assert_eq(corio_rt_free(other), 0);
 }
