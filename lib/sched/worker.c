@@ -8,8 +8,8 @@
  *  2. the LIFO slot: the task readied most recently on this worker, which
  *     is hot in cache and usually what a message-passing pair wants next
  *     (Go's runnext, Tokio's lifo_slot); capped at 3 in a row (Tokio's
- *     MAX_LIFO_POLLS_PER_TICK) after which it goes to the deque, where
- *     thieves can take it, so two tasks readying each other cannot
+ *     MAX_LIFO_POLLS_PER_TICK) after which it goes to the back of the
+ *     injection queue, so two tasks readying each other cannot
  *     monopolise the worker. Thieves may also take the slot itself, on
  *     their second search round (Go steals runnext, after a pause, from
  *     a P that keeps running);
@@ -23,10 +23,11 @@
  * Waking (Tokio's idle protocol): new work wakes a parked worker only when
  * no worker is searching; a woken worker starts as a searcher; the last
  * searcher to find work wakes one more; parking re-checks every queue
- * after announcing itself idle. All transitions are read-modify-writes of
- * one word, rt->idle_state, which is what makes the re-check sound: a
- * notifier's RMW and a parker's RMW are ordered, and whichever comes second
- * sees the other's work or the other's announcement.
+ * after announcing itself idle. Every worker transition is a
+ * read-modify-write of one word, rt->idle_state; a notifier publishes its
+ * work, issues a seq_cst fence and reads that word. That is what makes the
+ * re-check sound: either the notifier sees the parker's announcement and
+ * wakes it, or the parker's re-check sees the notifier's work.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -83,9 +84,18 @@ void corio__notify(corio_rt_t *rt) {
   corio__worker_t *w;
   uint32_t s;
 
-  /* An RMW, not a load: it orders our push with any parker's
-   * announcement (see the top of this file). */
+  /* Our push, then a seq_cst fence, then the load: against a parker's
+   * seq_cst RMW on idle_state followed by its re-check of the queues, one
+   * of the two sees the other (the store-buffering pattern; Tokio's
+   * notify_parked does the same). A load leaves the line shared, where an
+   * RMW would pull it over from whichever worker touched it last. Under
+   * TSan, which does not model fences, an RMW does the job. */
+#if CORIO__TSAN
   s = idle_rmw(rt, 0);
+#else
+  atomic_thread_fence(memory_order_seq_cst);
+  s = atomic_load_explicit(&rt->idle_state, memory_order_seq_cst);
+#endif
   if (CORIO__SEARCH_COUNT(s) != 0 || CORIO__IDLE_COUNT(s) == 0)
     return;
   pthread_mutex_lock(&rt->idle_mu);
@@ -225,7 +235,9 @@ static corio_task_t *find_local(corio__worker_t *w) {
         w->lifo_streak++;
         return t;
       }
-      push_local(w, t); /* stealable from now on */
+      /* To the back of the shared queue: the deque would hand it straight
+       * back (its owner's end is LIFO) and starve what lies below. */
+      corio__inject_push(&rt->inject, t);
       corio__notify(rt);
     }
   }
