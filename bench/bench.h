@@ -3,6 +3,8 @@
 #define CORIO_BENCH_H
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline double bench_now_ns(void) {
@@ -10,6 +12,14 @@ static inline double bench_now_ns(void) {
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* --workers N, default 2 */
+static inline unsigned opt_workers(int argc, char **argv) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp(argv[i], "--workers") == 0)
+      return (unsigned)atoi(argv[i + 1]);
+  return 2;
 }
 
 int bench_switch(int argc, char **argv);

@@ -13,14 +13,6 @@
 #include "corio.h"
 #include "sched/task.h"
 
-static unsigned opt_workers(int argc, char **argv) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (strcmp(argv[i], "--workers") == 0)
-      return (unsigned)atoi(argv[i + 1]);
-  return 2;
-}
-
-
 /* --- hop ----------------------------------------------------------------- */
 
 static int start_noop(uv_loop_t *loop, corio_await_t *aw, void *arg) {

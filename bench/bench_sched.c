@@ -15,14 +15,6 @@
 #include "corio.h"
 #include "sched/task.h"
 
-static unsigned opt_workers(int argc, char **argv) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (strcmp(argv[i], "--workers") == 0)
-      return (unsigned)atoi(argv[i + 1]);
-  return 2;
-}
-
-
 /* --- spawn -------------------------------------------------------------- */
 
 static void *empty(void *arg) {
