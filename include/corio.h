@@ -10,5 +10,6 @@
 #include "corio/coro.h"
 #include "corio/rt.h"
 #include "corio/uv.h"
+#include "corio/sync.h"
 
 #endif

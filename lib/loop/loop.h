@@ -11,11 +11,11 @@
 #include "inbox.h"
 #include "sched/task.h"
 
-typedef struct corio__sleeper corio__sleeper_t;
+typedef struct corio__timer corio__timer_t;
 
 typedef struct corio__heap_entry {
   uint64_t deadline;
-  corio__sleeper_t *sleeper;
+  corio__timer_t *timer;
 } corio__heap_entry_t;
 
 typedef struct corio__loop {
@@ -48,7 +48,8 @@ typedef struct corio__loop {
   corio_task_t *runq_tail;
   corio_task_t *batch_head;  /* worker tasks readied here this iteration */
   corio_task_t *batch_tail;
-  corio__heap_entry_t *heap; /* sleepers, a binary min-heap by deadline */
+  corio__heap_entry_t *heap; /* timers, a binary min-heap by deadline */
+  _Atomic(size_t) heap_cancelled; /* entries whose waits ended otherwise (a hint) */
   size_t heap_len, heap_cap;
   uint64_t timer_due;        /* the deadline (ns) the uv timer is set for, or 0 */
 
@@ -76,7 +77,14 @@ void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t);
 /* rt->live moved between zero and nonzero: re-check the loop's ref. */
 void corio__loop_live_changed(corio__loop_t *lp);
 
-/* Sleep support (timer.c), loop thread. */
+/* Deadlines of waits (timer.c). A timer node belongs to one wait of one
+ * task: made and armed by the waiting task's park function, fired on the
+ * loop thread (which ends the wait with UV_ETIMEDOUT if nothing else did),
+ * disarmed by the task once its wait is over, whatever ended it. */
+corio__timer_t *corio__timer_new(corio_task_t *t, uint64_t seq, uint64_t deadline_ns);
+void corio__timer_arm(corio__timer_t *timer);
+void corio__timer_disarm(corio__timer_t *timer);
+/* Loop thread. */
 void corio__loop_timers_fire(uv_timer_t *timer);
 void corio__loop_timers_drop(corio__loop_t *lp);
 

@@ -1,0 +1,115 @@
+/* The mutex: a state word for the uncontended path and, behind a
+ * spinlock, a FIFO of waiters to which unlock hands the mutex directly. */
+#include <assert.h>
+#include <uv.h>
+
+#include "corio/sync.h"
+#include "wait.h"
+
+enum { LOCKED = 1u, WAITERS = 2u };
+
+typedef struct mutex {
+  _Atomic(uint32_t) state;
+  corio__spin_t guard;
+  corio__wlist_t waiters;
+} mutex_t;
+
+static_assert(sizeof(mutex_t) <= CORIO__SYNC_SIZE, "corio_mutex_t too small");
+
+
+int corio_mutex_trylock(corio_mutex_t *cm) {
+  mutex_t *m = (mutex_t *)cm;
+  uint32_t free_ = 0;
+
+  if (m == NULL)
+    return UV_EINVAL;
+  /* acquire: the critical section starts here */
+  return atomic_compare_exchange_strong_explicit(&m->state, &free_, LOCKED,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed)
+             ? 0
+             : UV_EBUSY;
+}
+
+
+int corio_mutex_lock_dl(corio_mutex_t *cm, uint64_t deadline) {
+  mutex_t *m = (mutex_t *)cm;
+  corio__waiter_t w;
+  uint32_t s;
+  int err;
+
+  if (m == NULL)
+    return UV_EINVAL;
+  if (corio_mutex_trylock(cm) == 0)
+    return 0;
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  corio__spin_lock(&m->guard);
+  for (;;) {
+    s = atomic_load(&m->state);
+    if (!(s & LOCKED)) {
+      if (atomic_compare_exchange_weak(&m->state, &s, s | LOCKED)) {
+        corio__spin_unlock(&m->guard);
+        return 0;
+      }
+      continue;
+    }
+    /* Mark waiters, so that unlock takes the slow path and hands over. */
+    if ((s & WAITERS) || atomic_compare_exchange_weak(&m->state, &s, s | WAITERS))
+      break;
+  }
+  corio__wlist_push(&m->waiters, &w);
+  err = corio__wait_park(&w, &m->guard, corio__deadline_ns(deadline));
+  if (err == 0)
+    return 0; /* handed over: ours, still LOCKED */
+  corio__spin_lock(&m->guard);
+  corio__wlist_unlink(&m->waiters, &w);
+  if (m->waiters.head == NULL)
+    atomic_fetch_and(&m->state, ~WAITERS);
+  corio__spin_unlock(&m->guard);
+  return err;
+}
+
+
+int corio_mutex_lock(corio_mutex_t *m) {
+  return corio_mutex_lock_dl(m, UINT64_MAX);
+}
+
+
+int corio_mutex_unlock(corio_mutex_t *cm) {
+  mutex_t *m = (mutex_t *)cm;
+  uint32_t locked = LOCKED;
+  corio__waiter_t *w;
+
+  if (m == NULL)
+    return UV_EINVAL;
+  /* release: the critical section ends here */
+  if (atomic_compare_exchange_strong_explicit(&m->state, &locked, 0,
+                                              memory_order_release,
+                                              memory_order_relaxed))
+    return 0;
+  if (!(locked & LOCKED))
+    return UV_EPERM;
+  corio__spin_lock(&m->guard);
+  while ((w = corio__wlist_pop(&m->waiters)) != NULL) {
+    if (corio__wake(w, 0)) {
+      /* Baton passed: stays LOCKED, now the waiter's. */
+      if (m->waiters.head == NULL)
+        atomic_fetch_and(&m->state, ~WAITERS);
+      corio__spin_unlock(&m->guard);
+      return 0;
+    }
+  }
+  atomic_store_explicit(&m->state, 0, memory_order_release);
+  corio__spin_unlock(&m->guard);
+  return 0;
+}
+
+
+int corio_mutex_destroy(corio_mutex_t *cm) {
+  mutex_t *m = (mutex_t *)cm;
+
+  if (m == NULL)
+    return UV_EINVAL;
+  return atomic_load(&m->state) != 0 ? UV_EBUSY : 0;
+}

@@ -1,0 +1,233 @@
+/* Counting semaphore and wait group: a count and a FIFO of waiters behind
+ * one spinlock each. */
+#include <assert.h>
+#include <uv.h>
+
+#include "corio/sync.h"
+#include "wait.h"
+
+typedef struct counted {
+  corio__spin_t guard;
+  int64_t count;
+  corio__wlist_t waiters;
+} counted_t;
+
+static_assert(sizeof(counted_t) <= CORIO__SYNC_SIZE, "sync storage too small");
+
+
+/* Park w on c (the guard is held; it is released once w is off its stack);
+ * on a deadline or a cancel, take w off the list. */
+static int park_on(counted_t *c, corio__waiter_t *w, uint64_t deadline) {
+  int err;
+
+  corio__wlist_push(&c->waiters, w);
+  err = corio__wait_park(w, &c->guard, corio__deadline_ns(deadline));
+  if (err != 0) {
+    corio__spin_lock(&c->guard);
+    corio__wlist_unlink(&c->waiters, w);
+    corio__spin_unlock(&c->guard);
+  }
+  return err;
+}
+
+
+/* --- semaphore ------------------------------------------------------------ */
+
+int corio_sem_init(corio_sem_t *cs, int64_t count) {
+  counted_t *s = (counted_t *)cs;
+
+  if (s == NULL || count < 0)
+    return UV_EINVAL;
+  atomic_init(&s->guard, 0);
+  s->count = count;
+  s->waiters.head = s->waiters.tail = NULL;
+  return 0;
+}
+
+
+int corio_sem_tryacquire(corio_sem_t *cs) {
+  counted_t *s = (counted_t *)cs;
+  int err = UV_EAGAIN;
+
+  if (s == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&s->guard);
+  if (s->count > 0) {
+    s->count--;
+    err = 0;
+  }
+  corio__spin_unlock(&s->guard);
+  return err;
+}
+
+
+int corio_sem_acquire_dl(corio_sem_t *cs, uint64_t deadline) {
+  counted_t *s = (counted_t *)cs;
+  corio__waiter_t w;
+  int err;
+
+  if (s == NULL)
+    return UV_EINVAL;
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  corio__spin_lock(&s->guard);
+  if (s->count > 0) {
+    s->count--;
+    corio__spin_unlock(&s->guard);
+    return 0;
+  }
+  return park_on(s, &w, deadline); /* woken with 0: a unit was handed over */
+}
+
+
+int corio_sem_acquire(corio_sem_t *s) {
+  return corio_sem_acquire_dl(s, UINT64_MAX);
+}
+
+
+int corio_sem_release(corio_sem_t *cs, int64_t n) {
+  counted_t *s = (counted_t *)cs;
+  corio__waiter_t *w;
+
+  if (s == NULL || n <= 0)
+    return UV_EINVAL;
+  corio__spin_lock(&s->guard);
+  while (n > 0 && (w = corio__wlist_pop(&s->waiters)) != NULL)
+    if (corio__wake(w, 0))
+      n--;
+  s->count += n;
+  corio__spin_unlock(&s->guard);
+  return 0;
+}
+
+
+int corio_sem_destroy(corio_sem_t *cs) {
+  counted_t *s = (counted_t *)cs;
+  int busy;
+
+  if (s == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&s->guard);
+  busy = s->waiters.head != NULL;
+  corio__spin_unlock(&s->guard);
+  return busy ? UV_EBUSY : 0;
+}
+
+
+/* --- wait group ----------------------------------------------------------- */
+
+int corio_wg_add(corio_wg_t *cw, int64_t n) {
+  counted_t *g = (counted_t *)cw;
+  corio__waiter_t *w;
+
+  if (g == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&g->guard);
+  if (g->count + n < 0) {
+    corio__spin_unlock(&g->guard);
+    return UV_EINVAL;
+  }
+  g->count += n;
+  if (g->count == 0)
+    while ((w = corio__wlist_pop(&g->waiters)) != NULL)
+      corio__wake(w, 0);
+  corio__spin_unlock(&g->guard);
+  return 0;
+}
+
+
+int corio_wg_done(corio_wg_t *g) {
+  return corio_wg_add(g, -1);
+}
+
+
+int corio_wg_wait_dl(corio_wg_t *cw, uint64_t deadline) {
+  counted_t *g = (counted_t *)cw;
+  corio__waiter_t w;
+  int err;
+
+  if (g == NULL)
+    return UV_EINVAL;
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  corio__spin_lock(&g->guard);
+  if (g->count == 0) {
+    corio__spin_unlock(&g->guard);
+    return 0;
+  }
+  return park_on(g, &w, deadline);
+}
+
+
+int corio_wg_wait(corio_wg_t *g) {
+  return corio_wg_wait_dl(g, UINT64_MAX);
+}
+
+
+int corio_wg_destroy(corio_wg_t *cw) {
+  return corio_sem_destroy((corio_sem_t *)cw);
+}
+
+
+/* --- condition variable ------------------------------------------------- */
+
+int corio_cond_wait_dl(corio_cond_t *cc, corio_mutex_t *m, uint64_t deadline) {
+  counted_t *c = (counted_t *)cc;
+  corio__waiter_t w;
+  int err;
+
+  if (c == NULL || m == NULL)
+    return UV_EINVAL;
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  corio__spin_lock(&c->guard);
+  corio__wlist_push(&c->waiters, &w);
+  /* On the list before the mutex goes: a signal after the unlock finds
+   * us (the signaller needs the guard we hold). */
+  corio_mutex_unlock(m);
+  err = corio__wait_park(&w, &c->guard, corio__deadline_ns(deadline));
+  if (err != 0) {
+    corio__spin_lock(&c->guard);
+    corio__wlist_unlink(&c->waiters, &w);
+    corio__spin_unlock(&c->guard);
+  }
+  /* Always back with the mutex; a cancel was consumed by this wait. */
+  while (corio_mutex_lock(m) == UV_ECANCELED)
+    ;
+  return err;
+}
+
+
+int corio_cond_wait(corio_cond_t *c, corio_mutex_t *m) {
+  return corio_cond_wait_dl(c, m, UINT64_MAX);
+}
+
+
+static int cond_wake(corio_cond_t *cc, int all) {
+  counted_t *c = (counted_t *)cc;
+  corio__waiter_t *w;
+
+  if (c == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&c->guard);
+  while ((w = corio__wlist_pop(&c->waiters)) != NULL)
+    if (corio__wake(w, 0) && !all)
+      break;
+  corio__spin_unlock(&c->guard);
+  return 0;
+}
+
+
+int corio_cond_signal(corio_cond_t *c) {
+  return cond_wake(c, 0);
+}
+
+
+int corio_cond_broadcast(corio_cond_t *c) {
+  return cond_wake(c, 1);
+}
+
+
+int corio_cond_destroy(corio_cond_t *c) {
+  return corio_sem_destroy((corio_sem_t *)c);
+}

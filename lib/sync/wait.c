@@ -1,0 +1,169 @@
+/* The wait protocol (see wait.h). */
+#include "wait.h"
+
+#include <sched.h>
+#include <uv.h>
+
+#include "corio/sync.h"
+#include "loop/loop.h"
+
+/* Sequence numbers: unique, so that a late timer can never end a later
+ * wait of the same task (or of a task that reused its memory). */
+static _Atomic(uint64_t) wait_seq = 1;
+
+
+void corio__spin_lock(corio__spin_t *l) {
+  unsigned spins = 0;
+
+  /* acquire: pairs with corio__spin_unlock */
+  while (atomic_exchange_explicit(l, 1, memory_order_acquire) != 0)
+    while (atomic_load_explicit(l, memory_order_relaxed) != 0)
+      if (++spins % 128 == 0)
+        sched_yield(); /* the holder may be preempted */
+}
+
+
+void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w) {
+  w->next = NULL;
+  w->prev = l->tail;
+  if (l->tail != NULL)
+    l->tail->next = w;
+  else
+    l->head = w;
+  l->tail = w;
+  w->linked = 1;
+}
+
+
+void corio__wlist_unlink(corio__wlist_t *l, corio__waiter_t *w) {
+  if (!w->linked)
+    return;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    l->head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    l->tail = w->prev;
+  w->linked = 0;
+}
+
+
+corio__waiter_t *corio__wlist_pop(corio__wlist_t *l) {
+  corio__waiter_t *w = l->head;
+
+  if (w != NULL)
+    corio__wlist_unlink(l, w);
+  return w;
+}
+
+
+int corio__wait_begin(corio__waiter_t *w) {
+  corio_task_t *t = corio_self();
+
+  if (t == NULL || corio_coro_current() != t->co)
+    return UV_EINVAL;
+  w->task = t;
+  w->next = w->prev = NULL;
+  w->linked = 0;
+  w->data = NULL;
+  /* relaxed: only uniqueness matters */
+  w->seq = atomic_fetch_add_explicit(&wait_seq, 1, memory_order_relaxed);
+  if (atomic_exchange_explicit(&t->cancel_requested, 0, memory_order_acq_rel))
+    return UV_ECANCELED;
+  return 0;
+}
+
+
+static int try_end(corio_task_t *t, uint64_t seq, int reason) {
+  uint64_t expect = seq << 2 | CORIO__WAIT_WAITING;
+
+  /* acq_rel: the winner's reason write and the task's earlier writes */
+  if (!atomic_compare_exchange_strong_explicit(
+          &t->wake_word, &expect, seq << 2 | CORIO__WAIT_WOKEN,
+          memory_order_acq_rel, memory_order_relaxed))
+    return 0;
+  t->wake_reason = reason;
+  return 1;
+}
+
+
+int corio__wake_seq(corio_task_t *t, uint64_t seq, int reason) {
+  if (!try_end(t, seq, reason))
+    return 0;
+  corio__ready(t);
+  return 1;
+}
+
+
+int corio__wake(corio__waiter_t *w, int reason) {
+  return corio__wake_seq(w->task, w->seq, reason);
+}
+
+
+typedef struct park_args {
+  corio__waiter_t *w;
+  corio__spin_t *lock;
+  uint64_t deadline;
+  corio__timer_t *timer;
+} park_args_t;
+
+
+/* On the worker, the task off its stack: only now may anyone wake it. Arm
+ * the token, then look for a cancel that came before (corio_cancel stores
+ * its flag, then reads the token; we store the token, then read the flag:
+ * one of us sees the other), then the deadline, then let signallers in. */
+static int wait_park_fn(corio_task_t *t, void *arg) {
+  park_args_t *a = arg;
+  uint64_t seq = a->w->seq;
+  int run_now = 0;
+
+  atomic_store(&t->wake_word, seq << 2 | CORIO__WAIT_WAITING); /* seq_cst */
+  if (atomic_load(&t->cancel_requested) && try_end(t, seq, UV_ECANCELED)) {
+    atomic_store(&t->cancel_requested, 0);
+    run_now = 1;
+  } else if (a->deadline != CORIO__NO_DEADLINE) {
+    if (a->deadline <= uv_hrtime()) {
+      run_now = try_end(t, seq, UV_ETIMEDOUT);
+    } else {
+      a->timer = corio__timer_new(t, seq, a->deadline);
+      if (a->timer != NULL)
+        corio__timer_arm(a->timer);
+      else
+        run_now = try_end(t, seq, UV_ENOMEM);
+    }
+  }
+  if (a->lock != NULL)
+    corio__spin_unlock(a->lock);
+  return run_now;
+}
+
+
+int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline) {
+  corio_task_t *t = w->task;
+  park_args_t a = {w, lock, deadline, NULL};
+
+  corio__park(wait_park_fn, &a);
+  if (a.timer != NULL)
+    corio__timer_disarm(a.timer);
+  return t->wake_reason;
+}
+
+
+int corio_cancel(corio_task_t *t) {
+  uint64_t word;
+
+  if (t == NULL)
+    return UV_EINVAL;
+  if (atomic_load_explicit(&t->state, memory_order_acquire) &
+      CORIO__TASK_FINISHED)
+    return 0; /* harmless */
+  /* seq_cst store then load: see wait_park_fn */
+  atomic_store(&t->cancel_requested, 1);
+  word = atomic_load(&t->wake_word);
+  if ((word & 3) == CORIO__WAIT_WAITING &&
+      corio__wake_seq(t, word >> 2, UV_ECANCELED))
+    atomic_store_explicit(&t->cancel_requested, 0, memory_order_relaxed);
+  return 0;
+}

@@ -1,0 +1,83 @@
+/* Waiting with a deadline and cancellation: the protocol every blocking
+ * primitive of corio builds on, on top of the park protocol.
+ *
+ * A wait has one wake token, in the task (task->wake_word): the wait's
+ * sequence number (unique in the process) and a state. Three parties may
+ * try to end the wait: the event the task waits for (a primitive's
+ * signal), its deadline (a timer on the loop thread) and corio_cancel.
+ * Each tries one compare-and-swap of the token from WAITING to WOKEN; the
+ * one that succeeds records the reason and readies the task, the others do
+ * nothing. So a task is readied once per wait, whatever races.
+ *
+ * A primitive keeps waiters (corio__waiter_t, in the waiting task's frame)
+ * in a list under its own lock. To signal, it takes a waiter off the list
+ * and calls corio__wake(); if that fails (the waiter timed out or was
+ * cancelled meanwhile), it moves on to the next. A waiter woken by its
+ * deadline or a cancel finds itself perhaps still on the list: it takes
+ * the lock and unlinks itself before returning.
+ */
+#ifndef CORIO_SYNC_WAIT_H
+#define CORIO_SYNC_WAIT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "sched/task.h"
+
+enum { CORIO__WAIT_IDLE = 0, CORIO__WAIT_WAITING = 1, CORIO__WAIT_WOKEN = 2 };
+
+/* "No deadline". */
+#define CORIO__NO_DEADLINE UINT64_MAX
+
+/* A public deadline (ms of corio_now()) in the ns the wait core uses. */
+static inline uint64_t corio__deadline_ns(uint64_t deadline_ms) {
+  return deadline_ms >= UINT64_MAX / 1000000u ? CORIO__NO_DEADLINE
+                                              : deadline_ms * 1000000u;
+}
+
+/* A tiny spinlock for primitives: held for a few pointer updates, and
+ * across the switch of a task that parks (released by its park function
+ * on the worker, DESIGN.md 3). */
+typedef _Atomic(int) corio__spin_t;
+
+void corio__spin_lock(corio__spin_t *l);
+static inline void corio__spin_unlock(corio__spin_t *l) {
+  /* release: the next holder sees our list updates */
+  atomic_store_explicit(l, 0, memory_order_release);
+}
+
+typedef struct corio__waiter {
+  struct corio__waiter *next, *prev;
+  corio_task_t *task;
+  uint64_t seq;
+  void *data;        /* for the primitive: a value to hand over, ... */
+  int linked;        /* on the primitive's list (under its lock) */
+} corio__waiter_t;
+
+typedef struct corio__wlist {
+  corio__waiter_t *head, *tail;
+} corio__wlist_t;
+
+void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w);
+void corio__wlist_unlink(corio__wlist_t *l, corio__waiter_t *w);
+corio__waiter_t *corio__wlist_pop(corio__wlist_t *l);
+
+/* Start a wait of the calling task: fills w. Returns 0, UV_EINVAL outside
+ * a task, or UV_ECANCELED if a cancel is pending (it is consumed). */
+int corio__wait_begin(corio__waiter_t *w);
+
+/* Park until woken, releasing `lock` (if not NULL) once off the stack.
+ * deadline: absolute, in ns of uv_hrtime() (a corio_now() deadline D in ms
+ * is D * 1000000), or CORIO__NO_DEADLINE.
+ * Returns 0 (woken by the event), UV_ETIMEDOUT or UV_ECANCELED. After a
+ * nonzero return the waiter may still be on the primitive's list. */
+int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline);
+
+/* End w's wait with reason (0 for the event). Returns 1 if this call woke
+ * the task, 0 if its wait had already ended. Any thread. */
+int corio__wake(corio__waiter_t *w, int reason);
+
+/* The same, for a wait known by task and sequence number (timers). */
+int corio__wake_seq(corio_task_t *t, uint64_t seq, int reason);
+
+#endif
