@@ -264,3 +264,193 @@ Test(cancel, each_kind_of_wait_returns_ecanceled) {
   atomic_store(&pending_cancel_ready, 0);
   cr_assert_eq(corio_main(cancels, &m, &(corio_rt_options_t){.workers = 2}, NULL), 0);
 }
+
+/* --- semaphore, wait group, condition variable --------------------------- */
+
+typedef struct {
+  corio_sem_t sem;
+  _Atomic(int) inside, most, done;
+} limit_t;
+
+static void *uses_a_slot(void *arg) {
+  limit_t *l = arg;
+  int now, most;
+
+  cr_assert_eq(corio_sem_acquire(&l->sem), 0);
+  now = atomic_fetch_add(&l->inside, 1) + 1;
+  most = atomic_load(&l->most);
+  while (now > most && !atomic_compare_exchange_weak(&l->most, &most, now))
+    ;
+  corio_yield();
+  corio_sleep(1);
+  atomic_fetch_sub(&l->inside, 1);
+  atomic_fetch_add(&l->done, 1);
+  corio_sem_release(&l->sem, 1);
+  return NULL;
+}
+
+Test(sem, at_most_count_holders_under_contention) {
+  enum { TASKS = 200 };
+  limit_t l;
+  corio_rt_t *rt;
+
+  memset(&l, 0, sizeof l);
+  cr_assert_eq(corio_sem_init(&l.sem, 3), 0);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+  for (int i = 0; i < TASKS; i++)
+    cr_assert_eq(corio_spawn(rt, uses_a_slot, &l, NULL), 0);
+  cr_assert_eq(corio_rt_wait(rt), 0);
+  cr_assert_eq(atomic_load(&l.done), TASKS);
+  cr_assert_leq(atomic_load(&l.most), 3);
+  cr_assert_eq(corio_sem_tryacquire(&l.sem), 0);
+  cr_assert_eq(corio_sem_tryacquire(&l.sem), 0);
+  cr_assert_eq(corio_sem_tryacquire(&l.sem), 0);
+  cr_assert_eq(corio_sem_tryacquire(&l.sem), UV_EAGAIN);
+  cr_assert_eq(corio_sem_release(&l.sem, 0), UV_EINVAL);
+  cr_assert_eq(corio_sem_destroy(&l.sem), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+typedef struct {
+  corio_wg_t wg;
+  _Atomic(int) done;
+} group_t;
+
+static void *does_a_job(void *arg) {
+  group_t *g = arg;
+
+  corio_sleep(1);
+  atomic_fetch_add(&g->done, 1);
+  corio_wg_done(&g->wg);
+  return NULL;
+}
+
+static void *waits_for_the_group(void *arg) {
+  group_t *g = arg;
+
+  cr_assert_eq(corio_wg_wait(&g->wg), 0);
+  return (void *)(intptr_t)atomic_load(&g->done);
+}
+
+static void *runs_a_group(void *arg) {
+  group_t *g = arg;
+  corio_task_t *w[4];
+  void *seen;
+
+  (void)arg;
+  cr_assert_eq(corio_wg_wait_dl(&g->wg, corio_now() + 1), 0, "zero: at once");
+  cr_assert_eq(corio_wg_add(&g->wg, 100), 0);
+  cr_assert_eq(corio_wg_wait_dl(&g->wg, corio_now() + 2), UV_ETIMEDOUT);
+  for (int i = 0; i < 4; i++)
+    corio_spawn(corio_current_rt(), waits_for_the_group, g, &w[i]);
+  for (int i = 0; i < 100; i++)
+    corio_spawn(corio_current_rt(), does_a_job, g, NULL);
+  for (int i = 0; i < 4; i++) {
+    corio_join(w[i], &seen);
+    cr_assert_eq((intptr_t)seen, 100, "every waiter resumed after all jobs");
+  }
+  cr_assert_eq(corio_wg_add(&g->wg, -1), UV_EINVAL);
+  return NULL;
+}
+
+Test(wg, waiters_resume_when_the_count_reaches_zero) {
+  group_t g;
+
+  memset(&g, 0, sizeof g);
+  cr_assert_eq(corio_main(runs_a_group, &g, &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_eq(corio_wg_destroy(&g.wg), 0);
+}
+
+typedef struct {
+  corio_mutex_t m;
+  corio_cond_t nonempty;
+  int queue;        /* items available, under m */
+  int produced_all;
+  long consumed;
+} pc_t;
+
+static void *consumes(void *arg) {
+  pc_t *p = arg;
+
+  corio_mutex_lock(&p->m);
+  for (;;) {
+    while (p->queue == 0 && !p->produced_all)
+      cr_assert_eq(corio_cond_wait(&p->nonempty, &p->m), 0);
+    if (p->queue == 0)
+      break;
+    p->queue--;
+    p->consumed++;
+  }
+  corio_mutex_unlock(&p->m);
+  return NULL;
+}
+
+static void *produces(void *arg) {
+  pc_t *p = arg;
+  corio_task_t *c[8];
+  int err;
+
+  for (int i = 0; i < 8; i++)
+    corio_spawn(corio_current_rt(), consumes, p, &c[i]);
+  for (int i = 0; i < 20000; i++) {
+    corio_mutex_lock(&p->m);
+    p->queue++;
+    corio_cond_signal(&p->nonempty);
+    corio_mutex_unlock(&p->m);
+    if (i % 100 == 0)
+      corio_yield();
+  }
+  corio_mutex_lock(&p->m);
+  p->produced_all = 1;
+  corio_cond_broadcast(&p->nonempty);
+  corio_mutex_unlock(&p->m);
+  for (int i = 0; i < 8; i++)
+    corio_join(c[i], NULL);
+
+  corio_mutex_lock(&p->m);
+  err = corio_cond_wait_dl(&p->nonempty, &p->m, corio_now() + 5);
+  cr_assert_eq(err, UV_ETIMEDOUT);
+  cr_assert_eq(corio_mutex_trylock(&p->m), UV_EBUSY, "held again after a timeout");
+  corio_mutex_unlock(&p->m);
+  return NULL;
+}
+
+Test(cond, producer_and_consumers_count_every_item) {
+  pc_t p;
+
+  memset(&p, 0, sizeof p);
+  cr_assert_eq(corio_main(produces, &p, &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_eq(p.consumed, 20000);
+  cr_assert_eq(corio_cond_destroy(&p.nonempty), 0);
+}
+
+static void *waits_on_cond(void *arg) {
+  pc_t *p = arg;
+
+  corio_mutex_lock(&p->m);
+  corio_cond_wait(&p->nonempty, &p->m);
+  corio_mutex_unlock(&p->m);
+  return NULL;
+}
+
+static void *destroys_busy(void *arg) {
+  pc_t *p = arg;
+  corio_task_t *t;
+
+  corio_spawn(corio_current_rt(), waits_on_cond, p, &t);
+  corio_sleep(10);
+  cr_assert_eq(corio_cond_destroy(&p->nonempty), UV_EBUSY);
+  corio_mutex_lock(&p->m);
+  corio_cond_signal(&p->nonempty);
+  corio_mutex_unlock(&p->m);
+  corio_join(t, NULL);
+  cr_assert_eq(corio_cond_destroy(&p->nonempty), 0);
+  return NULL;
+}
+
+Test(cond, destroy_with_a_waiter_is_ebusy) {
+  pc_t p;
+
+  memset(&p, 0, sizeof p);
+  cr_assert_eq(corio_main(destroys_busy, &p, NULL, NULL), 0);
+}
