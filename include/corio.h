@@ -11,5 +11,6 @@
 #include "corio/rt.h"
 #include "corio/uv.h"
 #include "corio/sync.h"
+#include "corio/chan.h"
 
 #endif

@@ -67,6 +67,8 @@ int corio__wait_begin(corio__waiter_t *w) {
   w->task = t;
   w->next = w->prev = NULL;
   w->linked = 0;
+  w->fired = 0;
+  w->result = 0;
   w->data = NULL;
   /* relaxed: only uniqueness matters */
   w->seq = atomic_fetch_add_explicit(&wait_seq, 1, memory_order_relaxed);
@@ -102,9 +104,26 @@ int corio__wake(corio__waiter_t *w, int reason) {
 }
 
 
+int corio__wake_claim(corio__waiter_t *w) {
+  uint64_t expect = w->seq << 2 | CORIO__WAIT_WAITING;
+
+  /* acq_rel: as in try_end */
+  return atomic_compare_exchange_strong_explicit(
+      &w->task->wake_word, &expect, w->seq << 2 | CORIO__WAIT_WOKEN,
+      memory_order_acq_rel, memory_order_relaxed);
+}
+
+
+void corio__wake_commit(corio__waiter_t *w, int reason) {
+  w->task->wake_reason = reason;
+  corio__ready(w->task);
+}
+
+
 typedef struct park_args {
   corio__waiter_t *w;
-  corio__spin_t *lock;
+  void (*unlock)(void *);
+  void *unlock_arg;
   uint64_t deadline;
   corio__timer_t *timer;
 } park_args_t;
@@ -134,20 +153,32 @@ static int wait_park_fn(corio_task_t *t, void *arg) {
         run_now = try_end(t, seq, UV_ENOMEM);
     }
   }
-  if (a->lock != NULL)
-    corio__spin_unlock(a->lock);
+  if (a->unlock != NULL)
+    a->unlock(a->unlock_arg);
   return run_now;
 }
 
 
-int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline) {
+int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
+                            void *arg, uint64_t deadline) {
   corio_task_t *t = w->task;
-  park_args_t a = {w, lock, deadline, NULL};
+  park_args_t a = {w, unlock, arg, deadline, NULL};
 
   corio__park(wait_park_fn, &a);
   if (a.timer != NULL)
     corio__timer_disarm(a.timer);
   return t->wake_reason;
+}
+
+
+static void spin_unlock_fn(void *lock) {
+  corio__spin_unlock(lock);
+}
+
+
+int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline) {
+  return corio__wait_park_unlock(w, lock != NULL ? spin_unlock_fn : NULL, lock,
+                                 deadline);
 }
 
 

@@ -52,6 +52,8 @@ typedef struct corio__waiter {
   uint64_t seq;
   void *data;        /* for the primitive: a value to hand over, ... */
   int linked;        /* on the primitive's list (under its lock) */
+  int fired;         /* set by the waker that claimed this waiter */
+  int result;        /* what the waker says happened (channels) */
 } corio__waiter_t;
 
 typedef struct corio__wlist {
@@ -73,9 +75,20 @@ int corio__wait_begin(corio__waiter_t *w);
  * nonzero return the waiter may still be on the primitive's list. */
 int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline);
 
+/* Park with several locks held: unlock(arg) runs once the task is off its
+ * stack (corio_select holds every channel's lock). */
+int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
+                            void *arg, uint64_t deadline);
+
 /* End w's wait with reason (0 for the event). Returns 1 if this call woke
  * the task, 0 if its wait had already ended. Any thread. */
 int corio__wake(corio__waiter_t *w, int reason);
+
+/* The same in two steps, for wakers that must hand something over between
+ * winning and waking (channels): claim ends the wait (1) or finds it ended
+ * (0); after a successful claim, commit readies the task. */
+int corio__wake_claim(corio__waiter_t *w);
+void corio__wake_commit(corio__waiter_t *w, int reason);
 
 /* The same, for a wait known by task and sequence number (timers). */
 int corio__wake_seq(corio_task_t *t, uint64_t seq, int reason);

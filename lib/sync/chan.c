@@ -1,0 +1,410 @@
+/* Channels and select.
+ *
+ * A channel is a ring buffer and two FIFOs of waiters (senders, receivers)
+ * behind one spinlock. Waiters live in the waiting task's frame and carry
+ * a pointer to the element to send or the place to receive into; whoever
+ * completes an operation with a waiter copies the element directly
+ * between the two tasks' memory, then wakes it (claim first: a waiter of a
+ * select may have been won by another channel, or timed out).
+ *
+ * Select takes the locks of all its channels in address order (so two
+ * selects cannot deadlock, as in Go's sellock), completes a ready case if
+ * there is one (starting at a random case), else queues one waiter per
+ * case, all sharing the task's single wake token, and parks; the channel
+ * that claims first wins, and the task takes its other waiters back.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "corio/chan.h"
+#include "wait.h"
+
+#define ELEM_MAX 65536u
+
+struct corio_chan_s {
+  corio__spin_t lock;
+  int closed;
+  size_t elem_size, cap;
+  size_t head, len;          /* ring: elements at head .. head+len-1 */
+  corio__wlist_t senders, receivers;
+  unsigned char *ring;
+};
+
+
+int corio_chan_new(corio_chan_t **out, size_t elem_size, size_t capacity) {
+  corio_chan_t *ch;
+
+  if (out == NULL || elem_size == 0 || elem_size > ELEM_MAX ||
+      capacity > SIZE_MAX / elem_size)
+    return UV_EINVAL;
+  ch = calloc(1, sizeof *ch);
+  if (ch == NULL)
+    return UV_ENOMEM;
+  if (capacity > 0 && (ch->ring = malloc(capacity * elem_size)) == NULL) {
+    free(ch);
+    return UV_ENOMEM;
+  }
+  ch->elem_size = elem_size;
+  ch->cap = capacity;
+  *out = ch;
+  return 0;
+}
+
+
+int corio_chan_free(corio_chan_t *ch) {
+  int busy;
+
+  if (ch == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&ch->lock);
+  busy = ch->senders.head != NULL || ch->receivers.head != NULL;
+  corio__spin_unlock(&ch->lock);
+  if (busy)
+    return UV_EBUSY;
+  free(ch->ring);
+  free(ch);
+  return 0;
+}
+
+
+static unsigned char *slot(corio_chan_t *ch, size_t i) {
+  return ch->ring + ((ch->head + i) % ch->cap) * ch->elem_size;
+}
+
+
+/* Take the first waiter of l that can still be claimed, or NULL. */
+static corio__waiter_t *claim_first(corio__wlist_t *l) {
+  corio__waiter_t *w;
+
+  while ((w = corio__wlist_pop(l)) != NULL)
+    if (corio__wake_claim(w))
+      return w;
+  return NULL;
+}
+
+
+static void fire(corio__waiter_t *w, int result) {
+  w->fired = 1;
+  w->result = result;
+  corio__wake_commit(w, 0);
+}
+
+
+/* Under the lock: send now if possible. 0 done, UV_EPIPE, UV_EAGAIN. */
+static int send_now(corio_chan_t *ch, const void *elem) {
+  corio__waiter_t *r;
+
+  if (ch->closed)
+    return UV_EPIPE;
+  if ((r = claim_first(&ch->receivers)) != NULL) {
+    memcpy(r->data, elem, ch->elem_size); /* straight into its memory */
+    fire(r, 0);
+    return 0;
+  }
+  if (ch->len < ch->cap) {
+    memcpy(slot(ch, ch->len), elem, ch->elem_size);
+    ch->len++;
+    return 0;
+  }
+  return UV_EAGAIN;
+}
+
+
+/* Under the lock: receive now if possible. 0 done, UV_EOF, UV_EAGAIN. */
+static int recv_now(corio_chan_t *ch, void *elem) {
+  corio__waiter_t *s;
+
+  if (ch->len > 0) {
+    memcpy(elem, slot(ch, 0), ch->elem_size);
+    ch->head = (ch->head + 1) % ch->cap;
+    ch->len--;
+    /* room now: the longest-waiting sender moves its element in */
+    if ((s = claim_first(&ch->senders)) != NULL) {
+      memcpy(slot(ch, ch->len), s->data, ch->elem_size);
+      ch->len++;
+      fire(s, 0);
+    }
+    return 0;
+  }
+  if ((s = claim_first(&ch->senders)) != NULL) {
+    memcpy(elem, s->data, ch->elem_size); /* rendezvous */
+    fire(s, 0);
+    return 0;
+  }
+  return ch->closed ? UV_EOF : UV_EAGAIN;
+}
+
+
+int corio_chan_try_send(corio_chan_t *ch, const void *elem) {
+  int err;
+
+  if (ch == NULL || elem == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&ch->lock);
+  err = send_now(ch, elem);
+  corio__spin_unlock(&ch->lock);
+  return err;
+}
+
+
+int corio_chan_try_recv(corio_chan_t *ch, void *elem) {
+  int err;
+
+  if (ch == NULL || elem == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&ch->lock);
+  err = recv_now(ch, elem);
+  corio__spin_unlock(&ch->lock);
+  return err;
+}
+
+
+/* Send or receive, waiting if need be. */
+static int chan_op(corio_chan_t *ch, int op, void *elem, uint64_t deadline) {
+  corio__wlist_t *queue;
+  corio__waiter_t w;
+  int err;
+
+  if (ch == NULL || elem == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&ch->lock);
+  err = op == CORIO_SEND ? send_now(ch, elem) : recv_now(ch, elem);
+  if (err != UV_EAGAIN) {
+    corio__spin_unlock(&ch->lock);
+    return err;
+  }
+  if ((err = corio__wait_begin(&w)) != 0) {
+    corio__spin_unlock(&ch->lock);
+    return err;
+  }
+  w.data = elem;
+  queue = op == CORIO_SEND ? &ch->senders : &ch->receivers;
+  corio__wlist_push(queue, &w);
+  err = corio__wait_park(&w, &ch->lock, corio__deadline_ns(deadline));
+  if (err == 0)
+    return w.result; /* done by the other side, or the channel closed */
+  corio__spin_lock(&ch->lock);
+  corio__wlist_unlink(queue, &w);
+  corio__spin_unlock(&ch->lock);
+  return err;
+}
+
+
+int corio_chan_send_dl(corio_chan_t *ch, const void *elem, uint64_t deadline) {
+  /* the element is only read; the waiter's data pointer is untyped */
+  return chan_op(ch, CORIO_SEND, (void *)(uintptr_t)elem, deadline);
+}
+
+
+int corio_chan_send(corio_chan_t *ch, const void *elem) {
+  return corio_chan_send_dl(ch, elem, UINT64_MAX);
+}
+
+
+int corio_chan_recv_dl(corio_chan_t *ch, void *elem, uint64_t deadline) {
+  return chan_op(ch, CORIO_RECV, elem, deadline);
+}
+
+
+int corio_chan_recv(corio_chan_t *ch, void *elem) {
+  return corio_chan_recv_dl(ch, elem, UINT64_MAX);
+}
+
+
+int corio_chan_close(corio_chan_t *ch) {
+  corio__waiter_t *w;
+
+  if (ch == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&ch->lock);
+  if (ch->closed) {
+    corio__spin_unlock(&ch->lock);
+    return UV_EPIPE;
+  }
+  ch->closed = 1;
+  /* Receivers wait only while the buffer is empty, so they all get EOF. */
+  while ((w = claim_first(&ch->receivers)) != NULL)
+    fire(w, UV_EOF);
+  while ((w = claim_first(&ch->senders)) != NULL)
+    fire(w, UV_EPIPE);
+  corio__spin_unlock(&ch->lock);
+  return 0;
+}
+
+
+size_t corio_chan_len(corio_chan_t *ch) {
+  size_t n;
+
+  if (ch == NULL)
+    return 0;
+  corio__spin_lock(&ch->lock);
+  n = ch->len;
+  corio__spin_unlock(&ch->lock);
+  return n;
+}
+
+
+size_t corio_chan_cap(const corio_chan_t *ch) {
+  return ch != NULL ? ch->cap : 0;
+}
+
+
+/* --- select ------------------------------------------------------------- */
+
+#define SELECT_MAX 64
+
+typedef struct select_state {
+  corio_select_case_t *cases;
+  size_t n;
+  corio_chan_t *locked[SELECT_MAX];  /* distinct channels, address order */
+  size_t nlocked;
+} select_state_t;
+
+
+static void lock_all(select_state_t *s) {
+  for (size_t i = 0; i < s->nlocked; i++)
+    corio__spin_lock(&s->locked[i]->lock);
+}
+
+
+static void unlock_all(void *arg) {
+  select_state_t *s = arg;
+
+  for (size_t i = s->nlocked; i-- > 0;)
+    corio__spin_unlock(&s->locked[i]->lock);
+}
+
+
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(corio_chan_t *const *)a;
+  uintptr_t y = (uintptr_t)*(corio_chan_t *const *)b;
+  return (x > y) - (x < y);
+}
+
+
+static int select_prepare(select_state_t *s, corio_select_case_t *cases, size_t n) {
+  size_t i, k = 0;
+
+  if (cases == NULL || n == 0 || n > SELECT_MAX)
+    return UV_EINVAL;
+  s->cases = cases;
+  s->n = n;
+  for (i = 0; i < n; i++) {
+    if (cases[i].ch == NULL)
+      continue;
+    if ((cases[i].op != CORIO_SEND && cases[i].op != CORIO_RECV) ||
+        cases[i].elem == NULL)
+      return UV_EINVAL;
+    s->locked[k++] = cases[i].ch;
+  }
+  if (k == 0)
+    return UV_EINVAL;
+  qsort(s->locked, k, sizeof s->locked[0], cmp_ptr);
+  s->nlocked = 0;
+  for (i = 0; i < k; i++)
+    if (i == 0 || s->locked[i] != s->locked[i - 1])
+      s->locked[s->nlocked++] = s->locked[i];
+  return 0;
+}
+
+
+/* A cheap per-thread generator for the random start; quality does not
+ * matter, only that every ready case gets its turn. */
+static unsigned select_random(void) {
+  static _Thread_local uint32_t x;
+
+  if (x == 0)
+    x = (uint32_t)(uintptr_t)&x | 1u;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  return x;
+}
+
+
+/* Under all locks: do a ready case, starting at a random one. Returns its
+ * index, or UV_EAGAIN. */
+static int select_now(select_state_t *s) {
+  size_t start = select_random() % s->n;
+
+  for (size_t k = 0; k < s->n; k++) {
+    size_t i = (start + k) % s->n;
+    corio_select_case_t *c = &s->cases[i];
+    int err;
+
+    if (c->ch == NULL)
+      continue;
+    err = c->op == CORIO_SEND ? send_now(c->ch, c->elem) : recv_now(c->ch, c->elem);
+    if (err != UV_EAGAIN) {
+      c->result = err;
+      return (int)i;
+    }
+  }
+  return UV_EAGAIN;
+}
+
+
+int corio_select_try(corio_select_case_t *cases, size_t n) {
+  select_state_t s;
+  int r;
+
+  if ((r = select_prepare(&s, cases, n)) != 0)
+    return r;
+  lock_all(&s);
+  r = select_now(&s);
+  unlock_all(&s);
+  return r;
+}
+
+
+int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
+  corio__waiter_t w[SELECT_MAX];
+  select_state_t s;
+  int r, err;
+  size_t i;
+
+  if ((r = select_prepare(&s, cases, n)) != 0)
+    return r;
+  lock_all(&s);
+  if ((r = select_now(&s)) != UV_EAGAIN) {
+    unlock_all(&s);
+    return r;
+  }
+  if ((err = corio__wait_begin(&w[0])) != 0) {
+    unlock_all(&s);
+    return err;
+  }
+  /* One waiter per case, all with the task's one wake token. */
+  for (i = 0; i < n; i++) {
+    w[i] = w[0];
+    w[i].data = cases[i].elem;
+    w[i].linked = 0;
+    if (cases[i].ch != NULL)
+      corio__wlist_push(cases[i].op == CORIO_SEND ? &cases[i].ch->senders
+                                                  : &cases[i].ch->receivers,
+                        &w[i]);
+  }
+  err = corio__wait_park_unlock(&w[0], unlock_all, &s, corio__deadline_ns(deadline));
+  /* Take back the waiters that did not fire. */
+  lock_all(&s);
+  r = err != 0 ? err : UV_EAGAIN;
+  for (i = 0; i < n; i++) {
+    if (cases[i].ch == NULL)
+      continue;
+    if (w[i].fired) {
+      cases[i].result = w[i].result;
+      r = (int)i;
+    }
+    corio__wlist_unlink(cases[i].op == CORIO_SEND ? &cases[i].ch->senders
+                                                  : &cases[i].ch->receivers,
+                        &w[i]);
+  }
+  unlock_all(&s);
+  return r;
+}
+
+
+int corio_select(corio_select_case_t *cases, size_t n) {
+  return corio_select_dl(cases, n, UINT64_MAX);
+}
