@@ -14,6 +14,7 @@
 #define CORIO_RT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "corio/coro.h"
 #include "corio/version.h"
@@ -97,8 +98,14 @@ CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
 /* Wait for task to finish, store its result in *result (if not NULL) and
  * release the handle. Inside a task it suspends the caller; on a plain
  * thread it blocks the thread. Returns 0, or UV_EINVAL (NULL task, a task
- * joining itself). A task may be joined once, and not after a detach. */
+ * joining itself), or, in a task, UV_ECANCELED (corio_cancel, corio/sync.h)
+ * with the handle still valid. A task is joined once, and not after a
+ * detach. */
 CORIO_API int corio_join(corio_task_t *task, void **result);
+/* The same with a deadline (ms of corio_now()): UV_ETIMEDOUT when it
+ * passes first; the handle stays valid and the join can be retried. From
+ * a plain thread only without one (UINT64_MAX), else UV_EINVAL. */
+CORIO_API int corio_join_dl(corio_task_t *task, void **result, uint64_t deadline);
 
 /* Give up the handle: the task runs on and is freed when it ends (or now,
  * if it already has). Returns 0 or UV_EINVAL. Does not suspend; any

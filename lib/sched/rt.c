@@ -8,6 +8,7 @@
 
 #include "loop/loop.h"
 #include "sched.h"
+#include "sync/wait.h"
 
 #define MAX_WORKERS 1024u
 #define DEQUE_LOG2_INITIAL 8  /* 256 tasks before the first grow */
@@ -265,16 +266,18 @@ int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
 }
 
 
-static int join_park(corio_task_t *self, void *arg) {
+/* Runs in the joiner's park function, its wait token armed: announce
+ * the joiner; if t finished meanwhile, end the wait here. */
+static void join_register(void *arg) {
   corio_task_t *t = arg;
   unsigned old;
 
-  t->joiner = self;
-  /* acq_rel: release publishes joiner; acquire sees the result if the
-   * task finished meanwhile */
+  /* acq_rel: release publishes joiner/join_seq; acquire sees the result if
+   * the task finished meanwhile */
   old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_JOIN_WAIT,
                                  memory_order_acq_rel);
-  return (old & CORIO__TASK_FINISHED) != 0; /* finished: run on at once */
+  if (old & CORIO__TASK_FINISHED)
+    corio__wake_seq(t->joiner, t->join_seq, 0);
 }
 
 
@@ -293,23 +296,61 @@ static void join_from_thread(corio_task_t *t) {
 }
 
 
-int corio_join(corio_task_t *t, void **result) {
+/* A joining task waits through the wait core, so deadlines and cancel
+ * apply. Giving up leaves the handle valid: the join can be retried. */
+static int join_task(corio_task_t *t, uint64_t deadline) {
+  corio__waiter_t w;
+  unsigned old;
+  int err;
+
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  t->joiner = w.task;
+  t->join_seq = w.seq;
+  err = corio__wait_park_unlock(&w, join_register, t, corio__deadline_ns(deadline));
+  if (err == 0)
+    return 0;
+  /* Withdraw. If t finished meanwhile, its finisher saw JOIN_WAIT and is
+   * trying to wake us: wait until it is done with our wait. */
+  old = atomic_fetch_and_explicit(&t->state, ~(unsigned)CORIO__TASK_JOIN_WAIT,
+                                  memory_order_acq_rel);
+  if (old & CORIO__TASK_FINISHED)
+    while (!(atomic_load_explicit(&t->state, memory_order_acquire) &
+             CORIO__TASK_WAKE_DONE))
+      sched_yield();
+  atomic_fetch_and_explicit(&t->state, ~(unsigned)CORIO__TASK_WAKE_DONE,
+                            memory_order_relaxed);
+  return err;
+}
+
+
+int corio_join_dl(corio_task_t *t, void **result, uint64_t deadline) {
   corio_task_t *self = corio_self();
+  int err;
 
   if (t == NULL || t == self)
     return UV_EINVAL;
   /* acquire: pairs with task_finished's release */
   if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
         CORIO__TASK_FINISHED)) {
-    if (self != NULL)
-      corio__park(join_park, t);
-    else
+    if (self != NULL) {
+      if ((err = join_task(t, deadline)) != 0)
+        return err;
+    } else {
+      if (deadline != UINT64_MAX)
+        return UV_EINVAL; /* a plain thread waits without a deadline */
       join_from_thread(t);
+    }
   }
   if (result != NULL)
     *result = t->result;
   corio__task_free(t);
   return 0;
+}
+
+
+int corio_join(corio_task_t *t, void **result) {
+  return corio_join_dl(t, result, UINT64_MAX);
 }
 
 

@@ -27,7 +27,9 @@ typedef int (*corio__park_fn)(corio_task_t *task, void *arg);
 enum corio__task_flags {
   CORIO__TASK_FINISHED = 1u,   /* fn returned; result is set */
   CORIO__TASK_JOIN_WAIT = 2u,  /* a joiner is parked on it (see joiner) */
-  CORIO__TASK_DETACHED = 4u    /* nobody will join: free when finished */
+  CORIO__TASK_DETACHED = 4u,   /* nobody will join: free when finished */
+  CORIO__TASK_WAKE_DONE = 8u   /* the finisher's failed wake of a joiner
+                                  that gave up is over (see corio_join_dl) */
 };
 
 enum corio__task_why { CORIO__WHY_PARK = 1, CORIO__WHY_YIELD = 2 };
@@ -45,7 +47,8 @@ struct corio_task_s {
   void *result;
   corio_task_t *next;          /* run-queue and waiter-list link */
   _Atomic(unsigned) state;     /* enum corio__task_flags */
-  corio_task_t *joiner;        /* a task parked in corio_join, or NULL */
+  corio_task_t *joiner;        /* a task parked in corio_join, or NULL, */
+  uint64_t join_seq;           /* and the sequence number of its wait */
   corio__thread_waiter_t *thread_joiner; /* a plain thread in corio_join */
   corio__park_fn park_fn;      /* set by corio__park, run by the worker */
   void *park_arg;

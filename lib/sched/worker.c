@@ -36,6 +36,7 @@
 #include "core/overflow.h"
 #include "loop/loop.h"
 #include "sched.h"
+#include "sync/wait.h"
 
 #define FAIRNESS_TICKS 61
 #define LIFO_MAX_STREAK 3
@@ -435,8 +436,11 @@ static void task_finished(corio_task_t *t) {
       corio__thread_waiter_t *tw = t->thread_joiner;
       atomic_store_explicit(&tw->done, 1, memory_order_release);
       corio__futex_wake(&tw->done, 1);
-    } else {
-      corio__ready(t->joiner);
+    } else if (!corio__wake_seq(t->joiner, t->join_seq, 0)) {
+      /* The joiner gave up (deadline, cancel) and waits for this bit
+       * before it goes on; after a successful wake, t is not ours. */
+      atomic_fetch_or_explicit(&t->state, CORIO__TASK_WAKE_DONE,
+                               memory_order_release);
     }
   } else if (old & CORIO__TASK_DETACHED) {
     corio__task_free(t);
