@@ -54,8 +54,9 @@ CORIO_API int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
  * Time. */
 
 /* Suspend the calling task for at least ms milliseconds (never less). A
- * plain thread sleeps. Returns 0. Timers live in one uv_timer_t per
- * runtime and a heap of sleepers; no handle is created per sleep. */
+ * plain thread sleeps. Returns 0, or UV_ECANCELED when the task is
+ * cancelled (corio/sync.h). Timers live in one uv_timer_t per runtime and
+ * a heap of deadlines; no handle is created per sleep. */
 CORIO_API int corio_sleep(uint64_t ms);
 
 /* ------------------------------------------------------------------------
@@ -87,10 +88,24 @@ typedef struct corio_await_s corio_await_t;
 typedef int (*corio_await_start_fn)(uv_loop_t *loop, corio_await_t *aw,
                                     void *arg);
 
-/* See above. Returns 0, the error start returned, or UV_EINVAL (NULL
- * arguments; on the loop thread outside a task). May suspend. */
+/* See above. Returns 0, the error start returned, UV_ECANCELED (the task
+ * was cancelled, corio/sync.h), or UV_EINVAL (NULL arguments; on the loop
+ * thread outside a task). May suspend. */
 CORIO_API int corio_await(corio_rt_t *rt, corio_await_start_fn start,
                           void *arg, intptr_t *result);
+
+/* With a deadline (ms of corio_now()): UV_ETIMEDOUT when it passes first.
+ * A wait ended by a deadline or a cancel still returns only once the
+ * request's callback has run (it writes into the caller's memory); corio
+ * uv_cancel()s the request meanwhile if start registered it with
+ * corio_await_cancelable. Whatever the request did is then lost to the
+ * caller. From a plain thread only without a deadline (UINT64_MAX). */
+CORIO_API int corio_await_dl(corio_rt_t *rt, corio_await_start_fn start,
+                             void *arg, intptr_t *result, uint64_t deadline);
+
+/* Called by start: if the wait ends early, corio may uv_cancel(req). Only
+ * for requests uv_cancel supports (fs, work, getaddrinfo, getnameinfo). */
+CORIO_API void corio_await_cancelable(corio_await_t *aw, uv_req_t *req);
 
 /* Finish an await: its waiter resumes with value. Loop thread only, once. */
 CORIO_API void corio_await_done(corio_await_t *aw, intptr_t value);
@@ -110,6 +125,22 @@ CORIO_API int corio_fs_unlink(const char *path);
 CORIO_API int corio_fs_rename(const char *from, const char *to);
 CORIO_API int corio_fs_mkdir(const char *path, int mode);
 
+/* The same with a deadline (ms of corio_now()): UV_ETIMEDOUT when it
+ * passes first, with the semantics of corio_await_dl (the operation is
+ * cancelled if it has not started, and its outcome is lost). */
+CORIO_API int corio_fs_open_dl(const char *path, int flags, int mode,
+                               uint64_t deadline);
+CORIO_API ssize_t corio_fs_read_dl(uv_file fd, void *buf, size_t len,
+                                   int64_t offset, uint64_t deadline);
+CORIO_API ssize_t corio_fs_write_dl(uv_file fd, const void *buf, size_t len,
+                                    int64_t offset, uint64_t deadline);
+CORIO_API int corio_fs_close_dl(uv_file fd, uint64_t deadline);
+CORIO_API int corio_fs_stat_dl(const char *path, uv_stat_t *st, uint64_t deadline);
+CORIO_API int corio_fs_unlink_dl(const char *path, uint64_t deadline);
+CORIO_API int corio_fs_rename_dl(const char *from, const char *to,
+                                 uint64_t deadline);
+CORIO_API int corio_fs_mkdir_dl(const char *path, int mode, uint64_t deadline);
+
 /* ------------------------------------------------------------------------
  * Names and blocking work. */
 
@@ -119,11 +150,18 @@ CORIO_API int corio_fs_mkdir(const char *path, int mode);
 CORIO_API int corio_getaddrinfo(const char *node, const char *service,
                                 const struct addrinfo *hints,
                                 struct addrinfo **res);
+CORIO_API int corio_getaddrinfo_dl(const char *node, const char *service,
+                                   const struct addrinfo *hints,
+                                   struct addrinfo **res, uint64_t deadline);
 
 /* Run fn(arg) on libuv's threadpool, for blocking code that must not hold a
  * worker, and return when it is done. Returns 0 or a negative libuv error.
  * May suspend. */
 CORIO_API int corio_work(void (*fn)(void *arg), void *arg);
+/* With a deadline: UV_ETIMEDOUT when it passes first; fn, if it already
+ * runs, runs to its end before this returns (threads cannot be stopped),
+ * if it has not started it never will. */
+CORIO_API int corio_work_dl(void (*fn)(void *arg), void *arg, uint64_t deadline);
 
 #ifdef __cplusplus
 }

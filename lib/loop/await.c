@@ -1,42 +1,63 @@
-/* Awaiting libuv requests: the general mechanism (corio_await) and the
- * wrappers built on it (files, names, threadpool work).
+/* Awaiting libuv requests: the general mechanism (corio_await) and, in
+ * fs.c, the wrappers built on it.
  *
- * The await record lives in the waiter's frame. A task parks; its park
- * function posts the record to the loop (or, on the loop thread, starts
- * the request at once); the request's callback calls corio_await_done,
- * which readies the task. A plain thread waits on a futex instead. */
+ * The await record lives in the waiter's frame. A task waits through the
+ * wait core (lib/sync/wait.h), so a deadline or corio_cancel can end the
+ * wait; its park function posts the record to the loop, which starts the
+ * request; the request's callback calls corio_await_done, which wakes it.
+ *
+ * A wait that ends early (deadline, cancel) cannot just return: the
+ * request is in flight and its callback will write into the caller's
+ * frame. So the task parks a second time, without a token, and posts a
+ * cancel request to the loop, which uv_cancel()s the libuv request if the
+ * starter registered it (corio_await_cancelable). Both the cancel request
+ * and the completion run on the loop thread; whichever comes second
+ * resumes the task. A plain thread waits on a futex, without deadline. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "loop.h"
 #include "sched/sched.h"
+#include "sync/wait.h"
 
 struct corio_await_s {
-  corio__req_t req;
+  corio__req_t req;                /* start, on the loop */
+  corio__req_t cancel_req;         /* give up, on the loop */
   corio__loop_t *lp;
   corio_await_start_fn start;
   void *arg;
   intptr_t value;
   int start_err;                   /* what start returned, if negative */
-  corio_task_t *task;              /* or NULL: a plain thread waits */
+  corio__waiter_t *w;              /* a task's wait, or NULL: a thread's */
+  uv_req_t *uvreq;                 /* what to uv_cancel, if anything */
+  int done, cancel_seen;           /* loop thread only */
   _Atomic(uint32_t) thread_done;
 };
 
 
-void corio_await_done(corio_await_t *aw, intptr_t value) {
-  aw->value = value;
-  atomic_fetch_sub_explicit(&aw->lp->inflight, 1, memory_order_relaxed);
-  if (aw->task != NULL) {
-    corio__ready(aw->task);
-  } else {
-    /* release: the thread's acquire load sees value */
-    atomic_store_explicit(&aw->thread_done, 1, memory_order_release);
-    corio__futex_wake(&aw->thread_done, 1);
-  }
+void corio_await_cancelable(corio_await_t *aw, uv_req_t *req) {
+  aw->uvreq = req;
 }
 
 
-/* On the loop thread: start the user's request. */
+void corio_await_done(corio_await_t *aw, intptr_t value) {
+  aw->value = value;
+  aw->done = 1;
+  atomic_fetch_sub_explicit(&aw->lp->inflight, 1, memory_order_relaxed);
+  if (aw->w == NULL) {
+    /* release: the thread's acquire load sees value */
+    atomic_store_explicit(&aw->thread_done, 1, memory_order_release);
+    corio__futex_wake(&aw->thread_done, 1);
+    return;
+  }
+  if (corio__wake(aw->w, 0))
+    return;
+  /* The task gave up; it resumes once its cancel request was seen too. */
+  if (aw->cancel_seen)
+    corio__ready(aw->w->task);
+}
+
+
 static void await_start(corio__req_t *req) {
   corio_await_t *aw = (corio_await_t *)req;
   int err;
@@ -50,31 +71,58 @@ static void await_start(corio__req_t *req) {
 }
 
 
-static int await_park(corio_task_t *self, void *arg) {
+static void await_give_up(corio__req_t *req) {
+  corio_await_t *aw = (corio_await_t *)((char *)req - offsetof(corio_await_t, cancel_req));
+
+  aw->cancel_seen = 1;
+  if (aw->done)
+    corio__ready(aw->w->task);
+  else if (aw->uvreq != NULL)
+    uv_cancel(aw->uvreq); /* the callback then reports UV_ECANCELED */
+}
+
+
+static void post_start(void *arg) {
+  corio_await_t *aw = arg;
+  corio__loop_post(aw->lp, &aw->req);
+}
+
+
+static int post_give_up(corio_task_t *self, void *arg) {
   corio_await_t *aw = arg;
 
-  aw->task = self;
-  corio__loop_post(aw->lp, &aw->req);
+  (void)self;
+  corio__loop_post(aw->lp, &aw->cancel_req);
   return 0;
 }
 
 
-int corio_await(corio_rt_t *rt, corio_await_start_fn start, void *arg,
-                intptr_t *result) {
+int corio_await_dl(corio_rt_t *rt, corio_await_start_fn start, void *arg,
+                   intptr_t *result, uint64_t deadline) {
   corio_task_t *self = corio_self();
+  corio__waiter_t w;
   corio_await_t aw;
+  int err;
 
   if (rt == NULL || start == NULL)
     return UV_EINVAL;
   memset(&aw, 0, sizeof aw);
   aw.req.run = await_start;
+  aw.cancel_req.run = await_give_up;
   aw.lp = rt->lp;
   aw.start = start;
   aw.arg = arg;
   if (self != NULL) {
-    corio__park(await_park, &aw);
+    if ((err = corio__wait_begin(&w)) != 0)
+      return err;
+    aw.w = &w;
+    err = corio__wait_park_unlock(&w, post_start, &aw, corio__deadline_ns(deadline));
+    if (err != 0) {
+      corio__park(post_give_up, &aw); /* until the request is finished */
+      return err;
+    }
   } else {
-    if (corio_on_loop_thread(rt))
+    if (corio_on_loop_thread(rt) || deadline != UINT64_MAX)
       return UV_EINVAL; /* waiting here would stop the loop */
     atomic_init(&aw.thread_done, 0);
     corio__loop_post(aw.lp, &aw.req);
@@ -86,4 +134,10 @@ int corio_await(corio_rt_t *rt, corio_await_start_fn start, void *arg,
   if (result != NULL)
     *result = aw.value;
   return 0;
+}
+
+
+int corio_await(corio_rt_t *rt, corio_await_start_fn start, void *arg,
+                intptr_t *result) {
+  return corio_await_dl(rt, start, arg, result, UINT64_MAX);
 }

@@ -15,6 +15,7 @@ typedef struct fs_job {
   int64_t offset;
   int flags, mode;
   uv_stat_t *st;
+  uint64_t deadline;
 } fs_job_t;
 
 enum { OP_OPEN, OP_READ, OP_WRITE, OP_CLOSE, OP_STAT, OP_UNLINK, OP_RENAME,
@@ -37,6 +38,7 @@ static int fs_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   fs_job_t *j = arg;
 
   j->req.data = aw;
+  corio_await_cancelable(aw, (uv_req_t *)&j->req);
   switch (j->op) {
   case OP_OPEN:
     return uv_fs_open(loop, &j->req, j->path, j->flags, j->mode, fs_done);
@@ -66,19 +68,21 @@ static intptr_t fs_run(fs_job_t *j) {
 
   if (rt == NULL)
     return UV_EINVAL;
-  err = corio_await(rt, fs_start, j, &result);
+  err = corio_await_dl(rt, fs_start, j, &result, j->deadline);
   return err < 0 ? err : result;
 }
 
 
-int corio_fs_open(const char *path, int flags, int mode) {
-  fs_job_t j = {.op = OP_OPEN, .path = path, .flags = flags, .mode = mode};
+int corio_fs_open_dl(const char *path, int flags, int mode, uint64_t deadline) {
+  fs_job_t j = {.op = OP_OPEN, .path = path, .flags = flags, .mode = mode,
+                .deadline = deadline};
   return path == NULL ? UV_EINVAL : (int)fs_run(&j);
 }
 
 
-ssize_t corio_fs_read(uv_file fd, void *buf, size_t len, int64_t offset) {
-  fs_job_t j = {.op = OP_READ, .fd = fd, .offset = offset};
+ssize_t corio_fs_read_dl(uv_file fd, void *buf, size_t len, int64_t offset,
+                         uint64_t deadline) {
+  fs_job_t j = {.op = OP_READ, .fd = fd, .offset = offset, .deadline = deadline};
 
   if (buf == NULL || len > UINT32_MAX)
     return UV_EINVAL;
@@ -87,8 +91,9 @@ ssize_t corio_fs_read(uv_file fd, void *buf, size_t len, int64_t offset) {
 }
 
 
-ssize_t corio_fs_write(uv_file fd, const void *buf, size_t len, int64_t offset) {
-  fs_job_t j = {.op = OP_WRITE, .fd = fd, .offset = offset};
+ssize_t corio_fs_write_dl(uv_file fd, const void *buf, size_t len,
+                          int64_t offset, uint64_t deadline) {
+  fs_job_t j = {.op = OP_WRITE, .fd = fd, .offset = offset, .deadline = deadline};
 
   if (buf == NULL || len > UINT32_MAX)
     return UV_EINVAL;
@@ -98,33 +103,61 @@ ssize_t corio_fs_write(uv_file fd, const void *buf, size_t len, int64_t offset) 
 }
 
 
-int corio_fs_close(uv_file fd) {
-  fs_job_t j = {.op = OP_CLOSE, .fd = fd};
+int corio_fs_close_dl(uv_file fd, uint64_t deadline) {
+  fs_job_t j = {.op = OP_CLOSE, .fd = fd, .deadline = deadline};
   return (int)fs_run(&j);
 }
 
 
-int corio_fs_stat(const char *path, uv_stat_t *st) {
-  fs_job_t j = {.op = OP_STAT, .path = path, .st = st};
+int corio_fs_stat_dl(const char *path, uv_stat_t *st, uint64_t deadline) {
+  fs_job_t j = {.op = OP_STAT, .path = path, .st = st, .deadline = deadline};
   return path == NULL || st == NULL ? UV_EINVAL : (int)fs_run(&j);
 }
 
 
-int corio_fs_unlink(const char *path) {
-  fs_job_t j = {.op = OP_UNLINK, .path = path};
+int corio_fs_unlink_dl(const char *path, uint64_t deadline) {
+  fs_job_t j = {.op = OP_UNLINK, .path = path, .deadline = deadline};
   return path == NULL ? UV_EINVAL : (int)fs_run(&j);
 }
 
 
-int corio_fs_rename(const char *from, const char *to) {
-  fs_job_t j = {.op = OP_RENAME, .path = from, .path2 = to};
+int corio_fs_rename_dl(const char *from, const char *to, uint64_t deadline) {
+  fs_job_t j = {.op = OP_RENAME, .path = from, .path2 = to, .deadline = deadline};
   return from == NULL || to == NULL ? UV_EINVAL : (int)fs_run(&j);
 }
 
 
-int corio_fs_mkdir(const char *path, int mode) {
-  fs_job_t j = {.op = OP_MKDIR, .path = path, .mode = mode};
+int corio_fs_mkdir_dl(const char *path, int mode, uint64_t deadline) {
+  fs_job_t j = {.op = OP_MKDIR, .path = path, .mode = mode, .deadline = deadline};
   return path == NULL ? UV_EINVAL : (int)fs_run(&j);
+}
+
+
+#define FOREVER UINT64_MAX
+
+int corio_fs_open(const char *path, int flags, int mode) {
+  return corio_fs_open_dl(path, flags, mode, FOREVER);
+}
+ssize_t corio_fs_read(uv_file fd, void *buf, size_t len, int64_t offset) {
+  return corio_fs_read_dl(fd, buf, len, offset, FOREVER);
+}
+ssize_t corio_fs_write(uv_file fd, const void *buf, size_t len, int64_t offset) {
+  return corio_fs_write_dl(fd, buf, len, offset, FOREVER);
+}
+int corio_fs_close(uv_file fd) {
+  return corio_fs_close_dl(fd, FOREVER);
+}
+int corio_fs_stat(const char *path, uv_stat_t *st) {
+  return corio_fs_stat_dl(path, st, FOREVER);
+}
+int corio_fs_unlink(const char *path) {
+  return corio_fs_unlink_dl(path, FOREVER);
+}
+int corio_fs_rename(const char *from, const char *to) {
+  return corio_fs_rename_dl(from, to, FOREVER);
+}
+int corio_fs_mkdir(const char *path, int mode) {
+  return corio_fs_mkdir_dl(path, mode, FOREVER);
 }
 
 
@@ -150,12 +183,20 @@ static int gai_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   gai_job_t *j = arg;
 
   j->req.data = aw;
+  corio_await_cancelable(aw, (uv_req_t *)&j->req);
   return uv_getaddrinfo(loop, &j->req, gai_done, j->node, j->service, j->hints);
 }
 
 
 int corio_getaddrinfo(const char *node, const char *service,
                       const struct addrinfo *hints, struct addrinfo **res) {
+  return corio_getaddrinfo_dl(node, service, hints, res, FOREVER);
+}
+
+
+int corio_getaddrinfo_dl(const char *node, const char *service,
+                         const struct addrinfo *hints, struct addrinfo **res,
+                         uint64_t deadline) {
   gai_job_t j = {.node = node, .service = service, .hints = hints};
   corio_rt_t *rt = corio_current_rt();
   intptr_t status;
@@ -163,9 +204,12 @@ int corio_getaddrinfo(const char *node, const char *service,
 
   if (rt == NULL || res == NULL || (node == NULL && service == NULL))
     return UV_EINVAL;
-  err = corio_await(rt, gai_start, &j, &status);
-  if (err < 0)
+  err = corio_await_dl(rt, gai_start, &j, &status, deadline);
+  if (err < 0) {
+    if (j.res != NULL) /* it finished after all: nobody will use it */
+      uv_freeaddrinfo(j.res);
     return err;
+  }
   if (status < 0)
     return (int)status;
   *res = j.res;
@@ -197,11 +241,17 @@ static int work_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   work_job_t *j = arg;
 
   j->req.data = aw;
+  corio_await_cancelable(aw, (uv_req_t *)&j->req);
   return uv_queue_work(loop, &j->req, work_run, work_done);
 }
 
 
 int corio_work(void (*fn)(void *arg), void *arg) {
+  return corio_work_dl(fn, arg, FOREVER);
+}
+
+
+int corio_work_dl(void (*fn)(void *arg), void *arg, uint64_t deadline) {
   work_job_t j = {.fn = fn, .arg = arg};
   corio_rt_t *rt = corio_current_rt();
   intptr_t status;
@@ -209,6 +259,6 @@ int corio_work(void (*fn)(void *arg), void *arg) {
 
   if (rt == NULL || fn == NULL)
     return UV_EINVAL;
-  err = corio_await(rt, work_start, &j, &status);
+  err = corio_await_dl(rt, work_start, &j, &status, deadline);
   return err < 0 ? err : (int)status;
 }

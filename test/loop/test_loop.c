@@ -384,3 +384,91 @@ Test(loop, attached_mode_runs_beside_the_application_and_lets_it_exit) {
   uv_run(&loop, UV_RUN_DEFAULT); /* corio's handles finish closing */
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* --- deadlines and cancellation of I/O ---------------------------------- */
+
+typedef struct {
+  _Atomic(int) started, finished;
+} slow_t;
+
+static void slow_job(void *arg) {
+  slow_t *s = arg;
+  struct timespec ts = {0, 40 * 1000 * 1000};
+
+  atomic_fetch_add(&s->started, 1);
+  nanosleep(&ts, NULL);
+  atomic_fetch_add(&s->finished, 1);
+}
+
+static void *work_with_deadline(void *arg) {
+  slow_t *s = arg;
+  uint64_t t0 = uv_hrtime();
+
+  cr_assert_eq(corio_work_dl(slow_job, s, corio_now() + 5), UV_ETIMEDOUT);
+  /* it returned only once the job was done with our memory */
+  cr_assert_eq(atomic_load(&s->started), atomic_load(&s->finished));
+  cr_assert_geq(uv_hrtime() - t0, 4u * 1000000u);
+  return NULL;
+}
+
+Test(loop, work_dl_times_out_after_the_job_let_go) {
+  slow_t s;
+
+  memset(&s, 0, sizeof s);
+  cr_assert_eq(corio_main(work_with_deadline, &s, NULL, NULL), 0);
+}
+
+/* Fill libuv's threadpool (4 threads by default) with slow jobs, then
+ * cancel a task whose job is still queued: it is taken off the queue and
+ * never runs. */
+typedef struct {
+  slow_t busy[6];
+  slow_t victim;
+} pool_t;
+
+static void *runs_slow(void *arg) {
+  return (void *)(intptr_t)corio_work(slow_job, arg);
+}
+
+static void *cancels_queued_work(void *arg) {
+  pool_t *p = arg;
+  corio_task_t *busy[6], *victim;
+  void *r;
+
+  for (int i = 0; i < 6; i++)
+    corio_spawn(corio_current_rt(), runs_slow, &p->busy[i], &busy[i]);
+  corio_sleep(5);
+  corio_spawn(corio_current_rt(), runs_slow, &p->victim, &victim);
+  corio_sleep(5);
+  corio_cancel(victim);
+  corio_join(victim, &r);
+  cr_assert_eq((intptr_t)r, UV_ECANCELED);
+  cr_assert_eq(atomic_load(&p->victim.started), 0, "never ran");
+  for (int i = 0; i < 6; i++) {
+    corio_join(busy[i], &r);
+    cr_assert_eq((intptr_t)r, 0);
+  }
+  return NULL;
+}
+
+Test(loop, cancel_takes_queued_work_off_the_threadpool) {
+  pool_t p;
+
+  memset(&p, 0, sizeof p);
+  cr_assert_eq(corio_main(cancels_queued_work, &p, NULL, NULL), 0);
+}
+
+static void *reads_with_past_deadline(void *arg) {
+  char buf[8];
+
+  (void)arg;
+  cr_assert_eq(corio_fs_open_dl("/dev/null", O_RDONLY, 0, corio_now() - 1),
+               UV_ETIMEDOUT);
+  cr_assert_eq(corio_fs_read_dl(-1, buf, sizeof buf, 0, corio_now() + 1000),
+               UV_EBADF, "errors pass through");
+  return NULL;
+}
+
+Test(loop, fs_dl_with_a_past_deadline_is_etimedout) {
+  cr_assert_eq(corio_main(reads_with_past_deadline, NULL, NULL, NULL), 0);
+}
