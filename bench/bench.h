@@ -29,5 +29,7 @@ int bench_fanout(int argc, char **argv);
 int bench_idle_rss(int argc, char **argv);
 int bench_hop(int argc, char **argv);
 int bench_timer(int argc, char **argv);
+int bench_chan(int argc, char **argv);
+int bench_mutex(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ static const struct {
   {"fanout", bench_fanout, "parallel fib(32), 1 vs 2 workers: fanout_speedup"},
   {"idle_rss", bench_idle_rss, "RSS per suspended task, 100,000 alive: idle_rss_kib"},
   {"hop", bench_hop, "worker -> loop -> worker round trip: hop_ns"},
+  {"chan", bench_chan, "unbuffered ping-pong and buffered 1:1 throughput: chan_pingpong_ns, chan_buffered_per_s"},
+  {"mutex", bench_mutex, "8 tasks lock/unlock one mutex: mutex_contended_per_s"},
   {"timer", bench_timer, "lateness of 10,000 concurrent 1 ms sleeps: timer_late_p50_us/p99_us"},
 };
 

@@ -32,7 +32,9 @@ typedef struct corio__worker {
   _Atomic(corio_task_t *) lifo;
   corio_task_t *current;         /* the task running now, or NULL */
   unsigned lifo_streak;          /* LIFO tasks run in a row */
-  unsigned tick;                 /* tasks run, for the fairness check */
+  /* Tasks run: the fairness check, and thieves look at it to see whether
+   * a worker is stuck in one task (then its LIFO slot may be taken). */
+  _Atomic(unsigned) tick;
   unsigned index;
   int searching;                 /* counted in rt->idle_state */
   uint64_t rng;                  /* victim selection */

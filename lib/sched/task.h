@@ -62,6 +62,7 @@ struct corio_task_s {
    * to WOKEN (the event, the deadline, corio_cancel) wakes the task and
    * says why in wake_reason. */
   _Atomic(uint64_t) wake_word;
+  uint64_t wait_seq;           /* the last wait's number; owner only */
   int wake_reason;
   _Atomic(int) cancel_requested;
 };

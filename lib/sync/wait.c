@@ -7,9 +7,6 @@
 #include "corio/sync.h"
 #include "loop/loop.h"
 
-/* Sequence numbers: unique, so that a late timer can never end a later
- * wait of the same task (or of a task that reused its memory). */
-static _Atomic(uint64_t) wait_seq = 1;
 
 
 void corio__spin_lock(corio__spin_t *l) {
@@ -70,8 +67,11 @@ int corio__wait_begin(corio__waiter_t *w) {
   w->fired = 0;
   w->result = 0;
   w->data = NULL;
-  /* relaxed: only uniqueness matters */
-  w->seq = atomic_fetch_add_explicit(&wait_seq, 1, memory_order_relaxed);
+  /* Per task: a waker that holds an old sequence number (a timer, a
+   * finishing task) cannot end a later wait. Nothing outlives the task's
+   * memory: timers and joins hand their waits back before the wait returns
+   * (timer.c, rt.c). Owner-only counter, so no atomic is needed. */
+  w->seq = ++t->wait_seq;
   if (atomic_exchange_explicit(&t->cancel_requested, 0, memory_order_acq_rel))
     return UV_ECANCELED;
   return 0;

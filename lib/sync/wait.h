@@ -2,7 +2,7 @@
  * primitive of corio builds on, on top of the park protocol.
  *
  * A wait has one wake token, in the task (task->wake_word): the wait's
- * sequence number (unique in the process) and a state. Three parties may
+ * sequence number (unique for the task) and a state. Three parties may
  * try to end the wait: the event the task waits for (a primitive's
  * signal), its deadline (a timer on the loop thread) and corio_cancel.
  * Each tries one compare-and-swap of the token from WAITING to WOKEN; the
