@@ -534,3 +534,61 @@ Test(join, deadlines_racing_task_ends, .timeout = 120) {
   cr_assert_eq(corio_main(races_joins, NULL, &(corio_rt_options_t){.workers = 2}, &sum), 0);
   cr_assert_eq((uintptr_t)sum, 300u * 299u / 2u);
 }
+
+/* --- cancel and deadlines on semaphore, wait group, condition ----------- */
+
+typedef struct {
+  corio_sem_t sem;
+  corio_wg_t wg;
+  corio_mutex_t m;
+  corio_cond_t c;
+} prims_t;
+
+static void *acquires(void *arg) {
+  return (void *)(intptr_t)corio_sem_acquire(&((prims_t *)arg)->sem);
+}
+
+static void *waits_group(void *arg) {
+  return (void *)(intptr_t)corio_wg_wait(&((prims_t *)arg)->wg);
+}
+
+static void *waits_cond(void *arg) {
+  prims_t *p = arg;
+  int err;
+
+  corio_mutex_lock(&p->m);
+  err = corio_cond_wait(&p->c, &p->m);
+  cr_assert_eq(corio_mutex_trylock(&p->m), UV_EBUSY, "the mutex is held again");
+  corio_mutex_unlock(&p->m);
+  return (void *)(intptr_t)err;
+}
+
+static void *cancels_all_kinds(void *arg) {
+  prims_t *p = arg;
+  corio_task_t *t[3];
+  void *r;
+
+  corio_wg_add(&p->wg, 1);
+  cr_assert_eq(corio_sem_acquire_dl(&p->sem, corio_now() + 3), UV_ETIMEDOUT);
+  corio_spawn(corio_current_rt(), acquires, p, &t[0]);
+  corio_spawn(corio_current_rt(), waits_group, p, &t[1]);
+  corio_spawn(corio_current_rt(), waits_cond, p, &t[2]);
+  corio_sleep(10);
+  for (int i = 0; i < 3; i++)
+    corio_cancel(t[i]);
+  for (int i = 0; i < 3; i++) {
+    corio_join(t[i], &r);
+    cr_assert_eq((intptr_t)r, UV_ECANCELED, "kind %d", i);
+  }
+  cr_assert_eq(corio_sem_destroy(&p->sem), 0, "no waiter left behind");
+  cr_assert_eq(corio_wg_destroy(&p->wg), 0);
+  cr_assert_eq(corio_cond_destroy(&p->c), 0);
+  return NULL;
+}
+
+Test(cancel, semaphore_wait_group_and_cond_waits_are_cancellable) {
+  prims_t p;
+
+  memset(&p, 0, sizeof p);
+  cr_assert_eq(corio_main(cancels_all_kinds, &p, NULL, NULL), 0);
+}
