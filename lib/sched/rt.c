@@ -17,18 +17,12 @@
 /* --- the registry of all tasks, for corio_rt_free ---------------------- */
 
 static void reg_lock(corio_rt_t *rt) {
-  unsigned spins = 0;
-
-  /* acquire/release: a spinlock held for a few pointer writes; if the
-   * holder was preempted, give it the CPU instead of burning ours */
-  while (atomic_flag_test_and_set_explicit(&rt->reg_lock, memory_order_acquire))
-    if (++spins % 64 == 0)
-      sched_yield();
+  corio__spin_lock(&rt->reg_lock);
 }
 
 
 static void reg_unlock(corio_rt_t *rt) {
-  atomic_flag_clear_explicit(&rt->reg_lock, memory_order_release);
+  corio__spin_unlock(&rt->reg_lock);
 }
 
 
@@ -137,7 +131,7 @@ int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
   rt->coro_opts.unguarded = o.unguarded_stacks;
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
-  atomic_flag_clear(&rt->reg_lock);
+  atomic_init(&rt->reg_lock, 0);
   rt->workers = calloc(o.workers, sizeof *rt->workers);
   err = rt->workers == NULL ? UV_ENOMEM : corio__ebr_init(&rt->ebr, o.workers);
   /* nworkers counts the deques made so far, for rt_release */

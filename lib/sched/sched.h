@@ -12,6 +12,7 @@
 #include "ebr.h"
 #include "futex.h"
 #include "inject.h"
+#include "spin.h"
 #include "task.h"
 
 /* idle_state packs two counters so that every transition of the idle
@@ -63,7 +64,7 @@ struct corio_rt_s {
   struct corio__loop *lp;        /* the reactor (lib/loop) */
 
   /* Every task not yet freed, for corio_rt_free. */
-  _Alignas(CORIO__CACHE_LINE) atomic_flag reg_lock;
+  _Alignas(CORIO__CACHE_LINE) corio__spin_t reg_lock;
   corio_task_t *reg_head;
 };
 

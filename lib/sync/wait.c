@@ -9,17 +9,6 @@
 
 
 
-void corio__spin_lock(corio__spin_t *l) {
-  unsigned spins = 0;
-
-  /* acquire: pairs with corio__spin_unlock */
-  while (atomic_exchange_explicit(l, 1, memory_order_acquire) != 0)
-    while (atomic_load_explicit(l, memory_order_relaxed) != 0)
-      if (++spins % 128 == 0)
-        sched_yield(); /* the holder may be preempted */
-}
-
-
 void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w) {
   w->next = NULL;
   w->prev = l->tail;

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "sched/spin.h"
 #include "sched/task.h"
 
 enum { CORIO__WAIT_IDLE = 0, CORIO__WAIT_WAITING = 1, CORIO__WAIT_WOKEN = 2 };
@@ -35,16 +36,6 @@ static inline uint64_t corio__deadline_ns(uint64_t deadline_ms) {
                                               : deadline_ms * 1000000u;
 }
 
-/* A tiny spinlock for primitives: held for a few pointer updates, and
- * across the switch of a task that parks (released by its park function
- * on the worker, DESIGN.md 3). */
-typedef _Atomic(int) corio__spin_t;
-
-void corio__spin_lock(corio__spin_t *l);
-static inline void corio__spin_unlock(corio__spin_t *l) {
-  /* release: the next holder sees our list updates */
-  atomic_store_explicit(l, 0, memory_order_release);
-}
 
 typedef struct corio__waiter {
   struct corio__waiter *next, *prev;
