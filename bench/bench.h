@@ -14,12 +14,19 @@ static inline double bench_now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* --workers N, default 2 */
-static inline unsigned opt_workers(int argc, char **argv) {
-  for (int i = 1; i + 1 < argc; i++)
-    if (strcmp(argv[i], "--workers") == 0)
-      return (unsigned)atoi(argv[i + 1]);
-  return 2;
+#include "corio/rt.h"
+
+/* --workers N (default 2), --loop-only: every task on the loop thread */
+static inline corio_rt_options_t bench_rt_options(int argc, char **argv) {
+  corio_rt_options_t o = {.workers = 2};
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
+      o.workers = (unsigned)atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--loop-only") == 0)
+      o.loop_only = 1;
+  }
+  return o;
 }
 
 int bench_switch(int argc, char **argv);

@@ -31,7 +31,7 @@ static void *hops(void *arg) {
 }
 
 int bench_hop(int argc, char **argv) {
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
   long n = 200000;
   double best = 0;
 
@@ -89,7 +89,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int bench_timer(int argc, char **argv) {
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
 
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--unguarded") == 0)

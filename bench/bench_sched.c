@@ -37,7 +37,7 @@ static void *spawn_batches(void *arg) {
 }
 
 int bench_spawn(int argc, char **argv) {
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
   long total = 1000000;
   double best = 0;
 
@@ -81,7 +81,7 @@ static void *skynet(void *arg) {
 }
 
 int bench_skynet(int argc, char **argv) {
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
   sky_t root = {0, 1000000};
   double best = 0;
 
@@ -212,12 +212,12 @@ static void *parks(void *arg) {
 int bench_idle_rss(int argc, char **argv) {
   /* Unguarded: 100,000 guarded stacks would need 200,000 mappings, over
    * Linux's default vm.max_map_count (see corio_rt_options_t). */
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv),
-                             .unguarded_stacks = 1};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
   const long n = 100000;
   long before, after, i;
   corio_rt_t *rt;
 
+  opts.unguarded_stacks = 1;
   if (corio_rt_new(&rt, &opts) != 0)
     return 1;
   before = rss_kib();

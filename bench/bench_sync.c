@@ -68,7 +68,7 @@ static void *producer(void *arg) {
 }
 
 int bench_chan(int argc, char **argv) {
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
   double best_pp = 0, best_buf = 0;
 
   for (int rep = 0; rep < 3; rep++) {
@@ -131,7 +131,7 @@ static void *runs_lockers(void *arg) {
 }
 
 int bench_mutex(int argc, char **argv) {
-  corio_rt_options_t opts = {.workers = opt_workers(argc, argv)};
+  corio_rt_options_t opts = bench_rt_options(argc, argv);
   double best = 0;
 
   for (int rep = 0; rep < 3; rep++) {

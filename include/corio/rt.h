@@ -39,6 +39,12 @@ typedef struct corio_rt_options_s {
   /* Nonzero: stacks without guard pages, for more than ~32,000 live tasks
    * (see corio_coro_options_t.unguarded for the trade-off). */
   int unguarded_stacks;
+  /* Nonzero: no worker threads at all; every task runs on the loop thread
+   * (as if spawned with corio_spawn_on_loop), and `workers` is ignored.
+   * No cross-thread hop anywhere: the baseline for what hops cost, the
+   * natural mode for a small machine, and what a single-threaded libuv
+   * application that attaches corio usually wants. */
+  int loop_only;
   /* NULL: the runtime creates a libuv loop and runs it on a thread of its
    * own. Otherwise attached mode: corio adds its handles to this loop,
    * which the application runs; corio_rt_new, corio_rt_free must then be

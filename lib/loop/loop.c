@@ -99,23 +99,43 @@ static int poll_inbox(corio__loop_t *lp) {
 }
 
 
+/* The next pinned task to run: the one readied last on this thread (as a
+ * worker's LIFO slot, capped at 3 in a row), else the head of the queue. */
+static corio_task_t *next_pinned(corio__loop_t *lp) {
+  corio_task_t *t = lp->next;
+
+  if (t != NULL) {
+    lp->next = NULL;
+    if (lp->next_streak++ < 3)
+      return t;
+    runq_push(lp, t);
+  }
+  lp->next_streak = 0;
+  t = lp->runq_head;
+  if (t != NULL) {
+    lp->runq_head = t->next;
+    if (lp->runq_head == NULL)
+      lp->runq_tail = NULL;
+  }
+  return t;
+}
+
+
 static void idle_cb(uv_idle_t *idle) {
   corio__loop_t *lp = idle->data;
   corio_task_t *t, *end = lp->runq_tail;
   int polling = poll_inbox(lp);
 
   /* Run what is ready now; tasks readied meanwhile wait for the next
-   * round, so callbacks and I/O are not starved. */
-  while ((t = lp->runq_head) != NULL) {
-    lp->runq_head = t->next;
-    if (lp->runq_head == NULL)
-      lp->runq_tail = NULL;
+   * round (but for the next slot), so callbacks and I/O are not starved. */
+  while ((t = next_pinned(lp)) != NULL) {
     if (corio__task_run(t, &lp->current))
       runq_push(lp, t); /* corio_yield: to the back */
     if (t == end)
       break;
   }
-  if (lp->runq_head == NULL && lp->batch_head == NULL && !polling)
+  if (lp->runq_head == NULL && lp->next == NULL && lp->batch_head == NULL &&
+      !polling)
     uv_idle_stop(&lp->idle);
 }
 
@@ -128,8 +148,26 @@ static void resume_pinned_req(corio__req_t *req) {
 }
 
 
-void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t) {
+void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t, int spawned) {
   if (corio__loop_current() == lp) {
+    /* A task spawned here runs next (Go's runnext): a tree of spawns then
+     * unfolds depth first, as on a worker's LIFO deque, instead of
+     * breadth first with every node alive at once. */
+    if (spawned && lp->runq_head != NULL) {
+      t->next = lp->runq_head;
+      lp->runq_head = t;
+      return;
+    }
+    if (!spawned) {
+      /* readied here: the next slot; what it held goes to the queue */
+      corio_task_t *prev = lp->next;
+      lp->next = t;
+      if (prev != NULL)
+        runq_push(lp, prev);
+      else if (!lp->closing)
+        uv_idle_start(&lp->idle, idle_cb);
+      return;
+    }
     runq_push(lp, t);
     return;
   }

@@ -44,6 +44,8 @@ typedef struct corio__loop {
 
   /* Loop thread only. */
   corio_task_t *current;     /* the pinned task running now */
+  corio_task_t *next;        /* pinned task readied last here: runs next */
+  unsigned next_streak;
   corio_task_t *runq_head;   /* pinned tasks ready to run */
   corio_task_t *runq_tail;
   corio_task_t *batch_head;  /* worker tasks readied here this iteration */
@@ -70,8 +72,9 @@ int corio__loop_stop(corio__loop_t *lp);
 /* Post req to the loop thread (or run it now if this is the loop thread). */
 void corio__loop_post(corio__loop_t *lp, corio__req_t *req);
 
-/* A pinned task is runnable: run it on the loop thread soon. Any thread. */
-void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t);
+/* A pinned task is runnable: run it on the loop thread soon (next, if it
+ * was just spawned there). Any thread. */
+void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t, int spawned);
 /* A worker task was readied on the loop thread: batch it. */
 void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t);
 /* rt->live moved between zero and nonzero: re-check the loop's ref. */

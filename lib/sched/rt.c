@@ -116,7 +116,9 @@ int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
     return UV_EINVAL;
   if (opts != NULL)
     o = *opts;
-  if (o.workers == 0)
+  if (o.loop_only)
+    o.workers = 0;
+  else if (o.workers == 0)
     o.workers = online_cpus();
   if (o.workers > MAX_WORKERS)
     return UV_EINVAL;
@@ -132,8 +134,12 @@ int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
   atomic_init(&rt->reg_lock, 0);
-  rt->workers = calloc(o.workers, sizeof *rt->workers);
-  err = rt->workers == NULL ? UV_ENOMEM : corio__ebr_init(&rt->ebr, o.workers);
+  rt->loop_only = o.loop_only != 0;
+  err = 0;
+  if (o.workers > 0) {
+    rt->workers = calloc(o.workers, sizeof *rt->workers);
+    err = rt->workers == NULL ? UV_ENOMEM : corio__ebr_init(&rt->ebr, o.workers);
+  }
   /* nworkers counts the deques made so far, for rt_release */
   for (i = 0; err == 0 && i < o.workers; i++) {
     corio__worker_t *w = &rt->workers[i];
@@ -234,7 +240,7 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->rt = rt;
   t->fn = fn;
   t->arg = arg;
-  t->pinned = pinned;
+  t->pinned = pinned || rt->loop_only;
   atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
   reg_add(rt, t);
   /* relaxed: only the count matters; the wait's acquire pairs with the

@@ -47,7 +47,8 @@ typedef struct corio__worker {
 } corio__worker_t;
 
 struct corio_rt_s {
-  unsigned nworkers;
+  unsigned nworkers;             /* 0 in loop-only mode */
+  int loop_only;
   corio__worker_t *workers;
   corio__ebr_t *ebr;
   corio__inject_t inject;

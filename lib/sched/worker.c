@@ -126,11 +126,11 @@ void corio__notify(corio_rt_t *rt) {
  * loop thread waits for the end of the loop iteration, where the batch
  * goes to the injection queue with one wake-up; anything else goes to the
  * injection queue now. Returns 0 if it handled t. */
-static int place_off_worker(corio_rt_t *rt, corio_task_t *t) {
+static int place_off_worker(corio_rt_t *rt, corio_task_t *t, int spawned) {
   corio__loop_t *lp;
 
   if (t->pinned) {
-    corio__loop_ready_pinned(rt->lp, t);
+    corio__loop_ready_pinned(rt->lp, t, spawned);
     return 0;
   }
   lp = corio__loop_current();
@@ -146,7 +146,7 @@ void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
   corio__worker_t *w;
 
   if (t->pinned || corio__loop_current() != NULL) {
-    if (place_off_worker(rt, t) == 0)
+    if (place_off_worker(rt, t, 1) == 0)
       return;
   }
   w = corio__worker_current();
@@ -164,7 +164,7 @@ void corio__ready(corio_task_t *t) {
   corio_task_t *prev;
 
   if (t->pinned || corio__loop_current() != NULL) {
-    if (place_off_worker(rt, t) == 0)
+    if (place_off_worker(rt, t, 0) == 0)
       return;
   }
   w = corio__worker_current();

@@ -472,3 +472,47 @@ static void *reads_with_past_deadline(void *arg) {
 Test(loop, fs_dl_with_a_past_deadline_is_etimedout) {
   cr_assert_eq(corio_main(reads_with_past_deadline, NULL, NULL, NULL), 0);
 }
+
+/* --- loop-only mode ----------------------------------------------------- */
+
+static void *child_on_loop(void *arg) {
+  (void)arg;
+  corio_sleep(1);
+  return (void *)(intptr_t)corio_on_loop_thread(corio_current_rt());
+}
+
+static void *everything_on_the_loop(void *arg) {
+  corio_task_t *t[20];
+  corio_chan_t *ch;
+  int v = 5, got = 0;
+  long on_loop = 0;
+
+  (void)arg;
+  cr_assert(corio_on_loop_thread(corio_current_rt()));
+  for (int i = 0; i < 20; i++)
+    corio_spawn(corio_current_rt(), child_on_loop, NULL, &t[i]);
+  for (int i = 0; i < 20; i++) {
+    void *r;
+    corio_join(t[i], &r);
+    on_loop += (intptr_t)r;
+  }
+  cr_assert_eq(on_loop, 20);
+  corio_chan_new(&ch, sizeof(int), 1);
+  corio_chan_send(ch, &v);
+  corio_chan_recv(ch, &got);
+  cr_assert_eq(got, 5);
+  corio_chan_free(ch);
+  return NULL;
+}
+
+Test(loop, loop_only_mode_runs_every_task_on_the_loop_thread) {
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.loop_only = 1}), 0);
+  cr_assert_eq(corio_rt_workers(rt), 0);
+  cr_assert_eq(corio_spawn(rt, everything_on_the_loop, NULL, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_rt_wait(rt), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
