@@ -418,36 +418,56 @@ Test(loop, work_dl_times_out_after_the_job_let_go) {
   cr_assert_eq(corio_main(work_with_deadline, &s, NULL, NULL), 0);
 }
 
-/* Fill libuv's threadpool (4 threads by default) with slow jobs, then
- * cancel a task whose job is still queued: it is taken off the queue and
- * never runs. */
+/* Fill libuv's threadpool (4 threads by default) with jobs that hold
+ * their threads until the test lets them go, then cancel a task whose job
+ * is still queued behind them: it is taken off the queue and never runs. */
 typedef struct {
   slow_t busy[6];
   slow_t victim;
+  _Atomic(int) gate_open;
 } pool_t;
 
-static void *runs_slow(void *arg) {
-  return (void *)(intptr_t)corio_work(slow_job, arg);
+static pool_t *the_pool;
+
+static void gated_job(void *arg) {
+  slow_t *s = arg;
+  struct timespec ts = {0, 1000 * 1000};
+
+  atomic_fetch_add(&s->started, 1);
+  while (!atomic_load(&the_pool->gate_open))
+    nanosleep(&ts, NULL);
+  atomic_fetch_add(&s->finished, 1);
+}
+
+static void *runs_gated(void *arg) {
+  return (void *)(intptr_t)corio_work(gated_job, arg);
 }
 
 static void *cancels_queued_work(void *arg) {
   pool_t *p = arg;
   corio_task_t *busy[6], *victim;
+  int running;
   void *r;
 
   for (int i = 0; i < 6; i++)
-    corio_spawn(corio_current_rt(), runs_slow, &p->busy[i], &busy[i]);
-  corio_sleep(5);
-  corio_spawn(corio_current_rt(), runs_slow, &p->victim, &victim);
-  corio_sleep(5);
+    corio_spawn(corio_current_rt(), runs_gated, &p->busy[i], &busy[i]);
+  do { /* until every threadpool thread holds a busy job */
+    corio_sleep(1);
+    running = 0;
+    for (int i = 0; i < 6; i++)
+      running += atomic_load(&p->busy[i].started);
+  } while (running < 4);
+  corio_spawn(corio_current_rt(), runs_gated, &p->victim, &victim);
+  corio_sleep(5); /* its job is queued, behind two busy ones */
   corio_cancel(victim);
   corio_join(victim, &r);
   cr_assert_eq((intptr_t)r, UV_ECANCELED);
-  cr_assert_eq(atomic_load(&p->victim.started), 0, "never ran");
+  atomic_store(&p->gate_open, 1);
   for (int i = 0; i < 6; i++) {
     corio_join(busy[i], &r);
     cr_assert_eq((intptr_t)r, 0);
   }
+  cr_assert_eq(atomic_load(&p->victim.started), 0, "never ran");
   return NULL;
 }
 
@@ -455,6 +475,7 @@ Test(loop, cancel_takes_queued_work_off_the_threadpool) {
   pool_t p;
 
   memset(&p, 0, sizeof p);
+  the_pool = &p;
   cr_assert_eq(corio_main(cancels_queued_work, &p, NULL, NULL), 0);
 }
 
