@@ -267,17 +267,27 @@ int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
 
 
 /* Runs in the joiner's park function, its wait token armed: announce
- * the joiner; if t finished meanwhile, end the wait here. */
+ * the joiner; if t finished meanwhile, end the wait here. The joiner may
+ * be readied (by a deadline, a cancel) before this runs, so it waits for
+ * `done` on every path before it touches t or leaves its frame. */
+typedef struct join_reg {
+  corio_task_t *t;
+  _Atomic(int) done;
+} join_reg_t;
+
 static void join_register(void *arg) {
-  corio_task_t *t = arg;
+  join_reg_t *jr = arg;
+  corio_task_t *t = jr->t;
   unsigned old;
 
-  /* acq_rel: release publishes joiner/join_seq; acquire sees the result if
-   * the task finished meanwhile */
+  /* acq_rel: release publishes joiner/join_seq; acquire sees the result
+   * if the task finished meanwhile. If our wake fails, the joiner gave up
+   * and waits for WAKE_DONE like after a finisher's failed wake. */
   old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_JOIN_WAIT,
                                  memory_order_acq_rel);
-  if (old & CORIO__TASK_FINISHED)
-    corio__wake_seq(t->joiner, t->join_seq, 0);
+  if ((old & CORIO__TASK_FINISHED) && !corio__wake_seq(t->joiner, t->join_seq, 0))
+    atomic_fetch_or_explicit(&t->state, CORIO__TASK_WAKE_DONE, memory_order_release);
+  atomic_store_explicit(&jr->done, 1, memory_order_release);
 }
 
 
@@ -305,9 +315,12 @@ static int join_task(corio_task_t *t, uint64_t deadline) {
 
   if ((err = corio__wait_begin(&w)) != 0)
     return err;
+  join_reg_t jr = {t, 0};
   t->joiner = w.task;
   t->join_seq = w.seq;
-  err = corio__wait_park_unlock(&w, join_register, t, corio__deadline_ns(deadline));
+  err = corio__wait_park_unlock(&w, join_register, &jr, corio__deadline_ns(deadline));
+  while (!atomic_load_explicit(&jr.done, memory_order_acquire))
+    sched_yield(); /* join_register's last access to our frame */
   if (err == 0)
     return 0;
   /* Withdraw. If t finished meanwhile, its finisher saw JOIN_WAIT and is

@@ -58,13 +58,13 @@ struct corio_task_s {
   int pinned;                  /* runs on the loop thread only */
   corio__req_t loop_req;       /* posts a pinned task to the loop */
   /* The wake token of the current wait (lib/sync/wait.c): the wait's
-   * sequence number << 2 | CORIO__WAIT_*; whoever moves it from WAITING
+   * sequence number << 3 | a pending-cancel bit | CORIO__WAIT_*; whoever
+   * moves it from WAITING
    * to WOKEN (the event, the deadline, corio_cancel) wakes the task and
    * says why in wake_reason. */
   _Atomic(uint64_t) wake_word;
   uint64_t wait_seq;           /* the last wait's number; owner only */
   int wake_reason;
-  _Atomic(int) cancel_requested;
 };
 
 /* Suspend the calling task until someone calls corio__ready on it; fn(task,

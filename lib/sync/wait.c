@@ -2,11 +2,18 @@
 #include "wait.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <uv.h>
 
 #include "corio/sync.h"
 #include "loop/loop.h"
 
+/* The token word: sequence number << SH | CANCEL_BIT (a cancel that
+ * found no wait, for the next one) | state. One word, so that arming a
+ * wait and noticing a pending cancel is a single CAS. */
+#define SH 3
+#define CANCEL_BIT 4u
+#define STATE(w) ((w) & 3u)
 
 
 void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w) {
@@ -61,18 +68,20 @@ int corio__wait_begin(corio__waiter_t *w) {
    * memory: timers and joins hand their waits back before the wait returns
    * (timer.c, rt.c). Owner-only counter, so no atomic is needed. */
   w->seq = ++t->wait_seq;
-  if (atomic_exchange_explicit(&t->cancel_requested, 0, memory_order_acq_rel))
+  /* consume a pending cancel */
+  if (atomic_fetch_and_explicit(&t->wake_word, ~(uint64_t)CANCEL_BIT,
+                                memory_order_acq_rel) & CANCEL_BIT)
     return UV_ECANCELED;
   return 0;
 }
 
 
 static int try_end(corio_task_t *t, uint64_t seq, int reason) {
-  uint64_t expect = seq << 2 | CORIO__WAIT_WAITING;
+  uint64_t expect = seq << SH | CORIO__WAIT_WAITING;
 
   /* acq_rel: the winner's reason write and the task's earlier writes */
   if (!atomic_compare_exchange_strong_explicit(
-          &t->wake_word, &expect, seq << 2 | CORIO__WAIT_WOKEN,
+          &t->wake_word, &expect, seq << SH | CORIO__WAIT_WOKEN,
           memory_order_acq_rel, memory_order_relaxed))
     return 0;
   t->wake_reason = reason;
@@ -94,11 +103,11 @@ int corio__wake(corio__waiter_t *w, int reason) {
 
 
 int corio__wake_claim(corio__waiter_t *w) {
-  uint64_t expect = w->seq << 2 | CORIO__WAIT_WAITING;
+  uint64_t expect = w->seq << SH | CORIO__WAIT_WAITING;
 
   /* acq_rel: as in try_end */
   return atomic_compare_exchange_strong_explicit(
-      &w->task->wake_word, &expect, w->seq << 2 | CORIO__WAIT_WOKEN,
+      &w->task->wake_word, &expect, w->seq << SH | CORIO__WAIT_WOKEN,
       memory_order_acq_rel, memory_order_relaxed);
 }
 
@@ -124,26 +133,51 @@ typedef struct park_args {
  * one of us sees the other), then the deadline, then let signallers in. */
 static int wait_park_fn(corio_task_t *t, void *arg) {
   park_args_t *a = arg;
-  uint64_t seq = a->w->seq;
-  int run_now = 0;
+  /* Everything from the frame first: once the token is armed the task may
+   * be readied and run anywhere, so neither *a nor the task's frame is
+   * read again, except through unlock (whose lock the task needs before it
+   * can go on, or whose await keeps the frame alive). */
+  uint64_t seq = a->w->seq, deadline = a->deadline;
+  void (*unlock)(void *) = a->unlock;
+  void *unlock_arg = a->unlock_arg;
+  corio__timer_t *timer = NULL;
+  uint64_t old, want;
+  int run_now = 0, reason = 0;
 
-  atomic_store(&t->wake_word, seq << 2 | CORIO__WAIT_WAITING); /* seq_cst */
-  if (atomic_load(&t->cancel_requested) && try_end(t, seq, UV_ECANCELED)) {
-    atomic_store(&t->cancel_requested, 0);
-    run_now = 1;
-  } else if (a->deadline != CORIO__NO_DEADLINE) {
-    if (a->deadline <= uv_hrtime()) {
-      run_now = try_end(t, seq, UV_ETIMEDOUT);
-    } else {
-      a->timer = corio__timer_new(t, seq, a->deadline);
-      if (a->timer != NULL)
-        corio__timer_arm(a->timer);
-      else
-        run_now = try_end(t, seq, UV_ENOMEM);
+  if (deadline != CORIO__NO_DEADLINE) {
+    if (deadline <= uv_hrtime()) {
+      run_now = 1;
+      reason = UV_ETIMEDOUT;
+    } else if ((timer = corio__timer_new(t, seq, deadline)) == NULL) {
+      run_now = 1;
+      reason = UV_ENOMEM;
     }
   }
-  if (a->unlock != NULL)
-    a->unlock(a->unlock_arg);
+  a->timer = timer; /* read by the task only once it is readied */
+  old = atomic_load(&t->wake_word);
+  for (;;) {
+    int cancel = (old & CANCEL_BIT) != 0;
+    want = seq << SH | (cancel || run_now ? CORIO__WAIT_WOKEN : CORIO__WAIT_WAITING);
+    if (atomic_compare_exchange_weak(&t->wake_word, &old, want)) {
+      if (cancel) {
+        run_now = 1;
+        reason = UV_ECANCELED;
+      }
+      break;
+    }
+  }
+  if (run_now) {
+    /* Nobody else can ready the task: the token never said WAITING. */
+    t->wake_reason = reason;
+    if (timer != NULL) {
+      a->timer = NULL;
+      free(timer); /* never posted */
+    }
+  } else if (timer != NULL) {
+    corio__timer_arm(timer);
+  }
+  if (unlock != NULL)
+    unlock(unlock_arg);
   return run_now;
 }
 
@@ -179,11 +213,17 @@ int corio_cancel(corio_task_t *t) {
   if (atomic_load_explicit(&t->state, memory_order_acquire) &
       CORIO__TASK_FINISHED)
     return 0; /* harmless */
-  /* seq_cst store then load: see wait_park_fn */
-  atomic_store(&t->cancel_requested, 1);
   word = atomic_load(&t->wake_word);
-  if ((word & 3) == CORIO__WAIT_WAITING &&
-      corio__wake_seq(t, word >> 2, UV_ECANCELED))
-    atomic_store_explicit(&t->cancel_requested, 0, memory_order_relaxed);
-  return 0;
+  for (;;) {
+    if (STATE(word) == CORIO__WAIT_WAITING) {
+      if (corio__wake_seq(t, word >> SH, UV_ECANCELED))
+        return 0;
+      word = atomic_load(&t->wake_word);
+      continue;
+    }
+    if (word & CANCEL_BIT)
+      return 0;
+    if (atomic_compare_exchange_weak(&t->wake_word, &word, word | CANCEL_BIT))
+      return 0;
+  }
 }

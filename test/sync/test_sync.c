@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -591,4 +592,75 @@ Test(cancel, semaphore_wait_group_and_cond_waits_are_cancellable) {
 
   memset(&p, 0, sizeof p);
   cr_assert_eq(corio_main(cancels_all_kinds, &p, NULL, NULL), 0);
+}
+
+/* --- regressions found by review ---------------------------------------- */
+
+/* A join whose deadline has already passed races the task's end: it must
+ * neither hang nor lose the task. */
+static void *ends_at_once(void *arg) {
+  return arg;
+}
+
+static void *joins_with_past_deadlines(void *arg) {
+  long joined = 0;
+
+  (void)arg;
+  for (int i = 0; i < 2000; i++) {
+    corio_task_t *t;
+    void *r;
+    corio_spawn(corio_current_rt(), ends_at_once, (void *)1, &t);
+    while (corio_join_dl(t, &r, corio_now() - 1) == UV_ETIMEDOUT)
+      corio_yield();
+    joined += (intptr_t)r;
+  }
+  return (void *)joined;
+}
+
+Test(join, past_deadline_joins_racing_task_ends_never_hang, .timeout = 60) {
+  void *n;
+
+  cr_assert_eq(corio_main(joins_with_past_deadlines, NULL,
+                          &(corio_rt_options_t){.workers = 2}, &n), 0);
+  cr_assert_eq((intptr_t)n, 2000);
+}
+
+/* One corio_cancel ends one wait: the wait after it times out. */
+static corio_chan_t *one_ch;
+static _Atomic(int) one_go, one_done, one_first, one_second;
+
+static void *waits_twice_per_round(void *arg) {
+  int v, rounds = (int)(intptr_t)arg;
+
+  for (int i = 0; i < rounds; i++) {
+    while (atomic_load(&one_go) != i + 1)
+      corio_yield();
+    atomic_store(&one_first, corio_chan_recv(one_ch, &v));
+    atomic_store(&one_second, corio_chan_recv_dl(one_ch, &v, corio_now() + 2));
+    atomic_store(&one_done, i + 1);
+  }
+  return NULL;
+}
+
+Test(cancel, one_cancel_ends_one_wait, .timeout = 60) {
+  int rounds = CORIO_TEST_UNDER_TSAN ? 50 : 300;
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_chan_new(&one_ch, sizeof(int), 0), 0);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_spawn(rt, waits_twice_per_round, (void *)(intptr_t)rounds, &t), 0);
+  for (int i = 0; i < rounds; i++) {
+    atomic_store(&one_go, i + 1);
+    if (i % 2 == 0) /* sometimes while it waits, sometimes before */
+      corio_sleep(1);
+    corio_cancel(t);
+    while (atomic_load(&one_done) != i + 1)
+      sched_yield();
+    cr_assert_eq(atomic_load(&one_first), UV_ECANCELED, "round %d", i);
+    cr_assert_eq(atomic_load(&one_second), UV_ETIMEDOUT, "round %d", i);
+  }
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+  cr_assert_eq(corio_chan_free(one_ch), 0);
 }
