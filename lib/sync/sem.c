@@ -191,9 +191,11 @@ int corio_cond_wait_dl(corio_cond_t *cc, corio_mutex_t *m, uint64_t deadline) {
     corio__wlist_unlink(&c->waiters, &w);
     corio__spin_unlock(&c->guard);
   }
-  /* Always back with the mutex; a cancel was consumed by this wait. */
+  /* Always back with the mutex. A cancel that arrives while we take it
+   * again is not lost: this call reports it. */
   while (corio_mutex_lock(m) == UV_ECANCELED)
-    ;
+    if (err == 0)
+      err = UV_ECANCELED;
   return err;
 }
 
