@@ -76,13 +76,20 @@ int corio__wait_begin(corio__waiter_t *w) {
 }
 
 
-static int try_end(corio_task_t *t, uint64_t seq, int reason) {
+/* The one CAS that ends wait `seq` of t: WAITING -> WOKEN. */
+static int claim_seq(corio_task_t *t, uint64_t seq) {
   uint64_t expect = seq << SH | CORIO__WAIT_WAITING;
 
-  /* acq_rel: the winner's reason write and the task's earlier writes */
-  if (!atomic_compare_exchange_strong_explicit(
-          &t->wake_word, &expect, seq << SH | CORIO__WAIT_WOKEN,
-          memory_order_acq_rel, memory_order_relaxed))
+  /* acq_rel: the winner's writes (reason, handed-over data) and the
+   * task's earlier writes */
+  return atomic_compare_exchange_strong_explicit(
+      &t->wake_word, &expect, seq << SH | CORIO__WAIT_WOKEN,
+      memory_order_acq_rel, memory_order_relaxed);
+}
+
+
+static int try_end(corio_task_t *t, uint64_t seq, int reason) {
+  if (!claim_seq(t, seq))
     return 0;
   t->wake_reason = reason;
   return 1;
@@ -103,12 +110,7 @@ int corio__wake(corio__waiter_t *w, int reason) {
 
 
 int corio__wake_claim(corio__waiter_t *w) {
-  uint64_t expect = w->seq << SH | CORIO__WAIT_WAITING;
-
-  /* acq_rel: as in try_end */
-  return atomic_compare_exchange_strong_explicit(
-      &w->task->wake_word, &expect, w->seq << SH | CORIO__WAIT_WOKEN,
-      memory_order_acq_rel, memory_order_relaxed);
+  return claim_seq(w->task, w->seq);
 }
 
 
