@@ -12,5 +12,6 @@
 #include "corio/uv.h"
 #include "corio/sync.h"
 #include "corio/chan.h"
+#include "corio/net.h"
 
 #endif

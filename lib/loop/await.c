@@ -30,6 +30,8 @@ struct corio_await_s {
   int start_err;                   /* what start returned, if negative */
   corio__waiter_t *w;              /* a task's wait, or NULL: a thread's */
   uv_req_t *uvreq;                 /* what to uv_cancel, if anything */
+  void (*give_up_fn)(void *);      /* or what to call to stop it */
+  void *give_up_arg;
   int done, cancel_seen;           /* loop thread only */
   _Atomic(uint32_t) thread_done;
 };
@@ -37,6 +39,17 @@ struct corio_await_s {
 
 void corio_await_cancelable(corio_await_t *aw, uv_req_t *req) {
   aw->uvreq = req;
+}
+
+
+void corio__await_on_give_up(corio_await_t *aw, void (*fn)(void *), void *arg) {
+  aw->give_up_fn = fn;
+  aw->give_up_arg = arg;
+}
+
+
+int corio__await_by_thread(corio_await_t *aw) {
+  return aw->w == NULL;
 }
 
 
@@ -77,6 +90,8 @@ static void await_give_up(corio__req_t *req) {
   aw->cancel_seen = 1;
   if (aw->done)
     corio__ready(aw->w->task);
+  else if (aw->give_up_fn != NULL)
+    aw->give_up_fn(aw->give_up_arg);
   else if (aw->uvreq != NULL)
     uv_cancel(aw->uvreq); /* the callback then reports UV_ECANCELED */
 }

@@ -24,6 +24,7 @@
 #include "loop.h"
 
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,8 +286,39 @@ static void handle_closed(uv_handle_t *h) {
 }
 
 
+void corio__loop_net_add(corio__loop_t *lp, corio__net_node_t *node) {
+  node->prev = NULL;
+  node->next = lp->net_head;
+  if (lp->net_head != NULL)
+    lp->net_head->prev = node;
+  lp->net_head = node;
+}
+
+
+void corio__loop_net_remove(corio__loop_t *lp, corio__net_node_t *node) {
+  if (node->prev != NULL)
+    node->prev->next = node->next;
+  else
+    lp->net_head = node->next;
+  if (node->next != NULL)
+    node->next->prev = node->prev;
+  node->prev = node->next = NULL;
+}
+
+
+void corio__block_sigpipe(void) {
+  sigset_t set;
+
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+
 static void close_handles(corio__loop_t *lp) {
   lp->closing = 1;
+  while (lp->net_head != NULL)
+    lp->net_head->force_close(lp->net_head); /* unlinks itself */
   atomic_store(&lp->polling, 0);
   corio__loop_timers_drop(lp);
   uv_close((uv_handle_t *)&lp->async, handle_closed);
@@ -328,6 +360,7 @@ static int init_handles(corio__loop_t *lp) {
 static void loop_thread_main(void *arg) {
   corio__loop_t *lp = arg;
 
+  corio__block_sigpipe();
   init_handles(lp);
   uv_sem_post(&lp->started);
   uv_run(lp->loop, UV_RUN_DEFAULT);
@@ -345,6 +378,7 @@ int corio__loop_start(corio_rt_t *rt, uv_loop_t *app_loop, corio__loop_t **out) 
   lp->live_req.run = live_req_run;
   lp->stop_req.run = stop_req_run;
   if (app_loop != NULL) {
+    corio__block_sigpipe(); /* this is the application's loop thread */
     lp->loop = app_loop;
     err = init_handles(lp);
     if (err != 0) {

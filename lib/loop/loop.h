@@ -13,6 +13,13 @@
 
 typedef struct corio__timer corio__timer_t;
 
+/* A socket of lib/net on the loop: closed by force when the runtime stops
+ * (its tasks will never run again). Loop thread only. */
+typedef struct corio__net_node {
+  struct corio__net_node *prev, *next;
+  void (*force_close)(struct corio__net_node *node);
+} corio__net_node_t;
+
 typedef struct corio__heap_entry {
   uint64_t deadline;
   corio__timer_t *timer;
@@ -56,6 +63,7 @@ typedef struct corio__loop {
   uint64_t timer_due;        /* the deadline (ns) the uv timer is set for, or 0 */
 
   _Atomic(int) inflight;     /* libuv requests started through corio_await */
+  corio__net_node_t *net_head; /* open sockets of lib/net, loop thread only */
 } corio__loop_t;
 
 /* The loop of the calling thread, if it is a loop thread. Not inlined, for
@@ -79,6 +87,23 @@ void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t, int spawned);
 void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t);
 /* rt->live moved between zero and nonzero: re-check the loop's ref. */
 void corio__loop_live_changed(corio__loop_t *lp);
+
+/* The sockets the loop closes when the runtime stops. Loop thread. */
+void corio__loop_net_add(corio__loop_t *lp, corio__net_node_t *node);
+void corio__loop_net_remove(corio__loop_t *lp, corio__net_node_t *node);
+
+/* SIGPIPE blocked on the calling thread: corio's threads write to sockets
+ * whose peer may be gone (lib/net sends with MSG_NOSIGNAL; libuv's own
+ * writes on the loop thread cannot). */
+void corio__block_sigpipe(void);
+
+/* For an await whose request uv_cancel cannot stop (a connect, a write, an
+ * accept waiting in a queue): fn(arg) runs on the loop thread if the wait
+ * gives up before the request finished, and must make the request finish
+ * (corio_await_done) soon. Call from start. */
+void corio__await_on_give_up(corio_await_t *aw, void (*fn)(void *), void *arg);
+/* Nonzero if a plain thread (not a task) waits in aw. */
+int corio__await_by_thread(corio_await_t *aw);
 
 /* Deadlines of waits (timer.c). A timer node belongs to one wait of one
  * task: made and armed by the waiting task's park function, fired on the

@@ -508,6 +508,7 @@ void *corio__worker_main(void *arg) {
 
   tls_worker = w;
   corio__overflow_thread_init();
+  corio__block_sigpipe();
   while (!stopping(rt)) {
     t = find_local(w);
     if (t == NULL)

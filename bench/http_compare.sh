@@ -1,0 +1,56 @@
+#!/bin/sh
+# Start each server on loopback, warm it, run wrk twice, print
+# `name req_per_s` per run (and p99 latency, socket errors).
+#
+#   bench/http_compare.sh [build-dir] [duration] [connections]
+#
+# Servers: anything below that exists. Each prints "listening on
+# http://HOST:PORT" when ready (port 0 = a free port).
+#   corio tcp_hello at loop-only / 1 / 2 workers, its raw libuv peer,
+#   the Go peer (GOMAXPROCS=2), and, once built, the HTTP servers.
+set -eu
+BUILD=${1:-build/release}
+DUR=${2:-10s}
+CONNS=${3:-64}
+HERE=$(cd "$(dirname "$0")" && pwd)
+TMP=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT INT TERM
+
+command -v wrk >/dev/null || { echo "http_compare: needs wrk (apt-get install wrk)" >&2; exit 2; }
+
+# Go peers, built into $TMP if Go is there.
+if command -v go >/dev/null; then
+  for p in go-tcp-hello go-http; do
+    if [ -d "$HERE/peers/$p" ]; then
+      (cd "$HERE/peers/$p" && GOFLAGS=-mod=mod GOCACHE="$TMP/gocache" go build -o "$TMP/$p" .) ||
+        echo "http_compare: could not build $p" >&2
+    fi
+  done
+fi
+
+run() { # name, path, command...
+  name=$1; shift
+  [ -x "$1" ] || { echo "$name skipped (no $1)"; return; }
+  "$@" --port 0 >"$TMP/out" 2>&1 &
+  pid=$!
+  i=0
+  while ! grep -q "listening on" "$TMP/out" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$TMP/out" | head -1)
+  [ -n "$url" ] || { echo "$name failed to start: $(cat "$TMP/out")"; kill $pid; return; }
+  wrk -t1 -c"$CONNS" -d2s "$url/" >/dev/null 2>&1 # warm up
+  for r in 1 2; do
+    wrk -t1 -c"$CONNS" -d"$DUR" --latency "$url/" >"$TMP/wrk" 2>&1
+    rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk")
+    p99=$(awk '$1 == "99%" {print $2}' "$TMP/wrk")
+    errs=$(awk '/Socket errors/ {print}' "$TMP/wrk")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk")
+    echo "$name $rps p99=$p99 ${errs:+[$errs]}${non2xx:+ non2xx=$non2xx}"
+  done
+  kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true
+}
+
+run corio_tcp_hello_loop_only "$BUILD/examples/tcp_hello" --loop-only
+run corio_tcp_hello_1w "$BUILD/examples/tcp_hello" --workers 1
+run corio_tcp_hello_2w "$BUILD/examples/tcp_hello" --workers 2
+run libuv_tcp_hello "$BUILD/bench/tcp_hello_uv"
+GOMAXPROCS=2 run go_tcp_hello "$TMP/go-tcp-hello"

@@ -1,0 +1,3 @@
+module corio-go-tcp-hello
+
+go 1.19

@@ -1,0 +1,746 @@
+/* Connections: the loop's persistent reads, the reader's side of the
+ * buffer, syscall-first writes, close. See tcp.h for the protocol. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sched/sched.h"
+#include "tcp.h"
+
+#define CAP ((size_t)CORIO_TCP_BUFFER)
+#define MAX_BUFS 1024u
+
+static void close_run(corio__req_t *req);
+static void resume_run(corio__req_t *req);
+static void force_close(corio__net_node_t *node);
+
+
+corio_tcp_t *corio__tcp_new(corio__loop_t *lp) {
+  corio_tcp_t *c = calloc(1, sizeof *c);
+
+  if (c == NULL)
+    return NULL;
+  c->h = &c->own;
+  c->lp = lp;
+  c->fd = -1;
+  c->node.force_close = force_close;
+  c->close_req.run = close_run;
+  c->resume_req.run = resume_run;
+  return c;
+}
+
+
+static void conn_free(corio_tcp_t *c) {
+  free(c->rbuf);
+  free(c);
+}
+
+
+/* --- the loop's side of reading ---------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  corio_tcp_t *c = h->data;
+  char *fresh = NULL;
+
+  (void)suggested;
+  if (c->rbuf == NULL) /* only the loop thread sets it */
+    fresh = malloc(CAP);
+  corio__spin_lock(&c->lock);
+  if (fresh != NULL)
+    c->rbuf = fresh;
+  if (c->rbuf == NULL) {
+    *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+  } else {
+    *buf = uv_buf_init(c->rbuf + c->wpos, (unsigned)(CAP - c->wpos));
+    c->filling = 1;
+  }
+  corio__spin_unlock(&c->lock);
+}
+
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  corio_tcp_t *c = s->data;
+  corio__waiter_t *w;
+  int stop;
+
+  (void)buf;
+  corio__spin_lock(&c->lock);
+  c->filling = 0;
+  if (nread > 0)
+    c->wpos += (size_t)nread;
+  else if (nread < 0 && c->read_err == 0)
+    c->read_err = (int)nread;
+  stop = nread < 0 || c->wpos == CAP;
+  if (stop)
+    c->read_on = 0;
+  /* Wake under the lock: a reader that gave up unlinks itself under it,
+   * so its waiter is still there. On the loop thread the wake-up is
+   * batched to the end of the iteration. */
+  if (nread != 0 && (w = c->reader) != NULL) {
+    c->reader = NULL;
+    corio__wake(w, 0);
+  }
+  corio__spin_unlock(&c->lock);
+  if (stop)
+    uv_read_stop(s);
+}
+
+
+void corio__tcp_opened(corio_tcp_t *c) {
+  uv_os_fd_t fd = -1;
+  int one = 1;
+
+  uv_fileno((uv_handle_t *)c->h, &fd);
+  c->fd = fd;
+  c->h->data = c;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c->read_on = 1;
+  if (uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb) != 0)
+    c->read_on = 0;
+}
+
+
+void corio__tcp_listed(corio_tcp_t *c) {
+  c->listed = 1;
+  c->h->data = c;
+  corio__loop_net_add(c->lp, &c->node);
+}
+
+
+static void unlist(corio_tcp_t *c) {
+  if (c->listed) {
+    c->listed = 0;
+    corio__loop_net_remove(c->lp, &c->node);
+  }
+}
+
+
+/* Asked for by a reader that drained the buffer (users counts it). */
+static void resume_run(corio__req_t *req) {
+  corio_tcp_t *c = (corio_tcp_t *)((char *)req - offsetof(corio_tcp_t, resume_req));
+  int start, free_now;
+
+  corio__spin_lock(&c->lock);
+  c->resume_queued = 0;
+  c->users--;
+  start = !c->closing && !c->handle_closed && !c->read_on && c->read_err == 0 &&
+          c->wpos < CAP;
+  if (start)
+    c->read_on = 1;
+  free_now = c->handle_closed && c->users == 0;
+  corio__spin_unlock(&c->lock);
+  if (free_now)
+    conn_free(c);
+  else if (start && uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb) != 0) {
+    corio__spin_lock(&c->lock);
+    c->read_on = 0;
+    corio__spin_unlock(&c->lock);
+  }
+}
+
+
+/* --- the reader's side --------------------------------------------------- */
+
+/* Make room behind wpos if the loop is not writing there, and say whether
+ * the loop must be asked to read again (then users counts the request).
+ * want: the reader is about to wait, so any room will do. Locked. */
+static int make_room_locked(corio_tcp_t *c, int want) {
+  size_t room;
+
+  if (!c->filling) {
+    if (c->rpos == c->wpos) {
+      c->rpos = c->wpos = 0;
+    } else if (c->rpos > 0 && (c->wpos == CAP || c->rpos >= CAP / 2 || want)) {
+      memmove(c->rbuf, c->rbuf + c->rpos, c->wpos - c->rpos);
+      c->wpos -= c->rpos;
+      c->rpos = 0;
+    }
+  }
+  room = CAP - c->wpos;
+  if (c->read_on || c->resume_queued || c->read_err != 0 || c->closing ||
+      room == 0 || (!want && room < CAP / 2))
+    return 0;
+  c->resume_queued = 1;
+  c->users++;
+  return 1;
+}
+
+
+int corio__tcp_read_begin(corio_tcp_t *c) {
+  int err = 0;
+
+  corio__spin_lock(&c->lock);
+  if (c->in_read)
+    err = UV_EBUSY;
+  else if (c->closing)
+    err = UV_ECANCELED;
+  else {
+    c->in_read = 1;
+    c->users++;
+  }
+  corio__spin_unlock(&c->lock);
+  return err;
+}
+
+
+/* A caller leaves: free the record if it was the last thing keeping it. */
+static void leave_locked_and_unlock(corio_tcp_t *c) {
+  int free_now;
+
+  c->users--;
+  free_now = c->handle_closed && c->users == 0;
+  corio__spin_unlock(&c->lock);
+  if (free_now)
+    conn_free(c);
+}
+
+
+void corio__tcp_read_end(corio_tcp_t *c) {
+  corio__spin_lock(&c->lock);
+  c->in_read = 0;
+  leave_locked_and_unlock(c);
+}
+
+
+size_t corio__tcp_peek(corio_tcp_t *c, char **p) {
+  size_t n;
+
+  corio__spin_lock(&c->lock);
+  *p = c->rbuf + c->rpos;
+  n = c->wpos - c->rpos;
+  corio__spin_unlock(&c->lock);
+  return n;
+}
+
+
+void corio__tcp_consume(corio_tcp_t *c, size_t n) {
+  int resume;
+
+  corio__spin_lock(&c->lock);
+  c->rpos += n;
+  resume = make_room_locked(c, 0);
+  corio__spin_unlock(&c->lock);
+  if (resume)
+    corio__loop_post(c->lp, &c->resume_req);
+}
+
+
+/* The reader's park: release the lock once the wait is armed, then ask
+ * the loop to read again if needed. Copies what it needs first: after
+ * the unlock the reader may run on and leave its frame. */
+typedef struct fill_unlock {
+  corio_tcp_t *c;
+  int resume;
+} fill_unlock_t;
+
+static void fill_unlock(void *arg) {
+  fill_unlock_t *u = arg;
+  corio_tcp_t *c = u->c;
+  int resume = u->resume;
+
+  corio__spin_unlock(&c->lock);
+  if (resume) /* the request keeps c alive (users) */
+    corio__loop_post(c->lp, &c->resume_req);
+}
+
+
+ssize_t corio__tcp_fill_dl(corio_tcp_t *c, uint64_t deadline_ns) {
+  corio__waiter_t w;
+  fill_unlock_t u = {c, 0};
+  size_t have;
+  int err;
+
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  corio__spin_lock(&c->lock);
+  have = c->wpos - c->rpos;
+  if (c->closing) {
+    corio__spin_unlock(&c->lock);
+    return UV_ECANCELED;
+  }
+  if (c->read_err != 0) {
+    err = c->read_err;
+    corio__spin_unlock(&c->lock);
+    return err;
+  }
+  u.resume = make_room_locked(c, 1);
+  if (c->wpos == CAP && c->rpos == 0) {
+    corio__spin_unlock(&c->lock); /* nothing was queued: no room */
+    return UV_ENOBUFS;
+  }
+  c->reader = &w;
+  err = corio__wait_park_unlock(&w, fill_unlock, &u, deadline_ns);
+  corio__spin_lock(&c->lock);
+  if (c->reader == &w)
+    c->reader = NULL;
+  if (err == 0 && c->wpos - c->rpos > have)
+    err = (int)(c->wpos - c->rpos);
+  else if (err == 0)
+    err = c->read_err != 0 ? c->read_err : UV_ECANCELED;
+  corio__spin_unlock(&c->lock);
+  return err;
+}
+
+
+/* --- reading ------------------------------------------------------------- */
+
+static int in_task(void) {
+  corio_task_t *t = corio_self();
+  return t != NULL && corio_coro_current() == t->co;
+}
+
+
+ssize_t corio_read_dl(corio_tcp_t *c, void *buf, size_t len, uint64_t deadline) {
+  ssize_t n;
+  char *p;
+
+  if (c == NULL || (buf == NULL && len > 0) || !in_task())
+    return UV_EINVAL;
+  if (len == 0)
+    return 0;
+  if ((n = corio__tcp_read_begin(c)) != 0)
+    return n;
+  n = (ssize_t)corio__tcp_peek(c, &p);
+  if (n == 0) {
+    n = corio__tcp_fill_dl(c, corio__deadline_ns(deadline));
+    corio__tcp_peek(c, &p);
+  }
+  if (n > 0) {
+    if ((size_t)n > len)
+      n = (ssize_t)len;
+    memcpy(buf, p, (size_t)n);
+    corio__tcp_consume(c, (size_t)n);
+  }
+  corio__tcp_read_end(c);
+  return n;
+}
+
+
+ssize_t corio_read(corio_tcp_t *c, void *buf, size_t len) {
+  return corio_read_dl(c, buf, len, UINT64_MAX);
+}
+
+
+ssize_t corio_read_full_dl(corio_tcp_t *c, void *buf, size_t len, size_t *got,
+                           uint64_t deadline) {
+  size_t done = 0;
+  ssize_t n = 0;
+
+  while (done < len) {
+    n = corio_read_dl(c, (char *)buf + done, len - done, deadline);
+    if (n <= 0)
+      break;
+    done += (size_t)n;
+  }
+  if (got != NULL)
+    *got = done;
+  if (done == len)
+    return (ssize_t)len;
+  return n < 0 ? n : UV_EINVAL;
+}
+
+
+ssize_t corio_read_full(corio_tcp_t *c, void *buf, size_t len, size_t *got) {
+  return corio_read_full_dl(c, buf, len, got, UINT64_MAX);
+}
+
+
+/* --- writing ------------------------------------------------------------- */
+
+typedef struct write_job {
+  uv_write_t req;
+  corio_tcp_t *c;
+  uv_buf_t *bufs;
+  unsigned nbufs;
+} write_job_t;
+
+
+static void write_cb(uv_write_t *req, int status) {
+  corio_await_done(req->data, status);
+}
+
+
+/* The write gave up with bytes queued in libuv: end the stream so that
+ * the queued write fails now instead of whenever the peer reads. */
+static void write_give_up(void *arg) {
+  write_job_t *j = arg;
+
+  if (!uv_is_closing((uv_handle_t *)j->c->h))
+    shutdown(j->c->fd, SHUT_WR);
+}
+
+
+static int write_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  write_job_t *j = arg;
+
+  (void)loop;
+  if (uv_is_closing((uv_handle_t *)j->c->h))
+    return UV_ECANCELED;
+  j->req.data = aw;
+  corio__await_on_give_up(aw, write_give_up, j);
+  return uv_write(&j->req, (uv_stream_t *)j->c->h, j->bufs, j->nbufs, write_cb);
+}
+
+
+/* Whatever of bufs a non-blocking send takes: the byte count, or a libuv
+ * error (UV_EAGAIN when it took nothing). */
+static ssize_t send_now(int fd, const uv_buf_t *bufs, unsigned nbufs) {
+  struct msghdr msg;
+  ssize_t n;
+
+  memset(&msg, 0, sizeof msg);
+  /* uv_buf_t is laid out as struct iovec on Unix (uv.h says so) */
+  msg.msg_iov = (struct iovec *)(uintptr_t)bufs;
+  msg.msg_iovlen = nbufs;
+  do
+    n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return errno == EWOULDBLOCK ? UV_EAGAIN : -errno;
+  return n;
+}
+
+
+static void post_close_locked(corio_tcp_t *c, int *post);
+
+
+ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
+                        uint64_t deadline) {
+  uv_buf_t local[16], *rest = local;
+  write_job_t job;
+  size_t total = 0, sent;
+  ssize_t n;
+  unsigned i, first;
+  int err, post = 0;
+
+  if (c == NULL || (bufs == NULL && nbufs > 0) || nbufs > MAX_BUFS || !in_task())
+    return UV_EINVAL;
+  for (i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+  corio__spin_lock(&c->lock);
+  if (c->closing) {
+    corio__spin_unlock(&c->lock);
+    return UV_ECANCELED;
+  }
+  c->users++;
+  corio__spin_unlock(&c->lock);
+
+  if ((err = corio_mutex_lock_dl(&c->wmu, deadline)) != 0)
+    goto leave;
+  corio__spin_lock(&c->lock);
+  err = c->write_err != 0 ? c->write_err : c->closing ? UV_ECANCELED : 0;
+  if (err == 0)
+    c->sending = 1;
+  corio__spin_unlock(&c->lock);
+  if (err != 0 || total == 0)
+    goto unlock;
+
+  /* Syscall first: a small write costs no hop. */
+  n = send_now(c->fd, bufs, nbufs);
+  corio__spin_lock(&c->lock);
+  c->sending = 0;
+  post_close_locked(c, &post); /* a close that came during the send */
+  if (n < 0 && n != UV_EAGAIN)
+    c->write_err = err = (int)n;
+  corio__spin_unlock(&c->lock);
+  if (post)
+    corio__loop_post(c->lp, &c->close_req);
+  if (err != 0 || (size_t)n == total)
+    goto unlock;
+
+  /* The kernel's buffer is full: the rest goes through the loop. */
+  sent = n > 0 ? (size_t)n : 0;
+  for (first = 0; sent >= bufs[first].len; first++)
+    sent -= bufs[first].len;
+  if (nbufs - first > sizeof local / sizeof local[0] &&
+      (rest = malloc((nbufs - first) * sizeof *rest)) == NULL) {
+    err = UV_ENOMEM;
+    goto unlock;
+  }
+  for (i = first; i < nbufs; i++)
+    rest[i - first] = bufs[i];
+  rest[0].base += sent;
+  rest[0].len -= sent;
+  job.c = c;
+  job.bufs = rest;
+  job.nbufs = nbufs - first;
+  {
+    intptr_t status = 0;
+    err = corio_await_dl(c->lp->rt, write_start, &job, &status, deadline);
+    if (err == 0)
+      err = (int)status;
+  }
+  if (rest != local)
+    free(rest);
+  if (err != 0) {
+    corio__spin_lock(&c->lock);
+    if (c->write_err == 0)
+      c->write_err = err == UV_ETIMEDOUT || err == UV_ECANCELED ? UV_EPIPE : err;
+    corio__spin_unlock(&c->lock);
+  }
+unlock:
+  corio_mutex_unlock(&c->wmu);
+leave:
+  corio__spin_lock(&c->lock);
+  leave_locked_and_unlock(c);
+  return err != 0 ? err : (ssize_t)total;
+}
+
+
+ssize_t corio_writev(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs) {
+  return corio_writev_dl(c, bufs, nbufs, UINT64_MAX);
+}
+
+
+ssize_t corio_write_dl(corio_tcp_t *c, const void *buf, size_t len,
+                       uint64_t deadline) {
+  uv_buf_t b = uv_buf_init((char *)(uintptr_t)buf, (unsigned)len);
+
+  if (buf == NULL && len > 0)
+    return UV_EINVAL;
+  if (len > UINT32_MAX) /* uv_buf_t lengths are size_t, uv_buf_init's not */
+    b.len = len;
+  return corio_writev_dl(c, &b, 1, deadline);
+}
+
+
+ssize_t corio_write(corio_tcp_t *c, const void *buf, size_t len) {
+  return corio_write_dl(c, buf, len, UINT64_MAX);
+}
+
+
+int corio_shutdown(corio_tcp_t *c) {
+  int err;
+
+  if (c == NULL || !in_task())
+    return UV_EINVAL;
+  corio__spin_lock(&c->lock);
+  if (c->closing) {
+    corio__spin_unlock(&c->lock);
+    return UV_ECANCELED;
+  }
+  c->users++;
+  corio__spin_unlock(&c->lock);
+  /* After the writes before it: they finish before releasing wmu. */
+  if ((err = corio_mutex_lock(&c->wmu)) == 0) {
+    corio__spin_lock(&c->lock);
+    c->sending = 1;
+    corio__spin_unlock(&c->lock);
+    err = shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
+    corio__spin_lock(&c->lock);
+    c->sending = 0;
+    if (err == 0 && c->write_err == 0)
+      c->write_err = UV_EPIPE;
+    {
+      int post = 0;
+      post_close_locked(c, &post);
+      corio__spin_unlock(&c->lock);
+      if (post)
+        corio__loop_post(c->lp, &c->close_req);
+    }
+    corio_mutex_unlock(&c->wmu);
+  }
+  corio__spin_lock(&c->lock);
+  leave_locked_and_unlock(c);
+  return err;
+}
+
+
+/* --- closing ------------------------------------------------------------- */
+
+/* If the record is closing and nothing holds the descriptor, the close
+ * request is due: *post = 1 (once). Locked. */
+static void post_close_locked(corio_tcp_t *c, int *post) {
+  if (c->closing && !c->sending && !c->close_queued) {
+    c->close_queued = 1;
+    *post = 1;
+  }
+}
+
+
+static void close_cb(uv_handle_t *h) {
+  corio_tcp_t *c = h->data;
+  corio__waiter_t *w;
+  int free_now;
+
+  corio__spin_lock(&c->lock);
+  c->handle_closed = 1;
+  if ((w = c->closer) != NULL) {
+    c->closer = NULL;
+    corio__wake(w, 0);
+  }
+  free_now = c->users == 0;
+  corio__spin_unlock(&c->lock);
+  if (free_now)
+    conn_free(c);
+}
+
+
+static void close_handle(corio_tcp_t *c) {
+  unlist(c);
+  corio__spin_lock(&c->lock);
+  c->read_on = 0;
+  corio__spin_unlock(&c->lock);
+  uv_close((uv_handle_t *)c->h, close_cb); /* cancels queued writes */
+}
+
+
+static void close_run(corio__req_t *req) {
+  close_handle((corio_tcp_t *)((char *)req - offsetof(corio_tcp_t, close_req)));
+}
+
+
+/* The runtime stops: its tasks never run again, so nothing waits for
+ * them; the record goes with the handle. */
+static void force_close(corio__net_node_t *node) {
+  corio_tcp_t *c = (corio_tcp_t *)node;
+
+  corio__spin_lock(&c->lock);
+  c->closing = 1;
+  c->close_queued = 1;
+  c->users = 0;
+  c->closer = NULL;
+  c->reader = NULL;
+  corio__spin_unlock(&c->lock);
+  close_handle(c);
+}
+
+
+void corio__tcp_discard(corio_tcp_t *c) {
+  c->closing = c->close_queued = 1;
+  c->h->data = c;
+  unlist(c);
+  if (!uv_is_closing((uv_handle_t *)c->h))
+    uv_close((uv_handle_t *)c->h, close_cb);
+}
+
+
+/* Start closing: wake a reader (UV_ECANCELED); post the close unless a
+ * send holds the descriptor (then the sender posts it). Locked. */
+static int begin_close_locked(corio_tcp_t *c) {
+  corio__waiter_t *w;
+  int post = 0;
+
+  c->closing = 1;
+  if ((w = c->reader) != NULL) {
+    c->reader = NULL;
+    corio__wake(w, UV_ECANCELED);
+  }
+  post_close_locked(c, &post);
+  return post;
+}
+
+
+int corio_close(corio_tcp_t *c) {
+  corio__waiter_t w;
+  int post, wait;
+
+  if (c == NULL)
+    return UV_EINVAL;
+  wait = c->adopted && in_task() && corio__wait_begin(&w) == 0;
+  corio__spin_lock(&c->lock);
+  if (c->closing) {
+    corio__spin_unlock(&c->lock);
+    return UV_EINVAL; /* closed twice */
+  }
+  post = begin_close_locked(c);
+  if (wait) {
+    /* The application's handle memory must outlive the close: wait for
+     * close_cb, without deadline or cancel (it comes soon). */
+    c->closer = &w;
+    c->users++;
+    corio__spin_unlock(&c->lock);
+    if (post)
+      corio__loop_post(c->lp, &c->close_req);
+    corio__spin_lock(&c->lock);
+    if (c->closer == &w) {
+      corio__wait_park(&w, &c->lock, CORIO__NO_DEADLINE);
+      corio__spin_lock(&c->lock);
+    }
+    while (c->closer == &w) { /* a cancel ended the wait: wait on */
+      corio__spin_unlock(&c->lock);
+      corio_yield();
+      corio__spin_lock(&c->lock);
+    }
+    leave_locked_and_unlock(c);
+    return 0;
+  }
+  corio__spin_unlock(&c->lock);
+  if (post)
+    corio__loop_post(c->lp, &c->close_req);
+  return 0;
+}
+
+
+/* The serve task's end: close unless the handler did, then let go. */
+void corio__tcp_serve_end(corio_tcp_t *c) {
+  int post = 0;
+
+  corio__spin_lock(&c->lock);
+  if (!c->closing)
+    post = begin_close_locked(c);
+  if (post) {
+    corio__spin_unlock(&c->lock);
+    corio__loop_post(c->lp, &c->close_req);
+    corio__spin_lock(&c->lock);
+  }
+  leave_locked_and_unlock(c);
+}
+
+
+/* --- options ------------------------------------------------------------- */
+
+int corio_tcp_nodelay(corio_tcp_t *c, int enable) {
+  int on = enable != 0;
+
+  if (c == NULL)
+    return UV_EINVAL;
+  return setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0 ? 0 : -errno;
+}
+
+
+int corio_tcp_keepalive(corio_tcp_t *c, int enable, unsigned delay_s) {
+  int on = enable != 0, delay = (int)delay_s;
+
+  if (c == NULL || (enable && delay_s == 0))
+    return UV_EINVAL;
+  if (setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+    return -errno;
+  if (on && setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof delay) != 0)
+    return -errno;
+  return 0;
+}
+
+
+int corio_tcp_peer(corio_tcp_t *c, struct sockaddr *addr, int *len) {
+  socklen_t n;
+
+  if (c == NULL || addr == NULL || len == NULL || *len < 0)
+    return UV_EINVAL;
+  n = (socklen_t)*len;
+  if (getpeername(c->fd, addr, &n) != 0)
+    return -errno;
+  *len = (int)n;
+  return 0;
+}
+
+
+int corio_tcp_local(corio_tcp_t *c, struct sockaddr *addr, int *len) {
+  socklen_t n;
+
+  if (c == NULL || addr == NULL || len == NULL || *len < 0)
+    return UV_EINVAL;
+  n = (socklen_t)*len;
+  if (getsockname(c->fd, addr, &n) != 0)
+    return -errno;
+  *len = (int)n;
+  return 0;
+}
+
+
+uv_tcp_t *corio_tcp_handle(corio_tcp_t *c) {
+  return c != NULL ? c->h : NULL;
+}

@@ -1,0 +1,163 @@
+/* Clients: connect (each resolved address in turn) and adopting an
+ * application's connected handle. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "sched/sched.h"
+#include "tcp.h"
+
+typedef struct connect_job {
+  uv_connect_t req;
+  corio_tcp_t *c;
+  const struct sockaddr *addr;
+  int started, connected;
+} connect_job_t;
+
+
+static void connect_cb(uv_connect_t *req, int status) {
+  connect_job_t *j = (connect_job_t *)req;
+
+  if (status == 0 && !uv_is_closing((uv_handle_t *)j->c->h)) {
+    corio__tcp_opened(j->c);
+    j->connected = 1;
+  } else {
+    if (status == 0)
+      status = UV_ECANCELED;
+    corio__tcp_discard(j->c); /* frees it once closed */
+  }
+  corio_await_done(req->data, status);
+}
+
+
+/* The wait gave up: closing the handle ends the connect (UV_ECANCELED). */
+static void connect_give_up(void *arg) {
+  connect_job_t *j = arg;
+
+  if (!uv_is_closing((uv_handle_t *)j->c->h))
+    corio__tcp_discard(j->c);
+}
+
+
+static int connect_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  connect_job_t *j = arg;
+  corio_tcp_t *c = j->c;
+  int err;
+
+  /* From here on the loop disposes of c if the connect fails. */
+  j->started = 1;
+  if ((err = uv_tcp_init(loop, &c->own)) != 0) {
+    free(c);
+    return err;
+  }
+  corio__tcp_listed(c);
+  j->req.data = aw;
+  if ((err = uv_tcp_connect(&j->req, c->h, j->addr, connect_cb)) != 0) {
+    corio__tcp_discard(c);
+    return err;
+  }
+  corio__await_on_give_up(aw, connect_give_up, j);
+  return 0;
+}
+
+
+int corio_tcp_connect_dl(corio_tcp_t **out, const char *host, int port,
+                         uint64_t deadline) {
+  corio_rt_t *rt = corio_current_rt();
+  corio__addrs_t addrs;
+  connect_job_t job;
+  intptr_t status;
+  int i, err;
+
+  if (out == NULL || rt == NULL || corio_self() == NULL)
+    return UV_EINVAL;
+  if ((err = corio__resolve(host, port, 0, deadline, &addrs)) != 0)
+    return err;
+  for (i = 0; i < addrs.n; i++) {
+    memset(&job, 0, sizeof job);
+    if ((job.c = corio__tcp_new(rt->lp)) == NULL)
+      return UV_ENOMEM;
+    job.addr = (const struct sockaddr *)&addrs.a[i];
+    status = 0;
+    err = corio_await_dl(rt, connect_start, &job, &status, deadline);
+    if (err == 0)
+      err = (int)status;
+    if (err == 0) {
+      *out = job.c;
+      return 0;
+    }
+    if (job.connected) /* connected just as the wait gave up */
+      corio_close(job.c);
+    else if (!job.started)
+      free(job.c);
+    if (err == UV_ETIMEDOUT || err == UV_ECANCELED)
+      break;
+  }
+  return err;
+}
+
+
+int corio_tcp_connect(corio_tcp_t **out, const char *host, int port) {
+  return corio_tcp_connect_dl(out, host, port, UINT64_MAX);
+}
+
+
+/* --- adopt --------------------------------------------------------------- */
+
+static int adopt_now(corio_tcp_t *c) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  uv_tcp_t *h = c->h;
+  uv_os_fd_t fd;
+
+  if (h->type != UV_TCP || h->loop != c->lp->loop ||
+      uv_is_closing((uv_handle_t *)h) || uv_fileno((uv_handle_t *)h, &fd) != 0 ||
+      getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+    return UV_EINVAL;
+  uv_read_stop((uv_stream_t *)h);
+  corio__tcp_listed(c);
+  corio__tcp_opened(c);
+  return 0;
+}
+
+
+static int adopt_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  int err = adopt_now(arg);
+
+  (void)loop;
+  if (err == 0)
+    corio_await_done(aw, 0);
+  return err;
+}
+
+
+int corio_tcp_adopt(corio_tcp_t **out, uv_tcp_t *h) {
+  corio__loop_t *lp = corio__loop_current();
+  corio_rt_t *rt = corio_current_rt();
+  corio_tcp_t *c;
+  int err;
+
+  if (out == NULL || h == NULL)
+    return UV_EINVAL;
+  if (lp == NULL && rt == NULL)
+    return UV_EINVAL;
+  if (lp == NULL)
+    lp = rt->lp;
+  if ((c = corio__tcp_new(lp)) == NULL)
+    return UV_ENOMEM;
+  c->h = h;
+  c->adopted = 1;
+  if (corio__loop_current() == lp)
+    err = adopt_now(c);
+  else
+    err = corio_await(lp->rt, adopt_start, c, NULL);
+  if (err != 0 && c->listed)
+    err = 0; /* adopted, though the wait was cancelled meanwhile */
+  if (err != 0) {
+    free(c);
+    return err;
+  }
+  *out = c;
+  return 0;
+}

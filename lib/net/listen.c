@@ -1,0 +1,395 @@
+/* Listeners: accept into a waiting task, or (corio_tcp_serve) spawn a
+ * task per connection from the loop thread as it accepts. Everything but
+ * the record's creation and the final free happens on the loop thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "sched/sched.h"
+#include "tcp.h"
+
+typedef struct accept_job {
+  struct accept_job *next, *prev;
+  corio_tcp_listener_t *ln;
+  corio_await_t *aw;
+  corio_tcp_t *conn;           /* what the loop handed over */
+  corio_tcp_handler_fn handler;
+  void *arg;
+} accept_job_t;
+
+struct corio_tcp_listener_s {
+  uv_tcp_t h;
+  corio__net_node_t node;      /* first: the loop's list points here */
+  corio__loop_t *lp;
+  /* Loop thread only. */
+  int pending;                 /* libuv holds an accepted descriptor */
+  int closed;
+  accept_job_t *head, *tail;   /* tasks in corio_tcp_accept */
+  accept_job_t *serve;         /* corio_tcp_serve's job, or NULL */
+  corio_await_t *close_aw;
+  unsigned long accept_errors; /* EMFILE and friends, after libuv's trick */
+};
+
+#define LN_OF_NODE(n) \
+  ((corio_tcp_listener_t *)((char *)(n) - offsetof(corio_tcp_listener_t, node)))
+
+
+static void job_unlink(corio_tcp_listener_t *ln, accept_job_t *j) {
+  if (j->prev != NULL)
+    j->prev->next = j->next;
+  else
+    ln->head = j->next;
+  if (j->next != NULL)
+    j->next->prev = j->prev;
+  else
+    ln->tail = j->prev;
+  j->next = j->prev = NULL;
+}
+
+
+/* Take the connection libuv accepted into a new record. NULL when out of
+ * memory: the descriptor stays with libuv, which stops watching the
+ * listener until the next uv_accept. */
+static corio_tcp_t *take(corio_tcp_listener_t *ln) {
+  corio_tcp_t *c = corio__tcp_new(ln->lp);
+
+  if (c == NULL) {
+    ln->pending = 1;
+    return NULL;
+  }
+  uv_tcp_init(ln->lp->loop, &c->own);
+  corio__tcp_listed(c);
+  ln->pending = 0;
+  if (uv_accept((uv_stream_t *)&ln->h, (uv_stream_t *)c->h) != 0) {
+    corio__tcp_discard(c);
+    return NULL;
+  }
+  corio__tcp_opened(c);
+  return c;
+}
+
+
+static void *serve_task(void *arg) {
+  corio_tcp_t *c = arg;
+
+  c->handler(c, c->handler_arg);
+  corio__tcp_serve_end(c);
+  return NULL;
+}
+
+
+static void serve_one(corio_tcp_listener_t *ln) {
+  corio_tcp_t *c = take(ln);
+
+  if (c == NULL)
+    return;
+  c->handler = ln->serve->handler;
+  c->handler_arg = ln->serve->arg;
+  c->users = 1; /* the serve task, until its handler returned */
+  if (corio_spawn(ln->lp->rt, serve_task, c, NULL) != 0) {
+    c->users = 0;
+    corio__tcp_discard(c);
+  }
+}
+
+
+static void connection_cb(uv_stream_t *server, int status) {
+  corio_tcp_listener_t *ln = server->data;
+  accept_job_t *j;
+
+  if (status < 0) {
+    /* libuv already refused the waiting connections (its reserve
+     * descriptor trick), so this does not spin. */
+    ln->accept_errors++;
+    return;
+  }
+  if (ln->serve != NULL) {
+    serve_one(ln);
+  } else if ((j = ln->head) != NULL) {
+    if ((j->conn = take(ln)) != NULL) {
+      job_unlink(ln, j);
+      corio_await_done(j->aw, 0);
+    }
+  } else {
+    ln->pending = 1; /* until someone accepts */
+  }
+}
+
+
+/* --- listen -------------------------------------------------------------- */
+
+typedef struct listen_job {
+  int started, ok;
+  corio_tcp_listener_t *ln;
+  const struct sockaddr *addr;
+  const corio_tcp_listen_options_t *opts;
+} listen_job_t;
+
+
+static void free_cb(uv_handle_t *h) {
+  free(h->data);
+}
+
+
+static void force_close(corio__net_node_t *node) {
+  corio_tcp_listener_t *ln = LN_OF_NODE(node);
+  accept_job_t *j;
+
+  /* The runtime stops. Only plain threads still wait (tasks never run
+   * again); let them go. */
+  corio__loop_net_remove(ln->lp, node);
+  while ((j = ln->head) != NULL) {
+    job_unlink(ln, j);
+    if (corio__await_by_thread(j->aw))
+      corio_await_done(j->aw, UV_ECANCELED);
+  }
+  if (ln->serve != NULL && corio__await_by_thread(ln->serve->aw))
+    corio_await_done(ln->serve->aw, UV_ECANCELED);
+  ln->serve = NULL;
+  uv_close((uv_handle_t *)&ln->h, free_cb);
+}
+
+
+static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  listen_job_t *j = arg;
+  corio_tcp_listener_t *ln = j->ln;
+  uv_os_fd_t fd;
+  int err, one = 1;
+  int backlog = j->opts->backlog > 0 ? j->opts->backlog : 511;
+
+  /* On failure this disposes of ln: the caller must not touch it. */
+  j->started = 1;
+  err = uv_tcp_init_ex(loop, &ln->h, j->addr->sa_family);
+  if (err != 0) {
+    free(ln);
+    return err;
+  }
+  ln->h.data = ln;
+  if (j->opts->reuseport && uv_fileno((uv_handle_t *)&ln->h, &fd) == 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    err = UV_EINVAL;
+  if (err == 0)
+    err = uv_tcp_bind(&ln->h, j->addr,
+                      j->opts->ipv6_only && j->addr->sa_family == AF_INET6
+                          ? UV_TCP_IPV6ONLY : 0);
+  if (err == 0)
+    err = uv_listen((uv_stream_t *)&ln->h, backlog, connection_cb);
+  if (err != 0) {
+    uv_close((uv_handle_t *)&ln->h, free_cb);
+    return err;
+  }
+  ln->node.force_close = force_close;
+  corio__loop_net_add(ln->lp, &ln->node);
+  j->ok = 1;
+  corio_await_done(aw, 0);
+  return 0;
+}
+
+
+int corio_tcp_listen(corio_tcp_listener_t **out, const char *host, int port,
+                     const corio_tcp_listen_options_t *opts) {
+  corio_tcp_listen_options_t defaults = {0};
+  corio_tcp_listener_t *ln;
+  corio__addrs_t addrs;
+  listen_job_t job;
+  corio_rt_t *rt;
+  int err;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  if (opts == NULL)
+    opts = &defaults;
+  rt = opts->rt != NULL ? opts->rt : corio_current_rt();
+  if (rt == NULL)
+    return UV_EINVAL;
+  if ((err = corio__resolve(host, port, 1, UINT64_MAX, &addrs)) != 0)
+    return err;
+  if ((ln = calloc(1, sizeof *ln)) == NULL)
+    return UV_ENOMEM;
+  ln->lp = rt->lp;
+  memset(&job, 0, sizeof job);
+  job.ln = ln;
+  job.addr = (const struct sockaddr *)&addrs.a[0];
+  job.opts = opts;
+  err = corio_await(rt, listen_start, &job, NULL);
+  if (err != 0) {
+    if (!job.started)
+      free(ln);
+    else if (job.ok) /* listening, but the wait was cancelled meanwhile */
+      corio_tcp_listener_close(ln);
+    return err;
+  }
+  *out = ln;
+  return 0;
+}
+
+
+int corio_tcp_listener_port(corio_tcp_listener_t *ln) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  int err;
+
+  if (ln == NULL)
+    return UV_EINVAL;
+  /* getsockname only reads the descriptor: fine off the loop thread */
+  err = uv_tcp_getsockname(&ln->h, (struct sockaddr *)&ss, &len);
+  if (err != 0)
+    return err;
+  return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+
+/* --- accept -------------------------------------------------------------- */
+
+static void accept_give_up(void *arg) {
+  accept_job_t *j = arg;
+
+  job_unlink(j->ln, j);
+  corio_await_done(j->aw, UV_ECANCELED);
+}
+
+
+static int accept_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  accept_job_t *j = arg;
+  corio_tcp_listener_t *ln = j->ln;
+
+  (void)loop;
+  j->aw = aw;
+  if (ln->closed)
+    return UV_ECANCELED;
+  if (ln->serve != NULL)
+    return UV_EBUSY;
+  if (ln->pending && ln->head == NULL && (j->conn = take(ln)) != NULL) {
+    corio_await_done(aw, 0);
+    return 0;
+  }
+  j->prev = ln->tail;
+  j->next = NULL;
+  if (ln->tail != NULL)
+    ln->tail->next = j;
+  else
+    ln->head = j;
+  ln->tail = j;
+  corio__await_on_give_up(aw, accept_give_up, j);
+  return 0;
+}
+
+
+int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
+                        uint64_t deadline) {
+  accept_job_t job;
+  intptr_t status = 0;
+  int err;
+
+  if (ln == NULL || conn == NULL || corio_self() == NULL)
+    return UV_EINVAL;
+  memset(&job, 0, sizeof job);
+  job.ln = ln;
+  err = corio_await_dl(ln->lp->rt, accept_start, &job, &status, deadline);
+  if (err == 0)
+    err = (int)status;
+  if (err != 0) {
+    if (job.conn != NULL) /* accepted just as the wait gave up */
+      corio_close(job.conn);
+    return err;
+  }
+  *conn = job.conn;
+  return 0;
+}
+
+
+int corio_tcp_accept(corio_tcp_listener_t *ln, corio_tcp_t **conn) {
+  return corio_tcp_accept_dl(ln, conn, UINT64_MAX);
+}
+
+
+/* --- serve --------------------------------------------------------------- */
+
+static void serve_give_up(void *arg) {
+  accept_job_t *j = arg;
+
+  if (j->ln->serve == j)
+    j->ln->serve = NULL;
+  corio_await_done(j->aw, UV_ECANCELED);
+}
+
+
+static int serve_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  accept_job_t *j = arg;
+  corio_tcp_listener_t *ln = j->ln;
+
+  (void)loop;
+  j->aw = aw;
+  if (ln->closed)
+    return UV_ECANCELED;
+  if (ln->serve != NULL || ln->head != NULL)
+    return UV_EBUSY;
+  ln->serve = j;
+  corio__await_on_give_up(aw, serve_give_up, j);
+  if (ln->pending)
+    serve_one(ln);
+  return 0;
+}
+
+
+int corio_tcp_serve(corio_tcp_listener_t *ln, corio_tcp_handler_fn handler,
+                    void *arg) {
+  accept_job_t job;
+  intptr_t status = 0;
+  int err;
+
+  if (ln == NULL || handler == NULL)
+    return UV_EINVAL;
+  memset(&job, 0, sizeof job);
+  job.ln = ln;
+  job.handler = handler;
+  job.arg = arg;
+  err = corio_await(ln->lp->rt, serve_start, &job, &status);
+  return err != 0 ? err : (int)status;
+}
+
+
+/* --- close --------------------------------------------------------------- */
+
+static void listener_closed(uv_handle_t *h) {
+  corio_tcp_listener_t *ln = h->data;
+
+  corio_await_done(ln->close_aw, 0);
+}
+
+
+static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  corio_tcp_listener_t *ln = arg;
+  accept_job_t *j;
+
+  (void)loop;
+  ln->closed = 1;
+  while ((j = ln->head) != NULL) {
+    job_unlink(ln, j);
+    corio_await_done(j->aw, UV_ECANCELED);
+  }
+  if (ln->serve != NULL) {
+    corio_await_done(ln->serve->aw, 0);
+    ln->serve = NULL;
+  }
+  corio__loop_net_remove(ln->lp, &ln->node);
+  ln->close_aw = aw;
+  uv_close((uv_handle_t *)&ln->h, listener_closed);
+  return 0;
+}
+
+
+int corio_tcp_listener_close(corio_tcp_listener_t *ln) {
+  int err;
+
+  if (ln == NULL)
+    return UV_EINVAL;
+  /* Whatever ends the wait, the close itself completes before it returns
+   * (corio_await), so ln is free to go. */
+  err = corio_await(ln->lp->rt, close_start, ln, NULL);
+  if (err == UV_EINVAL)
+    return err;
+  free(ln);
+  return err;
+}

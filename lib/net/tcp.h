@@ -1,0 +1,89 @@
+/* A TCP connection: the record shared by its tasks and the loop thread.
+ *
+ * Read side (DESIGN.md 8): [rpos, wpos) of rbuf are buffered bytes. The
+ * loop appends behind wpos (alloc_cb hands out [wpos, end), read_cb moves
+ * wpos); only the reader consumes and compacts, so bytes the reader is
+ * looking at never move under it. `filling` marks the loop between
+ * alloc_cb and read_cb, when the reader must not compact. A full buffer
+ * stops the loop's reads; the reader asks for them again (resume_req) once
+ * it has drained half, or when it would otherwise wait.
+ *
+ * Write side: writers take wmu, then send on the socket themselves; only
+ * what the kernel did not take goes to the loop as a uv_write. `sending`
+ * marks a send in progress: the loop must not close the descriptor under
+ * it, so a close that comes meanwhile is posted by the sender.
+ *
+ * Lifetime: the record is freed when the handle is closed (close_cb) and
+ * no task is inside a call on it (`users`, which counts callers, the serve
+ * task around its handler, and a queued resume_req). Everything below is
+ * under `lock` unless it says otherwise.
+ */
+#ifndef CORIO_NET_TCP_H
+#define CORIO_NET_TCP_H
+
+#include <sys/types.h>
+
+#include "corio/net.h"
+#include "corio/sync.h"
+#include "loop/loop.h"
+#include "sync/wait.h"
+
+struct corio_tcp_s {
+  corio__net_node_t node;      /* loop thread: on lp's list while open */
+  uv_tcp_t own;                /* the handle, unless adopted */
+  uv_tcp_t *h;
+  corio__loop_t *lp;
+  int fd;                      /* set before any task sees the record */
+  int adopted;
+  int listed;                  /* loop thread: on lp's list */
+
+  corio__spin_t lock;
+  char *rbuf;                  /* CORIO_TCP_BUFFER bytes, or NULL yet */
+  size_t rpos, wpos;
+  int filling;
+  int read_on;                 /* the loop reads (uv_read_start in effect) */
+  int read_err;                /* UV_EOF or an error, after the bytes */
+  int in_read;                 /* a task is reading */
+  corio__waiter_t *reader;     /* parked until bytes arrive */
+  int resume_queued;
+  corio__req_t resume_req;
+
+  corio_mutex_t wmu;           /* writers, in arrival order */
+  int sending;
+  int write_err;               /* sticky */
+
+  int users;
+  int closing;                 /* corio_close called: no new calls */
+  int close_queued;
+  int handle_closed;
+  corio__req_t close_req;
+  corio__waiter_t *closer;     /* adopted: corio_close waits for close_cb */
+
+  corio_tcp_handler_fn handler; /* corio_tcp_serve */
+  void *handler_arg;
+};
+
+/* A record for a handle the loop thread is about to open. */
+corio_tcp_t *corio__tcp_new(corio__loop_t *lp);
+/* Loop thread: c->h is initialised; the loop closes it if the runtime
+ * stops. */
+void corio__tcp_listed(corio_tcp_t *c);
+/* Loop thread: the handle is connected; start reading (nodelay on). */
+void corio__tcp_opened(corio_tcp_t *c);
+/* The end of a corio_tcp_serve task: close unless the handler did. */
+void corio__tcp_serve_end(corio_tcp_t *c);
+/* Loop thread: close a record no task has seen (failed connect, ...). */
+void corio__tcp_discard(corio_tcp_t *c);
+
+/* For protocols that parse in place (HTTP). The calling task must be the
+ * only reader. corio__tcp_peek: the buffered bytes, valid until the next
+ * consume or fill. corio__tcp_fill_dl waits for more bytes than are
+ * buffered now (compacting to make room): > 0 bytes now buffered, UV_EOF,
+ * an error, UV_ENOBUFS when the buffer is full of unconsumed bytes. */
+int corio__tcp_read_begin(corio_tcp_t *c);
+void corio__tcp_read_end(corio_tcp_t *c);
+size_t corio__tcp_peek(corio_tcp_t *c, char **p);
+void corio__tcp_consume(corio_tcp_t *c, size_t n);
+ssize_t corio__tcp_fill_dl(corio_tcp_t *c, uint64_t deadline_ns);
+
+#endif
