@@ -1,0 +1,903 @@
+/* TCP: servers and clients over loopback, in loop-only mode and on
+ * workers; data integrity, ends of streams, deadlines, cancellation,
+ * closing under a reader, backpressure, many connections, descriptor
+ * exhaustion, adopting an application's handle. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "corio.h"
+#include "../support/sizes.h"
+
+/* --- helpers -------------------------------------------------------------- */
+
+typedef void *(*body_fn)(void *);
+
+/* Run body(arg) as a task of a fresh runtime and free the runtime. */
+static void run_in(corio_rt_options_t opts, body_fn body, void *arg) {
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&rt, &opts), 0);
+  cr_assert_eq(corio_spawn(rt, body, arg, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+static const corio_rt_options_t on_workers = {.workers = 2};
+static const corio_rt_options_t loop_only = {.loop_only = 1};
+
+typedef struct server {
+  corio_tcp_listener_t *ln;
+  corio_tcp_handler_fn handler;
+  void *arg;
+  corio_task_t *task;
+  int port;
+} server_t;
+
+static void *serve_task(void *arg) {
+  server_t *s = arg;
+  return (void *)(intptr_t)corio_tcp_serve(s->ln, s->handler, s->arg);
+}
+
+/* In a task: listen on a free loopback port and serve it from a task. */
+static void server_start(server_t *s, corio_tcp_handler_fn handler, void *arg) {
+  s->handler = handler;
+  s->arg = arg;
+  cr_assert_eq(corio_tcp_listen(&s->ln, "127.0.0.1", 0, NULL), 0);
+  s->port = corio_tcp_listener_port(s->ln);
+  cr_assert_gt(s->port, 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), serve_task, s, &s->task), 0);
+}
+
+static void server_stop(server_t *s) {
+  void *res;
+
+  cr_assert_eq(corio_tcp_listener_close(s->ln), 0);
+  cr_assert_eq(corio_join(s->task, &res), 0);
+  cr_assert_eq((intptr_t)res, 0, "serve returned %d", (int)(intptr_t)res);
+}
+
+static void echo(corio_tcp_t *c, void *arg) {
+  char buf[16384];
+  ssize_t n;
+
+  (void)arg;
+  while ((n = corio_read(c, buf, sizeof buf)) > 0)
+    if (corio_write(c, buf, (size_t)n) != n)
+      break;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+static void fill_random(uint64_t *seed, char *buf, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (char)(splitmix(seed) >> 56);
+}
+
+static uint64_t fnv(uint64_t h, const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)p[i]) * 0x100000001b3u;
+  return h;
+}
+
+static void raise_nofile(rlim_t want) {
+  struct rlimit rl;
+
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* --- 100 connections echo 1 MiB of random bytes each ----------------------- */
+
+typedef struct echo_client {
+  int port;
+  size_t bytes;
+  uint64_t seed;
+  uint64_t sent_sum, got_sum;
+  corio_tcp_t *conn;
+  int err;
+} echo_client_t;
+
+static void *echo_writer(void *arg) {
+  echo_client_t *e = arg;
+  uint64_t seed = e->seed;
+  char chunk[7919]; /* prime: writes straddle the reader's buffer */
+  size_t left = e->bytes;
+
+  e->sent_sum = 0xcbf29ce484222325u;
+  while (left > 0) {
+    size_t n = left < sizeof chunk ? left : sizeof chunk;
+    fill_random(&seed, chunk, n);
+    e->sent_sum = fnv(e->sent_sum, chunk, n);
+    if (corio_write(e->conn, chunk, n) != (ssize_t)n) {
+      e->err = -1;
+      break;
+    }
+    left -= n;
+  }
+  return NULL;
+}
+
+static void *echo_client(void *arg) {
+  echo_client_t *e = arg;
+  corio_task_t *w;
+  char buf[10007];
+  size_t got = 0;
+  ssize_t n;
+
+  e->err = corio_tcp_connect_dl(&e->conn, "127.0.0.1", e->port, corio_now() + 10000);
+  if (e->err != 0)
+    return NULL;
+  /* another task writes while this one reads the echo */
+  cr_assert_eq(corio_spawn(corio_current_rt(), echo_writer, e, &w), 0);
+  e->got_sum = 0xcbf29ce484222325u;
+  while (got < e->bytes) {
+    n = corio_read_dl(e->conn, buf, sizeof buf, corio_now() + 30000);
+    if (n <= 0) {
+      e->err = (int)n;
+      break;
+    }
+    e->got_sum = fnv(e->got_sum, buf, (size_t)n);
+    got += (size_t)n;
+  }
+  corio_join(w, NULL);
+  corio_close(e->conn);
+  return NULL;
+}
+
+static void *many_echoes(void *arg) {
+  int conns = CORIO_TEST_UNDER_TSAN ? 16 : 100;
+  size_t bytes = CORIO_TEST_UNDER_TSAN ? 128 * 1024 : 1024 * 1024;
+  echo_client_t *e = calloc((size_t)conns, sizeof *e);
+  corio_task_t **t = calloc((size_t)conns, sizeof *t);
+  server_t s;
+  int i;
+
+  (void)arg;
+  server_start(&s, echo, NULL);
+  for (i = 0; i < conns; i++) {
+    e[i].port = s.port;
+    e[i].bytes = bytes;
+    e[i].seed = (uint64_t)i * 7777 + 1;
+    cr_assert_eq(corio_spawn(corio_current_rt(), echo_client, &e[i], &t[i]), 0);
+  }
+  for (i = 0; i < conns; i++) {
+    corio_join(t[i], NULL);
+    cr_assert_eq(e[i].err, 0, "client %d: %s", i, uv_strerror(e[i].err));
+    cr_assert_eq(e[i].got_sum, e[i].sent_sum, "client %d: checksums differ", i);
+  }
+  server_stop(&s);
+  free(e);
+  free(t);
+  return NULL;
+}
+
+Test(tcp, hundred_connections_echo_random_mebibytes_on_workers, .timeout = 120) {
+  run_in(on_workers, many_echoes, NULL);
+}
+
+Test(tcp, hundred_connections_echo_random_mebibytes_loop_only, .timeout = 120) {
+  run_in(loop_only, many_echoes, NULL);
+}
+
+/* --- half-close -------------------------------------------------------------- */
+
+/* Reads to EOF, then answers with the byte count and closes. */
+static void count_then_answer(corio_tcp_t *c, void *arg) {
+  char buf[4096], out[32];
+  size_t total = 0;
+  ssize_t n;
+
+  (void)arg;
+  while ((n = corio_read(c, buf, sizeof buf)) > 0)
+    total += (size_t)n;
+  if (n != UV_EOF)
+    return;
+  n = snprintf(out, sizeof out, "%zu", total);
+  corio_write(c, out, (size_t)n);
+}
+
+static void *half_close(void *arg) {
+  corio_tcp_t *c;
+  server_t s;
+  char buf[64];
+  size_t got = 0;
+  ssize_t n;
+
+  (void)arg;
+  server_start(&s, count_then_answer, NULL);
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  cr_assert_eq(corio_write(c, "hello, ", 7), 7);
+  cr_assert_eq(corio_write(c, "world", 5), 5);
+  cr_assert_eq(corio_shutdown(c), 0);
+  cr_assert_eq(corio_write(c, "x", 1), UV_EPIPE); /* no more writes */
+  while ((n = corio_read_dl(c, buf + got, sizeof buf - got, corio_now() + 10000)) > 0)
+    got += (size_t)n;
+  cr_assert_eq(n, UV_EOF);
+  cr_assert_eq(got, 2);
+  cr_assert_eq(memcmp(buf, "12", 2), 0);
+  cr_assert_eq(corio_read(c, buf, sizeof buf), UV_EOF); /* stays at EOF */
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, half_close_lets_the_peer_read_eof_and_answer) {
+  run_in(on_workers, half_close, NULL);
+  run_in(loop_only, half_close, NULL);
+}
+
+/* --- a raw peer on a plain thread -------------------------------------------- */
+
+typedef struct raw_peer {
+  int lfd, port;
+  int mode; /* 0: reset at once, 1: hold silent until told, 2: close at once */
+  _Atomic(int) release;
+  pthread_t thread;
+} raw_peer_t;
+
+static void *raw_peer_main(void *arg) {
+  raw_peer_t *p = arg;
+  int fd = accept(p->lfd, NULL, NULL);
+
+  if (fd < 0)
+    return NULL;
+  if (p->mode == 0) {
+    struct linger lg = {1, 0};
+    char b[16];
+    /* wait for the client's byte, so the reset comes after connect */
+    if (recv(fd, b, sizeof b, 0) < 0) { /* fine either way */ }
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  } else if (p->mode == 1) {
+    while (!atomic_load(&p->release))
+      usleep(1000);
+  }
+  close(fd);
+  return NULL;
+}
+
+static void raw_peer_start(raw_peer_t *p, int mode) {
+  struct sockaddr_in a = {0};
+  socklen_t len = sizeof a;
+
+  p->mode = mode;
+  atomic_init(&p->release, 0);
+  p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(p->lfd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(listen(p->lfd, 16), 0);
+  getsockname(p->lfd, (struct sockaddr *)&a, &len);
+  p->port = ntohs(a.sin_port);
+  pthread_create(&p->thread, NULL, raw_peer_main, p);
+}
+
+static void raw_peer_stop(raw_peer_t *p) {
+  atomic_store(&p->release, 1);
+  pthread_join(p->thread, NULL);
+  close(p->lfd);
+}
+
+static void *reset_by_peer(void *arg) {
+  raw_peer_t *p = arg;
+  corio_tcp_t *c;
+  char buf[16];
+
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_write(c, "x", 1), 1);
+  cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 10000), UV_ECONNRESET);
+  corio_close(c);
+  return NULL;
+}
+
+Test(tcp, peer_reset_gives_econnreset) {
+  raw_peer_t p;
+
+  raw_peer_start(&p, 0);
+  run_in(on_workers, reset_by_peer, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 0);
+  run_in(loop_only, reset_by_peer, &p);
+  raw_peer_stop(&p);
+}
+
+static void *write_to_closed_peer(void *arg) {
+  raw_peer_t *p = arg;
+  static char chunk[1 << 16];
+  corio_tcp_t *c;
+  ssize_t n = 0;
+  int i;
+
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", p->port), 0);
+  /* The peer closed without reading: writes fail, with no SIGPIPE (which
+   * would kill this process). */
+  for (i = 0; i < 10000 && n >= 0; i++) {
+    n = corio_write_dl(c, chunk, sizeof chunk, corio_now() + 10000);
+    if (n >= 0)
+      corio_sleep(1);
+  }
+  cr_assert(n == UV_EPIPE || n == UV_ECONNRESET, "write gave %s", uv_strerror((int)n));
+  cr_assert_eq(corio_write(c, "x", 1), n); /* sticky */
+  corio_close(c);
+  return NULL;
+}
+
+Test(tcp, writing_to_a_closed_peer_fails_without_sigpipe) {
+  raw_peer_t p;
+
+  signal(SIGPIPE, SIG_DFL);
+  raw_peer_start(&p, 2);
+  run_in(on_workers, write_to_closed_peer, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 2);
+  run_in(loop_only, write_to_closed_peer, &p);
+  raw_peer_stop(&p);
+}
+
+/* --- deadlines, refused connections --------------------------------------- */
+
+static void *read_deadline(void *arg) {
+  raw_peer_t *p = arg;
+  corio_tcp_t *c;
+  char buf[16];
+  uint64_t t0, waited;
+
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", p->port), 0);
+  t0 = uv_hrtime();
+  cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 50), UV_ETIMEDOUT);
+  waited = uv_hrtime() - t0;
+  /* never early: the deadline is at least 49 ms (corio_now rounds down) away */
+  cr_assert_geq(waited, 49000000u, "returned after %llu ns", (unsigned long long)waited);
+  /* a deadline in the past returns at once, and the connection still works */
+  cr_assert_eq(corio_read_dl(c, buf, sizeof buf, 0), UV_ETIMEDOUT);
+  atomic_store(&p->release, 1); /* the peer closes: EOF */
+  cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 10000), UV_EOF);
+  corio_close(c);
+  return NULL;
+}
+
+Test(tcp, read_deadline_times_out_never_early) {
+  raw_peer_t p;
+
+  raw_peer_start(&p, 1);
+  run_in(on_workers, read_deadline, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 1);
+  run_in(loop_only, read_deadline, &p);
+  raw_peer_stop(&p);
+}
+
+static void *refused(void *arg) {
+  int port = *(int *)arg;
+  corio_tcp_t *c = NULL;
+
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", port), UV_ECONNREFUSED);
+  cr_assert_eq(corio_tcp_connect_dl(&c, "localhost", port, corio_now() + 10000),
+               UV_ECONNREFUSED); /* every address of the name refused */
+  cr_assert_eq(corio_tcp_connect(&c, "no-such-host.invalid", port) < 0, 1);
+  cr_assert_null(c);
+  return NULL;
+}
+
+Test(tcp, connect_to_a_closed_port_is_refused) {
+  struct sockaddr_in a = {0};
+  socklen_t len = sizeof a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+  /* a port that was free a moment ago, with nobody listening */
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  port = ntohs(a.sin_port);
+  close(fd);
+  run_in(on_workers, refused, &port);
+  run_in(loop_only, refused, &port);
+}
+
+/* --- cancel, close under a reader -------------------------------------------- */
+
+typedef struct blocked {
+  corio_tcp_t *c;
+  _Atomic(int) entered;
+  ssize_t result;
+} blocked_t;
+
+static void *blocked_reader(void *arg) {
+  blocked_t *b = arg;
+  char buf[16];
+
+  atomic_store(&b->entered, 1);
+  b->result = corio_read(b->c, buf, sizeof buf);
+  return NULL;
+}
+
+static void silent(corio_tcp_t *c, void *arg) {
+  char buf[16];
+
+  (void)arg;
+  /* say nothing until the client closes; then answer nothing */
+  while (corio_read(c, buf, sizeof buf) > 0)
+    corio_write(c, buf, 1);
+}
+
+static void *cancel_read(void *arg) {
+  corio_tcp_t *c;
+  corio_task_t *t;
+  server_t s;
+  blocked_t b = {0};
+  char buf[16];
+
+  (void)arg;
+  server_start(&s, silent, NULL);
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  b.c = c;
+  cr_assert_eq(corio_spawn(corio_current_rt(), blocked_reader, &b, &t), 0);
+  while (!atomic_load(&b.entered))
+    corio_sleep(1);
+  corio_sleep(20); /* let it park */
+  cr_assert_eq(corio_cancel(t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(b.result, UV_ECANCELED);
+  /* the connection is intact: a round trip still works */
+  cr_assert_eq(corio_write(c, "ab", 2), 2);
+  cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 10000), 1);
+  cr_assert_eq(buf[0], 'a');
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, cancel_a_blocked_read) {
+  run_in(on_workers, cancel_read, NULL);
+  run_in(loop_only, cancel_read, NULL);
+}
+
+static void *close_under_reader(void *arg) {
+  corio_tcp_t *c;
+  corio_task_t *t;
+  server_t s;
+  blocked_t b = {0};
+
+  (void)arg;
+  server_start(&s, silent, NULL);
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  b.c = c;
+  cr_assert_eq(corio_spawn(corio_current_rt(), blocked_reader, &b, &t), 0);
+  while (!atomic_load(&b.entered))
+    corio_sleep(1);
+  corio_sleep(20);
+  cr_assert_eq(corio_close(c), 0); /* the owner closes; the reader wakes */
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(b.result, UV_ECANCELED);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, closing_wakes_a_reader_in_another_task_with_ecanceled) {
+  run_in(on_workers, close_under_reader, NULL);
+  run_in(loop_only, close_under_reader, NULL);
+}
+
+/* --- a slow reader: memory stays bounded ---------------------------------- */
+
+static size_t rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+
+  if (f != NULL) {
+    if (fscanf(f, "%lu %lu", &size, &res) != 2)
+      res = 0;
+    fclose(f);
+  }
+  return res * (size_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct slow {
+  size_t total, got;
+  size_t rss_start, rss_max;
+  uint64_t sum_sent, sum_got;
+} slow_t;
+
+static void slow_reader(corio_tcp_t *c, void *arg) {
+  slow_t *s = arg;
+  char buf[65536];
+  ssize_t n;
+  unsigned i = 0;
+
+  s->sum_got = 0xcbf29ce484222325u;
+  while ((n = corio_read(c, buf, sizeof buf)) > 0) {
+    s->sum_got = fnv(s->sum_got, buf, (size_t)n);
+    s->got += (size_t)n;
+    if (++i % 4 == 0) {
+      size_t r = rss_kib();
+      if (r > s->rss_max)
+        s->rss_max = r;
+      corio_sleep(1);
+    }
+  }
+}
+
+static void *slow_reader_test(void *arg) {
+  slow_t *st = arg;
+  static char chunk[65536];
+  uint64_t seed = 42;
+  corio_tcp_t *c;
+  server_t s;
+  size_t sent = 0;
+
+  server_start(&s, slow_reader, st);
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  st->rss_start = st->rss_max = rss_kib();
+  st->sum_sent = 0xcbf29ce484222325u;
+  while (sent < st->total) {
+    fill_random(&seed, chunk, sizeof chunk);
+    st->sum_sent = fnv(st->sum_sent, chunk, sizeof chunk);
+    cr_assert_eq(corio_write(c, chunk, sizeof chunk), (ssize_t)sizeof chunk);
+    sent += sizeof chunk;
+  }
+  corio_close(c);
+  while (st->got < st->total)
+    corio_sleep(5);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, a_slow_reader_keeps_memory_bounded, .timeout = 120) {
+  slow_t st = {.total = (size_t)(CORIO_TEST_UNDER_TSAN ? 8 : 64) << 20};
+
+  run_in(on_workers, slow_reader_test, &st);
+  cr_assert_eq(st.got, st.total);
+  cr_assert_eq(st.sum_got, st.sum_sent);
+  /* 64 MiB went through; what stayed resident is a few buffers */
+  cr_assert_lt(st.rss_max - st.rss_start, 16 * 1024,
+               "RSS grew by %zu KiB", st.rss_max - st.rss_start);
+}
+
+/* --- 4,000 connections at once ------------------------------------------ */
+
+typedef struct crowd {
+  int port, n;
+  corio_wg_t all_connected;
+  _Atomic(int) ok;
+} crowd_t;
+
+static void *crowd_client(void *arg) {
+  crowd_t *cr = arg;
+  corio_tcp_t *c;
+  char b = 'z';
+
+  if (corio_tcp_connect_dl(&c, "127.0.0.1", cr->port, corio_now() + 60000) != 0) {
+    corio_wg_done(&cr->all_connected);
+    return NULL;
+  }
+  corio_wg_done(&cr->all_connected);
+  corio_wg_wait(&cr->all_connected); /* every connection open at once */
+  if (corio_write(c, &b, 1) == 1 &&
+      corio_read_dl(c, &b, 1, corio_now() + 60000) == 1 && b == 'z')
+    atomic_fetch_add(&cr->ok, 1);
+  corio_close(c);
+  return NULL;
+}
+
+static void *crowd_test(void *arg) {
+  crowd_t *cr = arg;
+  corio_task_t **t = calloc((size_t)cr->n, sizeof *t);
+  server_t s;
+  int i;
+
+  server_start(&s, echo, NULL);
+  cr->port = s.port;
+  corio_wg_add(&cr->all_connected, cr->n);
+  for (i = 0; i < cr->n; i++)
+    cr_assert_eq(corio_spawn(corio_current_rt(), crowd_client, cr, &t[i]), 0);
+  for (i = 0; i < cr->n; i++)
+    corio_join(t[i], NULL);
+  server_stop(&s);
+  free(t);
+  return NULL;
+}
+
+Test(tcp, four_thousand_connections_open_at_once, .timeout = 180) {
+  crowd_t cr = {.n = CORIO_TEST_UNDER_TSAN ? 1000 : 4000};
+
+  raise_nofile(3u * (rlim_t)cr.n + 100);
+  run_in(on_workers, crowd_test, &cr);
+  cr_assert_eq(atomic_load(&cr.ok), cr.n);
+}
+
+/* --- accept ------------------------------------------------------------------ */
+
+static void *accept_test(void *arg) {
+  corio_tcp_listener_t *ln;
+  corio_tcp_t *a, *b;
+  uint64_t t0;
+  char buf[8];
+  int port;
+
+  (void)arg;
+  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", 0, NULL), 0);
+  port = corio_tcp_listener_port(ln);
+  t0 = uv_hrtime();
+  cr_assert_eq(corio_tcp_accept_dl(ln, &a, corio_now() + 30), UV_ETIMEDOUT);
+  cr_assert_geq(uv_hrtime() - t0, 29000000u);
+  /* a connection that arrives before accept waits in libuv */
+  cr_assert_eq(corio_tcp_connect(&b, "127.0.0.1", port), 0);
+  cr_assert_eq(corio_write(b, "hi", 2), 2);
+  cr_assert_eq(corio_tcp_accept_dl(ln, &a, corio_now() + 10000), 0);
+  cr_assert_eq(corio_read_full_dl(a, buf, 2, NULL, corio_now() + 10000), 2);
+  cr_assert_eq(memcmp(buf, "hi", 2), 0);
+  {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    cr_assert_eq(corio_tcp_peer(a, (struct sockaddr *)&ss, &len), 0);
+    cr_assert_eq(ss.ss_family, AF_INET);
+    len = sizeof ss;
+    cr_assert_eq(corio_tcp_local(b, (struct sockaddr *)&ss, &len), 0);
+    cr_assert_eq(ss.ss_family, AF_INET);
+  }
+  cr_assert_eq(corio_tcp_nodelay(a, 0), 0);
+  cr_assert_eq(corio_tcp_keepalive(a, 1, 30), 0);
+  corio_close(a);
+  cr_assert_eq(corio_read_dl(b, buf, sizeof buf, corio_now() + 10000), UV_EOF);
+  corio_close(b);
+  cr_assert_eq(corio_tcp_listener_close(ln), 0);
+  return NULL;
+}
+
+Test(tcp, accept_waits_with_a_deadline_and_takes_queued_connections) {
+  run_in(on_workers, accept_test, NULL);
+  run_in(loop_only, accept_test, NULL);
+}
+
+static void *listen_errors(void *arg) {
+  corio_tcp_listener_t *a, *b;
+  corio_tcp_listen_options_t reuse = {.reuseport = 1};
+  int port;
+
+  (void)arg;
+  cr_assert_eq(corio_tcp_listen(&a, "127.0.0.1", 0, NULL), 0);
+  port = corio_tcp_listener_port(a);
+  cr_assert_eq(corio_tcp_listen(&b, "127.0.0.1", port, NULL), UV_EADDRINUSE);
+  cr_assert_eq(corio_tcp_listen(&b, "no-such-host.invalid", 0, NULL) < 0, 1);
+  cr_assert_eq(corio_tcp_listen(&b, "127.0.0.1", 70000, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listener_close(a), 0);
+  /* two listeners on one port with SO_REUSEPORT */
+  cr_assert_eq(corio_tcp_listen(&a, "127.0.0.1", 0, &reuse), 0);
+  port = corio_tcp_listener_port(a);
+  cr_assert_eq(corio_tcp_listen(&b, "127.0.0.1", port, &reuse), 0);
+  cr_assert_eq(corio_tcp_listener_close(b), 0);
+  cr_assert_eq(corio_tcp_listener_close(a), 0);
+  /* IPv6, if the machine has it */
+  if (corio_tcp_listen(&a, "::1", 0, NULL) == 0) {
+    corio_tcp_t *c, *d;
+    cr_assert_eq(corio_tcp_connect(&c, "::1", corio_tcp_listener_port(a)), 0);
+    cr_assert_eq(corio_tcp_accept(a, &d), 0);
+    corio_close(c);
+    corio_close(d);
+    cr_assert_eq(corio_tcp_listener_close(a), 0);
+  }
+  return NULL;
+}
+
+Test(tcp, listen_reports_errors_and_supports_reuseport_and_ipv6) {
+  run_in(on_workers, listen_errors, NULL);
+}
+
+/* --- descriptor exhaustion ------------------------------------------------- */
+
+static long cpu_ticks(pid_t pid) {
+  char path[64], line[1024], *p;
+  unsigned long ut = 0, st = 0;
+  FILE *f;
+
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  if ((f = fopen(path, "r")) == NULL)
+    return -1;
+  p = fgets(line, sizeof line, f);
+  fclose(f);
+  if (p == NULL || (p = strrchr(line, ')')) == NULL)
+    return -1;
+  /* after ")": state, then fields 4..13; utime and stime are 14 and 15 */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    return -1;
+  return (long)(ut + st);
+}
+
+static int connect_raw(int port) {
+  struct sockaddr_in a = {0};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* One echo round trip, bounded: 1 if it worked. */
+static int echo_once(int fd) {
+  struct pollfd pfd = {fd, POLLIN, 0};
+  char b = 'q';
+
+  if (send(fd, &b, 1, MSG_NOSIGNAL) != 1)
+    return 0;
+  if (poll(&pfd, 1, 2000) != 1 || recv(fd, &b, 1, 0) != 1)
+    return 0;
+  return b == 'q';
+}
+
+static void *emfile_server(void *arg) {
+  int *pipefd = arg;
+  server_t s;
+  char port[16];
+  int n;
+
+  server_start(&s, echo, NULL);
+  n = snprintf(port, sizeof port, "%d\n", s.port);
+  if (write(pipefd[1], port, (size_t)n) != n)
+    abort();
+  corio_join(s.task, NULL); /* serves until the process is killed */
+  return NULL;
+}
+
+Test(tcp, descriptor_exhaustion_neither_spins_nor_stops_service, .timeout = 60) {
+  enum { CLIENTS = 80, HZ_SAMPLE_MS = 600 };
+  int pipefd[2], port = 0, fds[CLIENTS], i, served = 0, resumed = 0;
+  long hz = sysconf(_SC_CLK_TCK), t0, t1;
+  char line[16] = {0};
+  pid_t pid;
+
+  cr_assert_eq(pipe(pipefd), 0);
+  pid = fork();
+  if (pid == 0) {
+    struct rlimit rl = {40, 40}; /* the server gets ~30 connections */
+    setrlimit(RLIMIT_NOFILE, &rl);
+    run_in(loop_only, emfile_server, pipefd);
+    _exit(0);
+  }
+  cr_assert_gt(read(pipefd[0], line, sizeof line - 1), 0);
+  port = atoi(line);
+  /* More connections than the server has descriptors for. */
+  for (i = 0; i < CLIENTS; i++) {
+    fds[i] = connect_raw(port); /* the kernel completes the handshake */
+    if (fds[i] >= 0 && echo_once(fds[i]))
+      served++;
+  }
+  cr_assert_gt(served, 5);
+  cr_assert_lt(served, CLIENTS, "the limit was not reached");
+  /* Exhausted and with connections waiting: the server must not spin. */
+  t0 = cpu_ticks(pid);
+  usleep(HZ_SAMPLE_MS * 1000);
+  t1 = cpu_ticks(pid);
+  cr_assert_lt((t1 - t0) * 1000 / hz, HZ_SAMPLE_MS / 4,
+               "server used %ld ms of CPU in %d ms", (t1 - t0) * 1000 / hz, HZ_SAMPLE_MS);
+  /* Free the server's descriptors: service resumes for new clients. */
+  for (i = 0; i < CLIENTS; i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+  for (i = 0; i < 50 && !resumed; i++) {
+    int fd = connect_raw(port);
+    if (fd >= 0) {
+      resumed = echo_once(fd);
+      close(fd);
+    }
+    if (!resumed)
+      usleep(20000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  cr_assert(resumed, "no service after descriptors were freed");
+}
+
+/* --- adopting the application's handle (attached mode) ----------------------- */
+
+typedef struct app {
+  uv_loop_t loop;
+  uv_tcp_t server, client_side;
+  corio_rt_t *rt;
+  int adopted_err;
+  char got[6];
+  int echoed;
+} app_t;
+
+static void *adopted_echo(void *arg) {
+  corio_tcp_t *c = arg;
+  app_t *app = (app_t *)corio_tcp_handle(c)->loop; /* loop is app's first field */
+  char buf[16];
+  ssize_t n;
+
+  while ((n = corio_read(c, buf, sizeof buf)) > 0)
+    if (corio_write(c, buf, (size_t)n) == n)
+      app->echoed += (int)n;
+  corio_close(c); /* waits for the handle's close: app's memory */
+  return NULL;
+}
+
+static void app_connection(uv_stream_t *server, int status) {
+  app_t *app = server->data;
+  corio_tcp_t *c;
+
+  cr_assert_eq(status, 0);
+  uv_tcp_init(&app->loop, &app->client_side);
+  cr_assert_eq(uv_accept(server, (uv_stream_t *)&app->client_side), 0);
+  /* on the loop thread, in the application's own callback */
+  app->adopted_err = corio_tcp_adopt(&c, &app->client_side);
+  if (app->adopted_err == 0)
+    corio_spawn(app->rt, adopted_echo, c, NULL);
+  uv_close((uv_handle_t *)server, NULL); /* one connection is enough */
+}
+
+static void *app_client(void *arg) {
+  int port = *(int *)arg, fd = connect_raw(port);
+  char buf[7] = {0};
+  size_t got = 0;
+
+  if (fd < 0)
+    return NULL;
+  send(fd, "hello!", 6, MSG_NOSIGNAL);
+  while (got < 6) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    ssize_t n;
+    if (poll(&pfd, 1, 5000) != 1 || (n = recv(fd, buf + got, 6 - got, 0)) <= 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  return strdup(buf);
+}
+
+Test(tcp, an_application_handle_is_adopted_in_attached_mode) {
+  app_t app;
+  struct sockaddr_in a;
+  struct sockaddr_storage ss;
+  int len = sizeof ss, port;
+  pthread_t client;
+  void *echoed;
+
+  memset(&app, 0, sizeof app);
+  cr_assert_eq(uv_loop_init(&app.loop), 0);
+  cr_assert_eq(corio_rt_new(&app.rt, &(corio_rt_options_t){.workers = 2, .loop = &app.loop}), 0);
+  uv_tcp_init(&app.loop, &app.server);
+  app.server.data = &app;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  cr_assert_eq(uv_tcp_bind(&app.server, (struct sockaddr *)&a, 0), 0);
+  cr_assert_eq(uv_listen((uv_stream_t *)&app.server, 8, app_connection), 0);
+  uv_tcp_getsockname(&app.server, (struct sockaddr *)&ss, &len);
+  port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  pthread_create(&client, NULL, app_client, &port);
+  /* returns once the listener is closed and corio's task is done */
+  uv_run(&app.loop, UV_RUN_DEFAULT);
+  pthread_join(client, &echoed);
+  cr_assert_eq(app.adopted_err, 0, "adopt: %s", uv_strerror(app.adopted_err));
+  cr_assert_str_eq((const char *)echoed, "hello!");
+  cr_assert_eq(app.echoed, 6);
+  free(echoed);
+  cr_assert_eq(corio_rt_free(app.rt), 0);
+  uv_run(&app.loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&app.loop), 0);
+}
