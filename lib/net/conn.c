@@ -247,16 +247,19 @@ static void fill_unlock(void *arg) {
 }
 
 
-ssize_t corio__tcp_fill_dl(corio_tcp_t *c, uint64_t deadline_ns) {
+ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
   corio__waiter_t w;
   fill_unlock_t u = {c, 0};
-  size_t have;
   int err;
 
   if ((err = corio__wait_begin(&w)) != 0)
     return err;
   corio__spin_lock(&c->lock);
-  have = c->wpos - c->rpos;
+  if (c->wpos - c->rpos > have) { /* came since the caller looked */
+    err = (int)(c->wpos - c->rpos);
+    corio__spin_unlock(&c->lock);
+    return err;
+  }
   if (c->closing) {
     corio__spin_unlock(&c->lock);
     return UV_ECANCELED;
@@ -305,7 +308,7 @@ ssize_t corio_read_dl(corio_tcp_t *c, void *buf, size_t len, uint64_t deadline) 
     return n;
   n = (ssize_t)corio__tcp_peek(c, &p);
   if (n == 0) {
-    n = corio__tcp_fill_dl(c, corio__deadline_ns(deadline));
+    n = corio__tcp_fill_dl(c, 0, corio__deadline_ns(deadline));
     corio__tcp_peek(c, &p);
   }
   if (n > 0) {

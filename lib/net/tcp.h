@@ -77,13 +77,14 @@ void corio__tcp_discard(corio_tcp_t *c);
 
 /* For protocols that parse in place (HTTP). The calling task must be the
  * only reader. corio__tcp_peek: the buffered bytes, valid until the next
- * consume or fill. corio__tcp_fill_dl waits for more bytes than are
- * buffered now (compacting to make room): > 0 bytes now buffered, UV_EOF,
- * an error, UV_ENOBUFS when the buffer is full of unconsumed bytes. */
+ * consume or fill. corio__tcp_fill_dl waits until more than `have` bytes
+ * (what the caller last saw) are buffered, compacting to make room:
+ * returns the bytes now buffered (> have), UV_EOF, an error, UV_ENOBUFS
+ * when the buffer is full of unconsumed bytes. */
 int corio__tcp_read_begin(corio_tcp_t *c);
 void corio__tcp_read_end(corio_tcp_t *c);
 size_t corio__tcp_peek(corio_tcp_t *c, char **p);
 void corio__tcp_consume(corio_tcp_t *c, size_t n);
-ssize_t corio__tcp_fill_dl(corio_tcp_t *c, uint64_t deadline_ns);
+ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns);
 
 #endif

@@ -570,8 +570,10 @@ Test(tcp, a_slow_reader_keeps_memory_bounded, .timeout = 120) {
   run_in(on_workers, slow_reader_test, &st);
   cr_assert_eq(st.got, st.total);
   cr_assert_eq(st.sum_got, st.sum_sent);
-  /* 64 MiB went through; what stayed resident is a few buffers */
-  cr_assert_lt(st.rss_max - st.rss_start, 16 * 1024,
+  /* 64 MiB went through; what stayed resident is a few buffers (not
+   * under TSan, whose shadow and history memory grow with the traffic) */
+  if (!CORIO_TEST_UNDER_TSAN)
+    cr_assert_lt(st.rss_max - st.rss_start, 16 * 1024,
                "RSS grew by %zu KiB", st.rss_max - st.rss_start);
 }
 
@@ -863,7 +865,7 @@ static void *app_client(void *arg) {
   while (got < 6) {
     struct pollfd pfd = {fd, POLLIN, 0};
     ssize_t n;
-    if (poll(&pfd, 1, 5000) != 1 || (n = recv(fd, buf + got, 6 - got, 0)) <= 0)
+    if (poll(&pfd, 1, 10000) != 1 || (n = recv(fd, buf + got, 6 - got, 0)) <= 0)
       break;
     got += (size_t)n;
   }
@@ -894,7 +896,7 @@ Test(tcp, an_application_handle_is_adopted_in_attached_mode) {
   uv_run(&app.loop, UV_RUN_DEFAULT);
   pthread_join(client, &echoed);
   cr_assert_eq(app.adopted_err, 0, "adopt: %s", uv_strerror(app.adopted_err));
-  cr_assert_str_eq((const char *)echoed, "hello!");
+  cr_assert_str_eq((const char *)echoed, "hello!", "echoed \"%s\", %d bytes", (const char *)echoed, app.echoed);
   cr_assert_eq(app.echoed, 6);
   free(echoed);
   cr_assert_eq(corio_rt_free(app.rt), 0);
