@@ -45,6 +45,7 @@ int main(int argc, char **argv) {
   corio_tcp_listener_t *ln;
   const char *host = "127.0.0.1";
   int port = 7000, err, i;
+  corio_task_t *stop;
   corio_rt_t *rt;
 
   /* Two workers by default: connection tasks hop between threads, which
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  stop_signal_block(); /* before the runtime's threads exist */
   if ((err = corio_rt_new(&rt, &opts)) != 0) {
     fprintf(stderr, "echo_server: %s\n", uv_strerror(err));
     return 1;
@@ -80,16 +82,21 @@ int main(int argc, char **argv) {
   printf(strchr(host, ':') ? "listening on tcp://[%s]:%d\n" : "listening on tcp://%s:%d\n",
          host, corio_tcp_listener_port(ln));
   fflush(stdout); /* a script may be waiting for this line on a pipe */
-  if ((err = corio_spawn(rt, stopper, ln, NULL)) != 0) {
+  if ((err = corio_spawn(rt, stopper, ln, &stop)) != 0) {
     fprintf(stderr, "echo_server: %s\n", uv_strerror(err));
     corio_tcp_listener_close(ln);
     corio_rt_free(rt);
     return 1;
   }
   err = corio_tcp_serve(ln, echo, NULL); /* until the listener closes */
+  /* serve returns as soon as the listener is closed, while the stopper is
+   * still inside corio_tcp_listener_close, which frees it: wait for that
+   * (corio_rt_free would drop the suspended stopper, and ln with it). */
+  if (err == 0)
+    corio_join(stop, NULL);
+  else
+    fprintf(stderr, "echo_server: serve: %s\n", uv_strerror(err));
   /* Connections still open are closed here; their tasks never resume. */
   corio_rt_free(rt);
-  if (err != 0)
-    fprintf(stderr, "echo_server: serve: %s\n", uv_strerror(err));
   return err == 0 ? 0 : 1;
 }

@@ -45,6 +45,7 @@ int main(int argc, char **argv) {
   corio_tcp_listener_t *ln;
   const char *host = "127.0.0.1";
   int port = 8080, err, i;
+  corio_task_t *stop;
   corio_rt_t *rt;
 
   /* Loop-only by default: on a small machine shared with the load
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  stop_signal_block(); /* before the runtime's threads exist */
   if ((err = corio_rt_new(&rt, &opts)) != 0) {
     fprintf(stderr, "tcp_hello: %s\n", uv_strerror(err));
     return 1;
@@ -80,8 +82,18 @@ int main(int argc, char **argv) {
   printf(strchr(host, ':') ? "listening on http://[%s]:%d\n" : "listening on http://%s:%d\n",
          host, corio_tcp_listener_port(ln));
   fflush(stdout);
-  corio_spawn(rt, stopper, ln, NULL);
+  if ((err = corio_spawn(rt, stopper, ln, &stop)) != 0) {
+    fprintf(stderr, "tcp_hello: %s\n", uv_strerror(err));
+    corio_tcp_listener_close(ln);
+    corio_rt_free(rt);
+    return 1;
+  }
   err = corio_tcp_serve(ln, hello, NULL); /* until the listener closes */
+  /* serve returns as soon as the listener is closed, while the stopper is
+   * still inside corio_tcp_listener_close, which frees it: wait for that
+   * (corio_rt_free would drop the suspended stopper, and ln with it). */
+  if (err == 0)
+    corio_join(stop, NULL);
   corio_rt_free(rt);
   return err == 0 ? 0 : 1;
 }
