@@ -40,8 +40,11 @@ find_package_handle_standard_args(llhttp
                 LLHTTP_SOURCE_HTTP
   REASON_FAILURE_MESSAGE "install Debian's node-llhttp")
 if(llhttp_FOUND)
-  add_library(corio_llhttp STATIC ${LLHTTP_SOURCE_LLHTTP} ${LLHTTP_SOURCE_API}
+  # An object library: its objects go into libcorio itself (both
+  # flavours), so that installed corio needs no llhttp at all.
+  add_library(corio_llhttp OBJECT ${LLHTTP_SOURCE_LLHTTP} ${LLHTTP_SOURCE_API}
                                   ${LLHTTP_SOURCE_HTTP})
+  set_target_properties(corio_llhttp PROPERTIES C_VISIBILITY_PRESET hidden)
   target_include_directories(corio_llhttp SYSTEM PUBLIC
     $<BUILD_INTERFACE:${LLHTTP_INCLUDE_DIR}>)
   set_target_properties(corio_llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -13,5 +13,6 @@
 #include "corio/sync.h"
 #include "corio/chan.h"
 #include "corio/net.h"
+#include "corio/http.h"
 
 #endif

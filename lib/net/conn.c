@@ -1,6 +1,7 @@
 /* Connections: the loop's persistent reads, the reader's side of the
  * buffer, syscall-first writes, close. See tcp.h for the protocol. */
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -746,4 +747,43 @@ int corio_tcp_local(corio_tcp_t *c, struct sockaddr *addr, int *len) {
 
 uv_tcp_t *corio_tcp_handle(corio_tcp_t *c) {
   return c != NULL ? c->h : NULL;
+}
+
+
+/* --- for in-place parsers (tcp.h) --------------------------------------- */
+
+/* Wait out the loop's alloc_cb..read_cb window (a read system call on the
+ * loop thread) before moving bytes. Locked on return. */
+static void lock_not_filling(corio_tcp_t *c) {
+  corio__spin_lock(&c->lock);
+  while (c->filling) {
+    corio__spin_unlock(&c->lock);
+    sched_yield();
+    corio__spin_lock(&c->lock);
+  }
+}
+
+
+void corio__tcp_cut(corio_tcp_t *c, size_t off, size_t n) {
+  size_t at;
+
+  if (n == 0 && off > 0)
+    return;
+  lock_not_filling(c);
+  if (c->rbuf == NULL) {
+    corio__spin_unlock(&c->lock);
+    return;
+  }
+  at = c->rpos + off;
+  if (off == 0) {
+    c->rpos += n; /* drop the front, then start at 0 */
+    at = c->rpos;
+    memmove(c->rbuf, c->rbuf + at, c->wpos - at);
+    c->wpos -= at;
+    c->rpos = 0;
+  } else if (n > 0) {
+    memmove(c->rbuf + at, c->rbuf + at + n, c->wpos - at - n);
+    c->wpos -= n;
+  }
+  corio__spin_unlock(&c->lock);
 }

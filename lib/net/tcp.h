@@ -86,5 +86,10 @@ void corio__tcp_read_end(corio_tcp_t *c);
 size_t corio__tcp_peek(corio_tcp_t *c, char **p);
 void corio__tcp_consume(corio_tcp_t *c, size_t n);
 ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns);
+/* Remove n buffered bytes at offset off from the first; off == 0 also
+ * moves what is left to the start of the buffer (so offsets from the
+ * buffer and from the first byte agree, and stay so while the reader only
+ * cuts at off > 0). Moves bytes: pointers from peek are stale after. */
+void corio__tcp_cut(corio_tcp_t *c, size_t off, size_t n);
 
 #endif

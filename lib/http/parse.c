@@ -1,0 +1,494 @@
+/* Requests: llhttp run over the connection's buffer, heads validated,
+ * bodies streamed out of the buffer, the request accessors. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+#define PS(p) ((corio__hparse_t *)(p)->data)
+#define DISCARD_MAX (256 * 1024) /* unread body dropped to keep a connection */
+
+
+/* --- llhttp callbacks ------------------------------------------------------ */
+
+/* A span continues the last one if llhttp split it at an execute boundary
+ * (the bytes are contiguous in the buffer). */
+static void span(corio__hparse_t *ps, corio__hspan_t *s, int *open,
+                 const char *at, size_t len) {
+  size_t off = ps->base_off + (size_t)(at - ps->base);
+
+  if (*open) {
+    s->len = off + len - s->off;
+  } else {
+    s->off = off;
+    s->len = len;
+    *open = 1;
+  }
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t len) {
+  int open = PS(p)->method.len > 0;
+  span(PS(p), &PS(p)->method, &open, at, len);
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+  int open = PS(p)->url.len > 0;
+  span(PS(p), &PS(p)->url, &open, at, len);
+  return 0;
+}
+
+static int on_url_complete(llhttp_t *p) {
+  PS(p)->url_done = 1;
+  return 0;
+}
+
+static int on_version(llhttp_t *p, const char *at, size_t len) {
+  int open = PS(p)->version.len > 0;
+  span(PS(p), &PS(p)->version, &open, at, len);
+  return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+  corio__hparse_t *ps = PS(p);
+
+  if (!ps->field_open) {
+    if (ps->n == CORIO__HTTP_MAX_HEADERS) {
+      ps->too_many = 1;
+      return HPE_USER;
+    }
+    ps->values[ps->n].off = ps->values[ps->n].len = 0;
+    ps->n++;
+  }
+  span(ps, &ps->names[ps->n - 1], &ps->field_open, at, len);
+  return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+  PS(p)->field_open = 0;
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+  corio__hparse_t *ps = PS(p);
+
+  span(ps, &ps->values[ps->n - 1], &ps->value_open, at, len);
+  return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+  PS(p)->value_open = 0;
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  PS(p)->headers_done = 1;
+  return HPE_PAUSED; /* the handler runs before the body is parsed */
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+  corio__hparse_t *ps = PS(p);
+
+  /* One span per execute: chunk ends pause (below), and a Content-Length
+   * body is contiguous. */
+  if (ps->got_body)
+    return HPE_USER;
+  ps->got_body = 1;
+  ps->body.off = ps->base_off + (size_t)(at - ps->base);
+  ps->body.len = len;
+  return 0;
+}
+
+static int on_chunk_complete(llhttp_t *p) {
+  return PS(p)->got_body ? HPE_PAUSED : 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  PS(p)->message_done = 1;
+  return HPE_PAUSED; /* the next request waits for this one's answer */
+}
+
+const llhttp_settings_t corio__http_settings = {
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_version = on_version,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_complete = on_chunk_complete,
+    .on_message_complete = on_message_complete,
+};
+
+
+/* Run llhttp over the buffered bytes from req.parse_off. Returns the
+ * llhttp error (HPE_OK or HPE_PAUSED, resumed, mean fine). */
+static llhttp_errno_t execute(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  corio__hparse_t *ps = &hc->ps;
+  char *buf;
+  size_t avail = corio__tcp_peek(hc->tcp, &buf);
+  llhttp_errno_t err;
+
+  ps->base_off = req->parse_off;
+  ps->base = buf + req->parse_off;
+  ps->got_body = 0;
+  err = llhttp_execute(&hc->parser, ps->base, avail - req->parse_off);
+  if (err == HPE_OK) {
+    req->parse_off = avail;
+  } else if (err == HPE_PAUSED) {
+    req->parse_off = ps->base_off +
+                     (size_t)(llhttp_get_error_pos(&hc->parser) - ps->base);
+    llhttp_resume(&hc->parser);
+    err = HPE_OK;
+  }
+  return err;
+}
+
+
+/* --- heads ------------------------------------------------------------- */
+
+static int is_tchar(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static corio_http_str_t view(const char *buf, corio__hspan_t s) {
+  corio_http_str_t v = {buf + s.off, s.len};
+  return v;
+}
+
+static corio_http_str_t trim(corio_http_str_t v) {
+  while (v.len > 0 && (v.p[0] == ' ' || v.p[0] == '\t')) {
+    v.p++;
+    v.len--;
+  }
+  while (v.len > 0 && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+    v.len--;
+  return v;
+}
+
+static int str_ieq(corio_http_str_t v, const char *s) {
+  size_t n = strlen(s);
+  return v.len == n && strncasecmp(v.p, s, n) == 0;
+}
+
+/* The head is parsed: build the views, check what llhttp leaves to us. */
+static int finish_head(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  corio__hparse_t *ps = &hc->ps;
+  llhttp_t *p = &hc->parser;
+  char *buf;
+  size_t i, hosts = 0, tes = 0;
+  const char *q;
+
+  corio__tcp_peek(hc->tcp, &buf);
+  req->head_len = req->parse_off;
+  req->method = view(buf, ps->method);
+  req->target = view(buf, ps->url);
+  req->path = req->target;
+  req->query.p = req->target.p + req->target.len;
+  req->query.len = 0;
+  if ((q = memchr(req->target.p, '?', req->target.len)) != NULL) {
+    req->path.len = (size_t)(q - req->target.p);
+    req->query.p = q + 1;
+    req->query.len = req->target.len - req->path.len - 1;
+  }
+  if (llhttp_get_http_major(p) != 1)
+    return 505;
+  req->version = 10 + llhttp_get_http_minor(p);
+  req->nheaders = ps->n;
+  for (i = 0; i < ps->n; i++) {
+    corio_http_str_t name = view(buf, ps->names[i]);
+    corio_http_str_t value = trim(view(buf, ps->values[i]));
+    size_t k;
+
+    if (name.len == 0)
+      return 400;
+    for (k = 0; k < name.len; k++)
+      if (!is_tchar((unsigned char)name.p[k]))
+        return 400;
+    for (k = 0; k < value.len; k++) /* no obs-fold, no control bytes */
+      if (value.p[k] == '\r' || value.p[k] == '\n' || value.p[k] == '\0')
+        return 400;
+    req->names[i] = name;
+    req->values[i] = value;
+    if (str_ieq(name, "host"))
+      hosts++;
+    else if (str_ieq(name, "transfer-encoding")) {
+      tes++;
+      if (!str_ieq(value, "chunked"))
+        return 501;
+    } else if (str_ieq(name, "expect")) {
+      if (!str_ieq(value, "100-continue"))
+        return 417;
+      req->expect_continue = req->version >= 11;
+    }
+  }
+  if ((req->version >= 11 && hosts != 1) || hosts > 1 || tes > 1)
+    return 400;
+  req->head_method = llhttp_get_method(p) == HTTP_HEAD;
+  req->keep_alive = llhttp_should_keep_alive(p);
+  if (p->flags & F_CHUNKED)
+    req->content_length = -1;
+  else if (p->flags & F_CONTENT_LENGTH)
+    req->content_length = (int64_t)p->content_length;
+  else
+    req->content_length = 0;
+  if (req->content_length > 0 &&
+      (uint64_t)req->content_length > hc->srv->opts.max_body_bytes)
+    return 413;
+  if (llhttp_get_method(p) == HTTP_CONNECT)
+    return 501;
+  req->body_done = req->content_length == 0 && ps->message_done;
+  return 0;
+}
+
+
+static int status_of(llhttp_errno_t err, corio__hparse_t *ps) {
+  switch (err) {
+  case HPE_INVALID_METHOD:
+    return 501;
+  case HPE_INVALID_VERSION:
+    return 505;
+  case HPE_INVALID_TRANSFER_ENCODING:
+    return 501;
+  case HPE_USER:
+    return ps->too_many ? 431 : 400;
+  default:
+    return 400;
+  }
+}
+
+
+int corio__http_read_head(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  corio__hparse_t *ps = &hc->ps;
+  corio_http_options_t *o = &hc->srv->opts;
+  uint64_t idle_dl = corio_now() + o->idle_timeout_ms, head_dl = UINT64_MAX;
+  llhttp_errno_t err;
+  ssize_t n;
+  char *buf;
+
+  memset(ps, 0, sizeof *ps);
+  hc->parser.data = ps;
+  for (;;) {
+    size_t avail = corio__tcp_peek(hc->tcp, &buf);
+
+    if (avail > req->parse_off) {
+      if (head_dl == UINT64_MAX) /* the request has begun */
+        head_dl = corio_now() + o->header_timeout_ms;
+      err = execute(hc);
+      if (err != HPE_OK)
+        return status_of(err, ps);
+      if (ps->headers_done) {
+        /* message_complete of a body-less request, at once */
+        if (llhttp_execute(&hc->parser, buf + req->parse_off, 0) == HPE_PAUSED)
+          llhttp_resume(&hc->parser);
+        if (req->parse_off > o->max_header_bytes)
+          return 431;
+        return finish_head(hc);
+      }
+      if (req->parse_off > o->max_header_bytes)
+        return ps->url_done ? 431 : 414;
+      continue;
+    }
+    if (avail >= o->max_header_bytes)
+      return ps->url_done ? 431 : 414;
+    n = corio__tcp_fill_dl(hc->tcp, avail,
+                           (head_dl == UINT64_MAX ? idle_dl : head_dl) * 1000000u);
+    if (n == UV_ETIMEDOUT)
+      return avail > 0 ? 408 : -1;
+    if (n < 0)
+      return -1; /* EOF, reset, shutdown: nobody to answer */
+  }
+}
+
+
+/* --- bodies -------------------------------------------------------------- */
+
+ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
+  corio__hconn_t *hc;
+  llhttp_errno_t err;
+  ssize_t n;
+  char *buf;
+
+  if (req == NULL || (out == NULL && len > 0))
+    return UV_EINVAL;
+  hc = req->hc;
+  if (!req->body_started) {
+    req->body_started = 1;
+    if (!req->body_done && (n = corio__http_continue(hc)) < 0)
+      return req->body_err = (int)n;
+  }
+  for (;;) {
+    if (req->left.len > 0) {
+      size_t k = req->left.len < len ? req->left.len : len;
+      corio__tcp_peek(hc->tcp, &buf);
+      memcpy(out, buf + req->left.off, k);
+      req->left.off += k;
+      req->left.len -= k;
+      return (ssize_t)k;
+    }
+    if (req->body_err != 0)
+      return req->body_err;
+    if (req->body_done || len == 0)
+      return 0;
+    if (corio__tcp_peek(hc->tcp, &buf) > req->parse_off) {
+      hc->ps.message_done = 0;
+      err = execute(hc);
+      if (err != HPE_OK)
+        return req->body_err = UV_EPROTO;
+      if (hc->ps.got_body) {
+        req->left = hc->ps.body;
+        req->body_total += hc->ps.body.len;
+        if (req->body_total > hc->srv->opts.max_body_bytes) {
+          req->left.len = 0;
+          return req->body_err = UV_E2BIG;
+        }
+      }
+      if (hc->ps.message_done)
+        req->body_done = 1;
+      continue;
+    }
+    /* Everything buffered is parsed and handed out: make room behind the
+     * head, then wait for more. */
+    corio__tcp_cut(hc->tcp, req->head_len, req->parse_off - req->head_len);
+    req->parse_off = req->head_len;
+    n = corio__tcp_fill_dl(hc->tcp, req->parse_off, corio__http_deadline(hc) * 1000000u);
+    if (n < 0)
+      return req->body_err = (n == UV_ENOBUFS ? UV_EPROTO : (int)n);
+  }
+}
+
+
+int corio_http_body_discard(corio_http_req_t *req) {
+  char scratch[4096];
+  ssize_t n;
+
+  while ((n = corio_http_body_read(req, scratch, sizeof scratch)) > 0) {
+  }
+  return (int)n;
+}
+
+
+int corio_http_body_to_file(corio_http_req_t *req, const char *path,
+                            uint64_t *bytes) {
+  enum { CHUNK = 64 * 1024 };
+  uint64_t total = 0;
+  char *chunk;
+  ssize_t n = 0, w;
+  int fd, err = 0;
+  size_t have = 0;
+
+  if (req == NULL || path == NULL)
+    return UV_EINVAL;
+  if ((chunk = malloc(CHUNK)) == NULL)
+    return UV_ENOMEM;
+  fd = corio_fs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    free(chunk);
+    return fd;
+  }
+  for (;;) {
+    /* fill the chunk, then one write through the loop */
+    while (have < CHUNK && (n = corio_http_body_read(req, chunk + have, CHUNK - have)) > 0)
+      have += (size_t)n;
+    if (n < 0) {
+      err = (int)n;
+      break;
+    }
+    if (have > 0) {
+      w = corio_fs_write(fd, chunk, have, (int64_t)total);
+      if (w != (ssize_t)have) {
+        err = w < 0 ? (int)w : UV_EIO;
+        break;
+      }
+      total += have;
+      have = 0;
+    }
+    if (n == 0)
+      break;
+  }
+  free(chunk);
+  corio_fs_close(fd);
+  if (err != 0)
+    corio_fs_unlink(path);
+  else if (bytes != NULL)
+    *bytes = total;
+  return err;
+}
+
+
+int corio__http_finish_body(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  char scratch[4096];
+  ssize_t n;
+
+  if (req->body_done && req->left.len == 0)
+    return 0;
+  if (req->body_err != 0)
+    return -1;
+  /* The client waits for 100 Continue before sending: no body will come. */
+  if (req->expect_continue && !req->continue_sent)
+    return -1;
+  if (req->content_length > DISCARD_MAX)
+    return -1;
+  while (req->body_total < DISCARD_MAX &&
+         (n = corio_http_body_read(req, scratch, sizeof scratch)) > 0) {
+  }
+  return req->body_done && req->left.len == 0 && req->body_err == 0 ? 0 : -1;
+}
+
+
+void corio__http_next(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  size_t used = req->parse_off;
+
+  /* Drop this request's bytes and move a pipelined next one to the
+   * start of the buffer. */
+  corio__tcp_cut(hc->tcp, 0, used);
+  memset(req, 0, sizeof *req);
+  req->hc = hc;
+}
+
+
+/* --- accessors ------------------------------------------------------------ */
+
+corio_http_str_t corio_http_method(const corio_http_req_t *req) { return req->method; }
+corio_http_str_t corio_http_target(const corio_http_req_t *req) { return req->target; }
+corio_http_str_t corio_http_path(const corio_http_req_t *req) { return req->path; }
+corio_http_str_t corio_http_query(const corio_http_req_t *req) { return req->query; }
+int corio_http_version(const corio_http_req_t *req) { return req->version; }
+int64_t corio_http_content_length(const corio_http_req_t *req) { return req->content_length; }
+int corio_http_chunked(const corio_http_req_t *req) { return req->content_length < 0; }
+int corio_http_keep_alive(const corio_http_req_t *req) { return req->keep_alive; }
+size_t corio_http_header_count(const corio_http_req_t *req) { return req->nheaders; }
+
+
+corio_http_str_t corio_http_header(const corio_http_req_t *req, const char *name) {
+  corio_http_str_t none = {NULL, 0};
+  size_t i;
+
+  for (i = 0; i < req->nheaders; i++)
+    if (str_ieq(req->names[i], name))
+      return req->values[i];
+  return none;
+}
+
+
+int corio_http_header_at(const corio_http_req_t *req, size_t i,
+                         corio_http_str_t *name, corio_http_str_t *value) {
+  if (i >= req->nheaders)
+    return UV_EOF;
+  if (name != NULL)
+    *name = req->names[i];
+  if (value != NULL)
+    *value = req->values[i];
+  return 0;
+}

@@ -1,0 +1,299 @@
+/* Responses: heads built in one buffer, written with the body in one
+ * writev; streamed bodies with Content-Length or chunked framing; files
+ * in constant memory; the server's own error answers. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+
+#define HEAD_MAX 1024 /* the server's own header lines */
+
+
+const char *corio_http_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 206: return "Partial Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 304: return "Not Modified";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 411: return "Length Required";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
+  case 422: return "Unprocessable Content";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Unknown";
+  }
+}
+
+
+/* "Date: ..." for this second, rebuilt at most once a second per thread. */
+static const char *date_line(void) {
+  static _Thread_local time_t last;
+  static _Thread_local char line[48];
+  time_t now = time(NULL);
+  struct tm tm;
+
+  if (now != last) {
+    gmtime_r(&now, &tm);
+    strftime(line, sizeof line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    last = now;
+  }
+  return line;
+}
+
+
+uint64_t corio__http_deadline(corio__hconn_t *hc) {
+  return corio_now() + hc->srv->opts.idle_timeout_ms;
+}
+
+
+static ssize_t send_bufs(corio__hconn_t *hc, uv_buf_t *bufs, unsigned n) {
+  ssize_t w = corio_writev_dl(hc->tcp, bufs, n, corio__http_deadline(hc));
+
+  if (w < 0)
+    hc->res.close_after = 1;
+  return w;
+}
+
+
+/* Will the connection close after this response? Decided before the head
+ * goes out, so that the head can say so. */
+static int must_close(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+
+  if (!req->keep_alive || hc->srv->draining || hc->res.close_after)
+    return 1;
+  if (req->body_done && req->left.len == 0)
+    return 0;
+  /* the body is not read: can it be dropped afterwards? */
+  if (req->body_err != 0 || (req->expect_continue && !req->continue_sent))
+    return 1;
+  return req->content_length < 0 ||
+         (uint64_t)req->content_length - req->body_total > 256 * 1024;
+}
+
+
+static int no_body_status(int status) {
+  return status < 200 || status == 204 || status == 304;
+}
+
+
+/* Write the head: status line, Date, framing, the caller's lines. */
+static int send_head(corio_http_res_t *res, int status, const char *headers,
+                     int64_t content_length, const void *body, size_t len) {
+  corio__hconn_t *hc = res->hc;
+  corio_http_req_t *req = &hc->req;
+  char head[HEAD_MAX];
+  uv_buf_t bufs[3];
+  unsigned n = 0;
+  int k;
+
+  if (res->started)
+    return UV_EALREADY;
+  if (status < 200 || status > 999)
+    return UV_EINVAL;
+  res->started = 1;
+  res->status = status;
+  res->close_after = must_close(hc);
+  k = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s", status,
+               corio_http_reason(status), date_line());
+  if (no_body_status(status)) {
+    res->remaining = 0;
+  } else if (content_length >= 0) {
+    k += snprintf(head + k, sizeof head - (size_t)k,
+                  "Content-Length: %" PRId64 "\r\n", content_length);
+    res->remaining = content_length;
+  } else if (req->version >= 11) {
+    k += snprintf(head + k, sizeof head - (size_t)k, "Transfer-Encoding: chunked\r\n");
+    res->chunked = 1;
+    res->remaining = -1;
+  } else {
+    res->until_close = 1; /* HTTP/1.0: the end of the body is the close */
+    res->close_after = 1;
+    res->remaining = -1;
+  }
+  if (res->close_after)
+    k += snprintf(head + k, sizeof head - (size_t)k, "Connection: close\r\n");
+  else if (req->version == 10)
+    k += snprintf(head + k, sizeof head - (size_t)k, "Connection: keep-alive\r\n");
+  bufs[n++] = uv_buf_init(head, (unsigned)k);
+  if (headers != NULL && headers[0] != '\0')
+    bufs[n++] = uv_buf_init((char *)(uintptr_t)headers, (unsigned)strlen(headers));
+  /* the blank line, and the body if it comes with the head */
+  head[k] = '\r';
+  head[k + 1] = '\n';
+  if (headers != NULL && headers[0] != '\0') {
+    bufs[n++] = uv_buf_init(head + k, 2);
+  } else {
+    bufs[0].len += 2;
+  }
+  if (body != NULL && len > 0 && !req->head_method && !no_body_status(status)) {
+    /* one system call for the whole small response */
+    uv_buf_t all[4];
+    unsigned i;
+    for (i = 0; i < n; i++)
+      all[i] = bufs[i];
+    all[n] = uv_buf_init((char *)(uintptr_t)body, (unsigned)len);
+    if (len > UINT32_MAX)
+      all[n].len = len;
+    return send_bufs(hc, all, n + 1) < 0 ? UV_EPIPE : 0;
+  }
+  return send_bufs(hc, bufs, n) < 0 ? UV_EPIPE : 0;
+}
+
+
+int corio_http_respond(corio_http_res_t *res, int status, const char *headers,
+                       const void *body, size_t len) {
+  int err;
+
+  if (res == NULL || (body == NULL && len > 0))
+    return UV_EINVAL;
+  err = send_head(res, status, headers, no_body_status(status) ? -1 : (int64_t)len,
+                  body, len);
+  if (err == 0) {
+    res->remaining = 0;
+    res->done = 1;
+  }
+  return err;
+}
+
+
+int corio_http_res_start(corio_http_res_t *res, int status, const char *headers,
+                         int64_t content_length) {
+  if (res == NULL)
+    return UV_EINVAL;
+  return send_head(res, status, headers, content_length, NULL, 0);
+}
+
+
+int corio_http_res_write(corio_http_res_t *res, const void *data, size_t len) {
+  corio__hconn_t *hc;
+  char frame[24];
+  uv_buf_t bufs[3];
+
+  if (res == NULL || (data == NULL && len > 0) || !res->started || res->done)
+    return UV_EINVAL;
+  hc = res->hc;
+  if (len == 0 || hc->req.head_method || no_body_status(res->status))
+    return 0;
+  if (res->remaining >= 0 && (uint64_t)len > (uint64_t)res->remaining)
+    return UV_EINVAL; /* more than the Content-Length said */
+  if (res->chunked) {
+    int k = snprintf(frame, sizeof frame, "%zx\r\n", len);
+    bufs[0] = uv_buf_init(frame, (unsigned)k);
+    bufs[1] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    bufs[2] = uv_buf_init("\r\n", 2);
+    return send_bufs(hc, bufs, 3) < 0 ? UV_EPIPE : 0;
+  }
+  bufs[0] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+  if (send_bufs(hc, bufs, 1) < 0)
+    return UV_EPIPE;
+  if (res->remaining > 0)
+    res->remaining -= (int64_t)len;
+  return 0;
+}
+
+
+int corio_http_res_end(corio_http_res_t *res) {
+  uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+
+  if (res == NULL || !res->started || res->done)
+    return UV_EINVAL;
+  res->done = 1;
+  if (res->chunked && !res->hc->req.head_method)
+    return send_bufs(res->hc, &last, 1) < 0 ? UV_EPIPE : 0;
+  if (res->remaining > 0 && !res->hc->req.head_method) {
+    res->close_after = 1; /* the body fell short: the client must see it */
+    return UV_EINVAL;
+  }
+  return 0;
+}
+
+
+int corio_http_send_file(corio_http_res_t *res, const char *path,
+                         const char *headers) {
+  enum { CHUNK = 64 * 1024 };
+  uv_stat_t st;
+  int64_t off = 0;
+  char *chunk;
+  ssize_t n;
+  int fd, err;
+
+  if (res == NULL || path == NULL)
+    return UV_EINVAL;
+  if ((fd = corio_fs_open(path, O_RDONLY, 0)) < 0)
+    return fd;
+  if ((err = corio_fs_stat(path, &st)) != 0 || (st.st_mode & S_IFMT) != S_IFREG) {
+    corio_fs_close(fd);
+    return err != 0 ? err : UV_EISDIR;
+  }
+  if ((chunk = malloc(CHUNK)) == NULL) {
+    corio_fs_close(fd);
+    return UV_ENOMEM;
+  }
+  err = corio_http_res_start(res, 200, headers, (int64_t)st.st_size);
+  while (err == 0 && !res->hc->req.head_method && off < (int64_t)st.st_size) {
+    n = corio_fs_read(fd, chunk, CHUNK, off);
+    if (n <= 0) { /* the file shrank or failed: the client sees a short body */
+      err = n < 0 ? (int)n : UV_EIO;
+      break;
+    }
+    err = corio_http_res_write(res, chunk, (size_t)n);
+    off += n;
+  }
+  free(chunk);
+  corio_fs_close(fd);
+  if (err == 0)
+    return corio_http_res_end(res);
+  res->close_after = 1;
+  res->done = 1;
+  return err;
+}
+
+
+int corio__http_continue(corio__hconn_t *hc) {
+  static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont, sizeof cont - 1);
+
+  if (!hc->req.expect_continue || hc->req.continue_sent || hc->res.started)
+    return 0;
+  hc->req.continue_sent = 1;
+  return send_bufs(hc, &b, 1) < 0 ? UV_EPIPE : 0;
+}
+
+
+int corio__http_error(corio__hconn_t *hc, int status) {
+  char body[64];
+  int n = snprintf(body, sizeof body, "%s\n", corio_http_reason(status));
+
+  hc->res.close_after = 1;
+  if (hc->req.version == 0)
+    hc->req.version = 11; /* the head did not parse: answer in 1.1 */
+  return corio_http_respond(&hc->res, status,
+                            "Content-Type: text/plain; charset=utf-8\r\n", body,
+                            (size_t)n);
+}
