@@ -7,7 +7,12 @@
 # Servers: anything below that exists. Each prints "listening on
 # http://HOST:PORT" when ready (port 0 = a free port).
 #   corio tcp_hello at loop-only / 1 / 2 workers, its raw libuv peer,
-#   the Go peer (GOMAXPROCS=2), and, once built, the HTTP servers.
+#   the Go peer (GOMAXPROCS=2), and, once built, the HTTP servers: the raw
+#   libuv + llhttp peer, the Go net/http peer and examples/http_server.
+#
+# UPLOAD=1 adds, for the servers with PUT /files/NAME (go_http,
+# corio_http_server*), one 1 GiB streamed upload (curl -T -, chunked):
+# `name upload_MB_per_s X` (MB = 10^6 bytes).
 set -eu
 BUILD=${1:-build/release}
 DUR=${2:-10s}
@@ -31,7 +36,9 @@ fi
 run() { # name, path, command...
   name=$1; shift
   [ -x "$1" ] || { echo "$name skipped (no $1)"; return; }
-  "$@" --port 0 >"$TMP/out" 2>&1 &
+  # GOMAXPROCS=2 run ...: POSIX leaves it open whether an assignment before
+  # a function call is exported to what the function runs, so pass it on.
+  env ${GOMAXPROCS:+GOMAXPROCS="$GOMAXPROCS"} "$@" --port 0 >"$TMP/out" 2>&1 &
   pid=$!
   i=0
   while ! grep -q "listening on" "$TMP/out" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
@@ -46,7 +53,20 @@ run() { # name, path, command...
     non2xx=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk")
     echo "$name $rps p99=$p99 ${errs:+[$errs]}${non2xx:+ non2xx=$non2xx}"
   done
+  if [ "${UPLOAD:-}" = 1 ]; then
+    case $name in go_http_*|corio_http_server*) upload "${name%_hello}" "$url" ;; esac
+  fi
   kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true
+}
+
+upload() { # name, url: stream 1 GiB of zeros to PUT /files/big
+  res=$(head -c 1073741824 /dev/zero |
+        curl -s -o /dev/null -w '%{http_code} %{speed_upload}' -T - "$2/files/big") || true
+  rm -f "$TMP"/up*/big
+  case $res in
+    201\ *) echo "$1 upload_MB_per_s $(echo "${res#* }" | awk '{printf "%.0f", $1 / 1e6}')" ;;
+    *) echo "$1 upload failed (HTTP ${res%% *})" ;;
+  esac
 }
 
 run corio_tcp_hello_loop_only "$BUILD/examples/tcp_hello" --loop-only
@@ -54,3 +74,9 @@ run corio_tcp_hello_1w "$BUILD/examples/tcp_hello" --workers 1
 run corio_tcp_hello_2w "$BUILD/examples/tcp_hello" --workers 2
 run libuv_tcp_hello "$BUILD/bench/tcp_hello_uv"
 GOMAXPROCS=2 run go_tcp_hello "$TMP/go-tcp-hello"
+run libuv_http_hello "$BUILD/bench/http_hello_uv"
+GOMAXPROCS=2 run go_http_hello "$TMP/go-http" --dir "$TMP/up"
+run corio_http_server "$BUILD/examples/http_server" --dir "$TMP/up2"
+run corio_http_server_loop_only "$BUILD/examples/http_server" --dir "$TMP/up2" --loop-only
+run corio_http_server_1w "$BUILD/examples/http_server" --dir "$TMP/up2" --workers 1
+run corio_http_server_2w "$BUILD/examples/http_server" --dir "$TMP/up2" --workers 2

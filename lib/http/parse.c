@@ -250,10 +250,39 @@ static int finish_head(corio__hconn_t *hc) {
 }
 
 
-static int status_of(llhttp_errno_t err, corio__hparse_t *ps) {
+/* A method llhttp does not know: 501 if the line is otherwise shaped
+ * like a request line ("TOKEN SP target SP HTTP/"), 400 if it is not. */
+static int unknown_method(corio__hconn_t *hc) {
+  char *buf, *sp1, *sp2, *eol;
+  size_t n = corio__tcp_peek(hc->tcp, &buf), i;
+
+  if ((eol = memchr(buf, '\n', n)) == NULL)
+    eol = buf + n;
+  if ((sp1 = memchr(buf, ' ', (size_t)(eol - buf))) == NULL || sp1 == buf)
+    return 400;
+  for (i = 0; buf + i < sp1; i++)
+    if (!is_tchar((unsigned char)buf[i]))
+      return 400;
+  sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+  return sp2 != NULL && eol - sp2 > 6 && memcmp(sp2 + 1, "HTTP/", 5) == 0 ? 501 : 400;
+}
+
+
+/* Over the header limit: 414 if the target alone is too long. */
+static int too_big(corio__hconn_t *hc) {
+  corio__hparse_t *ps = &hc->ps;
+  size_t max = hc->srv->opts.max_header_bytes;
+
+  return ps->url_done && ps->url.off + ps->url.len < max ? 431 : 414;
+}
+
+
+static int status_of(llhttp_errno_t err, corio__hconn_t *hc) {
+  corio__hparse_t *ps = &hc->ps;
+
   switch (err) {
   case HPE_INVALID_METHOD:
-    return 501;
+    return unknown_method(hc);
   case HPE_INVALID_VERSION:
     return 505;
   case HPE_INVALID_TRANSFER_ENCODING:
@@ -285,21 +314,21 @@ int corio__http_read_head(corio__hconn_t *hc) {
         head_dl = corio_now() + o->header_timeout_ms;
       err = execute(hc);
       if (err != HPE_OK)
-        return status_of(err, ps);
+        return status_of(err, hc);
       if (ps->headers_done) {
         /* message_complete of a body-less request, at once */
         if (llhttp_execute(&hc->parser, buf + req->parse_off, 0) == HPE_PAUSED)
           llhttp_resume(&hc->parser);
         if (req->parse_off > o->max_header_bytes)
-          return 431;
+          return too_big(hc);
         return finish_head(hc);
       }
       if (req->parse_off > o->max_header_bytes)
-        return ps->url_done ? 431 : 414;
+        return too_big(hc);
       continue;
     }
     if (avail >= o->max_header_bytes)
-      return ps->url_done ? 431 : 414;
+      return too_big(hc);
     n = corio__tcp_fill_dl(hc->tcp, avail,
                            (head_dl == UINT64_MAX ? idle_dl : head_dl) * 1000000u);
     if (n == UV_ETIMEDOUT)

@@ -76,9 +76,14 @@ static int serve_request(corio__hconn_t *hc) {
   }
   keep = srv->handler(&hc->req, &hc->res, srv->arg) == 0;
   if (!hc->res.done) {
-    if (!hc->res.started)
-      corio__http_error(hc, 500);
-    return -1; /* a streamed response left open: only a close ends it */
+    /* No answer: say why if the body was at fault, or 500. A client that
+     * went away gets nothing. A streamed response left open: only a
+     * close ends it. */
+    int why = hc->req.body_err;
+    if (!hc->res.started && why != UV_EOF && why != UV_ECONNRESET &&
+        why != UV_ECANCELED && why != UV_ETIMEDOUT && why != UV_EPIPE)
+      corio__http_error(hc, why == UV_EPROTO ? 400 : why == UV_E2BIG ? 413 : 500);
+    return -1;
   }
   if (!keep || hc->res.close_after || corio__http_finish_body(hc) != 0)
     return -1;

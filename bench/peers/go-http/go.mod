@@ -1,0 +1,3 @@
+module corio-go-http
+
+go 1.19

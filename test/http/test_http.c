@@ -1,0 +1,912 @@
+/* The HTTP server: parsing at every split, protocol errors, bodies both
+ * ways, 100-continue, limits, timeouts, vanishing clients, memory under a
+ * big upload, many keep-alive clients. Clients are tasks writing raw
+ * bytes through corio's TCP calls. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "corio.h"
+#include "../support/sizes.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#else
+#define UNDER_ASAN 0
+#endif
+
+/* --- a server in a runtime ------------------------------------------------ */
+
+typedef struct fixture {
+  corio_rt_t *rt;
+  corio_tcp_listener_t *ln;
+  corio_http_server_t *srv;
+  corio_task_t *runner;
+  int port;
+  char dir[64];
+} fixture_t;
+
+static void *run_server(void *arg) {
+  return (void *)(intptr_t)corio_http_server_run(arg);
+}
+
+static const char *updir;
+
+static int is(corio_http_str_t s, const char *lit) {
+  return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
+}
+
+/* Routes: /describe answers with a canonical description of the request
+ * (so split and unsplit sends can be compared); /up/NAME and /down/NAME
+ * store and serve files; /sink reads the body and answers its size;
+ * /ignore answers without reading the body; /slow sleeps 300 ms. */
+static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
+  corio_http_str_t m = corio_http_method(req), path = corio_http_path(req);
+  char out[8192], body[4096], file[256];
+  size_t k = 0, i;
+  ssize_t n;
+
+  (void)arg;
+  if (is(path, "/describe")) {
+    corio_http_str_t name, value;
+    k += (size_t)snprintf(out + k, sizeof out - k, "%.*s %.*s q=%.*s v=%d\n",
+                          (int)m.len, m.p, (int)corio_http_target(req).len,
+                          corio_http_target(req).p, (int)corio_http_query(req).len,
+                          corio_http_query(req).p, corio_http_version(req));
+    for (i = 0; corio_http_header_at(req, i, &name, &value) == 0; i++)
+      k += (size_t)snprintf(out + k, sizeof out - k, "[%.*s]=[%.*s]\n", (int)name.len,
+                            name.p, (int)value.len, value.p);
+    while ((n = corio_http_body_read(req, body, sizeof body)) > 0 &&
+           k + (size_t)n < sizeof out) {
+      memcpy(out + k, body, (size_t)n);
+      k += (size_t)n;
+    }
+    if (n < 0)
+      return 1;
+    return corio_http_respond(res, 200, NULL, out, k);
+  }
+  if (path.len > 4 && memcmp(path.p, "/up/", 4) == 0) {
+    uint64_t bytes = 0;
+    int err;
+    snprintf(file, sizeof file, "%s/%.*s", updir, (int)path.len - 4, path.p + 4);
+    err = corio_http_body_to_file(req, file, &bytes);
+    if (err == UV_E2BIG)
+      return corio_http_respond(res, 413, NULL, "too big", 7), 1;
+    if (err != 0)
+      return 1;
+    k = (size_t)snprintf(out, sizeof out, "%llu", (unsigned long long)bytes);
+    return corio_http_respond(res, 201, NULL, out, k);
+  }
+  if (path.len > 6 && memcmp(path.p, "/down/", 6) == 0) {
+    snprintf(file, sizeof file, "%s/%.*s", updir, (int)path.len - 6, path.p + 6);
+    if (corio_http_send_file(res, file, NULL) == UV_ENOENT)
+      return corio_http_respond(res, 404, NULL, NULL, 0);
+    return 0;
+  }
+  if (is(path, "/sink")) {
+    uint64_t total = 0;
+    while ((n = corio_http_body_read(req, body, sizeof body)) > 0)
+      total += (uint64_t)n;
+    if (n < 0)
+      return 1;
+    k = (size_t)snprintf(out, sizeof out, "%llu", (unsigned long long)total);
+    return corio_http_respond(res, 200, NULL, out, k);
+  }
+  if (is(path, "/ignore"))
+    return corio_http_respond(res, 200, NULL, "ignored", 7);
+  if (is(path, "/slow")) {
+    corio_sleep(300);
+    return corio_http_respond(res, 200, NULL, "slow", 4);
+  }
+  if (is(path, "/chunky")) { /* a streamed response without a length */
+    corio_http_res_start(res, 200, NULL, -1);
+    corio_http_res_write(res, "hello ", 6);
+    corio_http_res_write(res, "world", 5);
+    return corio_http_res_end(res);
+  }
+  return corio_http_respond(res, 404, NULL, NULL, 0);
+}
+
+static void fixture_start(fixture_t *f, corio_rt_options_t ro,
+                          const corio_http_options_t *ho) {
+  corio_tcp_listen_options_t lo = {0};
+
+  memset(f, 0, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/corio-http-test-%d", (int)getpid());
+  mkdir(f->dir, 0700);
+  updir = f->dir;
+  cr_assert_eq(corio_rt_new(&f->rt, &ro), 0);
+  lo.rt = f->rt;
+  cr_assert_eq(corio_tcp_listen(&f->ln, "127.0.0.1", 0, &lo), 0);
+  f->port = corio_tcp_listener_port(f->ln);
+  cr_assert_eq(corio_http_server_new(&f->srv, f->ln, handler, NULL, ho), 0);
+  cr_assert_eq(corio_spawn(f->rt, run_server, f->srv, &f->runner), 0);
+}
+
+static void *shutdown_task(void *arg) {
+  fixture_t *f = arg;
+  return (void *)(intptr_t)corio_http_server_shutdown(f->srv, corio_now() + 5000);
+}
+
+static void fixture_stop(fixture_t *f) {
+  corio_task_t *t;
+  void *res;
+  char cmd[128];
+
+  cr_assert_eq(corio_spawn(f->rt, shutdown_task, f, &t), 0);
+  cr_assert_eq(corio_join(t, &res), 0);
+  cr_assert_eq((intptr_t)res, 0, "shutdown: %s", uv_strerror((int)(intptr_t)res));
+  cr_assert_eq(corio_join(f->runner, &res), 0);
+  cr_assert_eq((intptr_t)res, 0);
+  cr_assert_eq(corio_http_server_free(f->srv), 0);
+  cr_assert_eq(corio_rt_free(f->rt), 0);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if (system(cmd) != 0) { /* best effort */ }
+}
+
+/* Run body(f) as a task of the fixture's runtime. */
+static void in_task(fixture_t *f, void *(*body)(void *), void *arg) {
+  corio_task_t *t;
+
+  cr_assert_eq(corio_spawn(f->rt, body, arg, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+}
+
+/* --- a raw client ------------------------------------------------------------ */
+
+typedef struct reply {
+  int status;
+  char head[4096];
+  char *body;
+  size_t body_len;
+} reply_t;
+
+/* Bytes buffered by the client beyond what was parsed. */
+typedef struct client {
+  corio_tcp_t *c;
+  char buf[65536];
+  size_t len;
+} client_t;
+
+static int client_open(client_t *cl, int port) {
+  cl->len = 0;
+  return corio_tcp_connect_dl(&cl->c, "127.0.0.1", port, corio_now() + 10000);
+}
+
+static int client_more(client_t *cl) {
+  ssize_t n;
+
+  if (cl->len == sizeof cl->buf)
+    return UV_ENOBUFS;
+  n = corio_read_dl(cl->c, cl->buf + cl->len, sizeof cl->buf - cl->len,
+                    corio_now() + 15000);
+  if (n > 0)
+    cl->len += (size_t)n;
+  return n > 0 ? 0 : (int)n;
+}
+
+static void client_drop(client_t *cl, size_t n) {
+  memmove(cl->buf, cl->buf + n, cl->len - n);
+  cl->len -= n;
+}
+
+/* Read one response (Content-Length, chunked, or until close). 0 or an
+ * error; r->body is malloc'd. */
+static int read_reply(client_t *cl, reply_t *r, int head_request) {
+  char *end, *p;
+  size_t hl, cap = 0;
+  long long cl_len = -1;
+  int err, chunked = 0;
+
+  memset(r, 0, sizeof *r);
+  while ((end = memmem(cl->buf, cl->len, "\r\n\r\n", 4)) == NULL)
+    if ((err = client_more(cl)) != 0)
+      return err;
+  hl = (size_t)(end - cl->buf) + 4;
+  memcpy(r->head, cl->buf, hl < sizeof r->head - 1 ? hl : sizeof r->head - 1);
+  r->head[sizeof r->head - 1] = '\0';
+  if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
+    return UV_EPROTO;
+  if ((p = strcasestr(r->head, "\r\ncontent-length:")) != NULL)
+    cl_len = atoll(p + 17);
+  if (strcasestr(r->head, "\r\ntransfer-encoding: chunked") != NULL)
+    chunked = 1;
+  client_drop(cl, hl);
+  if (head_request || r->status < 200 || r->status == 204 || r->status == 304)
+    return 0;
+  if (cl_len >= 0) {
+    r->body = malloc((size_t)cl_len + 1);
+    while (cl->len < (size_t)cl_len) {
+      size_t take = cl->len;
+      memcpy(r->body + r->body_len, cl->buf, take);
+      r->body_len += take;
+      cl_len -= (long long)take;
+      client_drop(cl, take);
+      if ((err = client_more(cl)) != 0)
+        return err;
+    }
+    memcpy(r->body + r->body_len, cl->buf, (size_t)cl_len);
+    r->body_len += (size_t)cl_len;
+    client_drop(cl, (size_t)cl_len);
+    return 0;
+  }
+  if (chunked) {
+    for (;;) {
+      size_t size;
+      while ((end = memmem(cl->buf, cl->len, "\r\n", 2)) == NULL)
+        if ((err = client_more(cl)) != 0)
+          return err;
+      size = strtoul(cl->buf, NULL, 16);
+      client_drop(cl, (size_t)(end - cl->buf) + 2);
+      while (cl->len < size + 2)
+        if ((err = client_more(cl)) != 0)
+          return err;
+      if (r->body_len + size + 1 > cap) {
+        cap = (r->body_len + size + 1) * 2;
+        r->body = realloc(r->body, cap);
+      }
+      memcpy(r->body + r->body_len, cl->buf, size);
+      r->body_len += size;
+      client_drop(cl, size + 2);
+      if (size == 0)
+        return 0;
+    }
+  }
+  /* until close */
+  while ((err = client_more(cl)) == 0) {
+  }
+  r->body = malloc(cl->len + 1);
+  memcpy(r->body, cl->buf, cl->len);
+  r->body_len = cl->len;
+  cl->len = 0;
+  return err == UV_EOF ? 0 : err;
+}
+
+static int at_eof(client_t *cl) {
+  return cl->len == 0 && client_more(cl) == UV_EOF;
+}
+
+/* Send raw bytes, read one reply, and say whether the server closed. */
+typedef struct exchange {
+  int port;
+  const char *request;
+  size_t len;
+  reply_t reply;
+  int err, closed;
+} exchange_t;
+
+static void *exchange(void *arg) {
+  exchange_t *x = arg;
+  client_t *cl = malloc(sizeof *cl);
+
+  if ((x->err = client_open(cl, x->port)) != 0)
+    goto out;
+  if ((x->err = (int)corio_write(cl->c, x->request, x->len)) < 0)
+    goto close;
+  x->err = read_reply(cl, &x->reply, strncmp(x->request, "HEAD ", 5) == 0);
+  /* said so, and did so */
+  if (x->err == 0 && strcasestr(x->reply.head, "\r\nConnection: close\r\n") != NULL)
+    x->closed = at_eof(cl);
+close:
+  corio_close(cl->c);
+out:
+  free(cl);
+  return NULL;
+}
+
+static int status_of(fixture_t *f, const char *request, int *closed) {
+  exchange_t x = {.port = f->port, .request = request, .len = strlen(request)};
+
+  in_task(f, exchange, &x);
+  cr_assert_eq(x.err, 0, "%s: %s", request, uv_strerror(x.err));
+  free(x.reply.body);
+  if (closed != NULL)
+    *closed = x.closed;
+  return x.reply.status;
+}
+
+/* --- pipelining split at every byte ------------------------------------- */
+
+static const char pipeline[] =
+    "GET /describe?a=1&b=2 HTTP/1.1\r\nHost: example.com\r\nX-One: 1\r\n\r\n"
+    "POST /describe HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
+    "X-Mixed-Case:  spaced value  \r\n\r\nhello world"
+    "POST /describe HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nchunk\r\n1;ext=1\r\n!\r\n0\r\nTrailer: t\r\n\r\n"
+    "GET /describe HTTP/1.0\r\n\r\n";
+
+typedef struct split {
+  int port;
+  size_t at;
+  char *got;
+  size_t got_len;
+  int err;
+} split_t;
+
+/* Send the pipeline in two writes split at `at` (0: one write), read
+ * until the server closes (the last request is HTTP/1.0). */
+static void *send_split(void *arg) {
+  split_t *s = arg;
+  size_t len = sizeof pipeline - 1, cap = 1 << 16;
+  corio_tcp_t *c;
+  ssize_t n;
+
+  s->got = malloc(cap);
+  s->got_len = 0;
+  if ((s->err = corio_tcp_connect_dl(&c, "127.0.0.1", s->port, corio_now() + 10000)) != 0)
+    return NULL;
+  if (s->at > 0) {
+    corio_write(c, pipeline, s->at);
+    corio_sleep(1); /* let the server read the first part alone */
+  }
+  corio_write(c, pipeline + s->at, len - s->at);
+  while ((n = corio_read_dl(c, s->got + s->got_len, cap - s->got_len,
+                            corio_now() + 10000)) > 0)
+    s->got_len += (size_t)n;
+  s->err = n == UV_EOF ? 0 : (int)n;
+  corio_close(c);
+  return NULL;
+}
+
+/* Responses minus their Date lines (the second may tick between runs). */
+static size_t strip_dates(char *s, size_t len) {
+  char *p;
+
+  while ((p = memmem(s, len, "Date: ", 6)) != NULL) {
+    char *e = memmem(p, len - (size_t)(p - s), "\r\n", 2);
+    size_t cut = (size_t)(e - p) + 2;
+    memmove(p, p + cut, len - (size_t)(p - s) - cut);
+    len -= cut;
+  }
+  return len;
+}
+
+Test(http, pipelined_requests_split_at_every_byte_parse_the_same, .timeout = 240) {
+  fixture_t f;
+  split_t whole = {0};
+  size_t at, len = sizeof pipeline - 1, step = CORIO_TEST_UNDER_TSAN ? 7 : 1;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  whole.port = f.port;
+  in_task(&f, send_split, &whole);
+  cr_assert_eq(whole.err, 0);
+  whole.got_len = strip_dates(whole.got, whole.got_len);
+  /* four answers, the last one closing */
+  cr_assert(memmem(whole.got, whole.got_len, "GET /describe?a=1&b=2 q=a=1&b=2 v=11", 36));
+  cr_assert(memmem(whole.got, whole.got_len, "[X-Mixed-Case]=[spaced value]\nhello world", 41));
+  cr_assert(memmem(whole.got, whole.got_len, "[Transfer-Encoding]=[chunked]\nchunk!", 36));
+  cr_assert(memmem(whole.got, whole.got_len, "GET /describe q= v=10", 21));
+  cr_assert(memmem(whole.got, whole.got_len, "Connection: close", 17));
+  for (at = 1; at < len; at += step) {
+    split_t s = {.port = f.port, .at = at};
+    in_task(&f, send_split, &s);
+    cr_assert_eq(s.err, 0, "split at %zu: %s", at, uv_strerror(s.err));
+    s.got_len = strip_dates(s.got, s.got_len);
+    cr_assert_eq(s.got_len, whole.got_len, "split at %zu: %zu bytes, not %zu", at,
+                 s.got_len, whole.got_len);
+    cr_assert_eq(memcmp(s.got, whole.got, s.got_len), 0, "split at %zu differs", at);
+    free(s.got);
+  }
+  free(whole.got);
+  fixture_stop(&f);
+}
+
+/* --- protocol errors ------------------------------------------------------ */
+
+Test(http, protocol_errors_are_answered_by_the_server_and_close) {
+  static const struct {
+    const char *request;
+    int status;
+  } cases[] = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\n\r\n", 400},                               /* no Host */
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5x\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", 413},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n", 417},
+      {"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+      {"GET / HTTP/3.5\r\nHost: x\r\n\r\n", 505},
+  };
+  fixture_t f;
+  size_t i;
+  int closed;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2},
+                &(corio_http_options_t){.max_body_bytes = 1 << 20});
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cr_expect_eq(status_of(&f, cases[i].request, &closed), cases[i].status,
+                 "case %zu: %s", i, cases[i].request);
+    cr_expect(closed, "case %zu: connection left open", i);
+  }
+  fixture_stop(&f);
+}
+
+static void *bad_chunks(void *arg) {
+  fixture_t *f = arg;
+  exchange_t x = {.port = f->port};
+
+  x.request = "POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "zz\r\nabc\r\n";
+  x.len = strlen(x.request);
+  exchange(&x);
+  cr_assert_eq(x.err, 0);
+  cr_assert_eq(x.reply.status, 400); /* the handler gave up: the server answers */
+  free(x.reply.body);
+  return NULL;
+}
+
+Test(http, long_targets_big_heads_and_bad_chunks) {
+  fixture_t f;
+  char *req = malloc(20000);
+  int closed, i, k;
+
+  fixture_start(&f, (corio_rt_options_t){.loop_only = 1}, NULL);
+  /* a 9 KiB target: 414 */
+  k = sprintf(req, "GET /");
+  memset(req + k, 'a', 9000);
+  strcpy(req + k + 9000, " HTTP/1.1\r\nHost: x\r\n\r\n");
+  k = status_of(&f, req, &closed);
+  cr_assert_eq(k, 414, "long target: %d", k);
+  cr_assert(closed);
+  /* 9 KiB of headers: 431 */
+  k = sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+  for (i = 0; i < 90; i++)
+    k += sprintf(req + k, "X-Filler-%03d: %090d\r\n", i, 0);
+  strcpy(req + k, "\r\n");
+  cr_assert_eq(status_of(&f, req, &closed), 431);
+  cr_assert(closed);
+  /* more than 100 header lines, though small: 431 */
+  k = sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+  for (i = 0; i < 120; i++)
+    k += sprintf(req + k, "X%d: y\r\n", i);
+  strcpy(req + k, "\r\n");
+  cr_assert_eq(status_of(&f, req, &closed), 431);
+  in_task(&f, bad_chunks, &f);
+  /* and the server still serves */
+  cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
+  free(req);
+  fixture_stop(&f);
+}
+
+/* --- bodies both ways ------------------------------------------------------ */
+
+typedef struct roundtrip {
+  int port;
+  size_t size;
+  int chunked;
+  uint64_t seed;
+  int err;
+  int up_status, down_status;
+  int same;
+} roundtrip_t;
+
+static void fill(uint64_t seed, char *p, size_t n) {
+  uint64_t x = seed * 0x9e3779b97f4a7c15u + 1;
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    p[i] = (char)x;
+  }
+}
+
+static void *upload_download(void *arg) {
+  roundtrip_t *rt = arg;
+  char *data = malloc(rt->size), head[256], frame[32];
+  client_t *cl = malloc(sizeof *cl);
+  reply_t r;
+  size_t off;
+  int k;
+
+  fill(rt->seed, data, rt->size);
+  if ((rt->err = client_open(cl, rt->port)) != 0)
+    goto out;
+  if (rt->chunked)
+    k = snprintf(head, sizeof head, "PUT /up/f%llu HTTP/1.1\r\nHost: x\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n", (unsigned long long)rt->seed);
+  else
+    k = snprintf(head, sizeof head, "PUT /up/f%llu HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: %zu\r\n\r\n", (unsigned long long)rt->seed, rt->size);
+  corio_write(cl->c, head, (size_t)k);
+  for (off = 0; off < rt->size;) {
+    size_t n = rt->size - off < 10007 ? rt->size - off : 10007;
+    if (rt->chunked) {
+      k = snprintf(frame, sizeof frame, "%zx\r\n", n);
+      corio_write(cl->c, frame, (size_t)k);
+    }
+    corio_write(cl->c, data + off, n);
+    if (rt->chunked)
+      corio_write(cl->c, "\r\n", 2);
+    off += n;
+  }
+  if (rt->chunked)
+    corio_write(cl->c, "0\r\n\r\n", 5);
+  if ((rt->err = read_reply(cl, &r, 0)) != 0)
+    goto close;
+  rt->up_status = r.status;
+  free(r.body);
+  k = snprintf(head, sizeof head, "GET /down/f%llu HTTP/1.1\r\nHost: x\r\n\r\n",
+               (unsigned long long)rt->seed);
+  corio_write(cl->c, head, (size_t)k);
+  if ((rt->err = read_reply(cl, &r, 0)) != 0)
+    goto close;
+  rt->down_status = r.status;
+  rt->same = r.body_len == rt->size && memcmp(r.body, data, rt->size) == 0;
+  free(r.body);
+close:
+  corio_close(cl->c);
+out:
+  free(cl);
+  free(data);
+  return NULL;
+}
+
+Test(http, uploads_and_downloads_keep_every_byte, .timeout = 120) {
+  fixture_t f;
+  roundtrip_t rt[4] = {
+      {.size = 3 << 20, .chunked = 0, .seed = 1},
+      {.size = 3 << 20, .chunked = 1, .seed = 2},
+      {.size = 1, .chunked = 1, .seed = 3},
+      {.size = 65536 * 2 + 17, .chunked = 0, .seed = 4},
+  };
+  corio_task_t *t[4];
+  int i;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  for (i = 0; i < 4; i++) {
+    rt[i].port = f.port;
+    cr_assert_eq(corio_spawn(f.rt, upload_download, &rt[i], &t[i]), 0);
+  }
+  for (i = 0; i < 4; i++) {
+    corio_join(t[i], NULL);
+    cr_assert_eq(rt[i].err, 0, "%d: %s", i, uv_strerror(rt[i].err));
+    cr_assert_eq(rt[i].up_status, 201);
+    cr_assert_eq(rt[i].down_status, 200);
+    cr_assert(rt[i].same, "%d: downloaded bytes differ", i);
+  }
+  fixture_stop(&f);
+}
+
+/* --- 100-continue ------------------------------------------------------------ */
+
+typedef struct cont {
+  int port;
+  const char *head;
+  int saw_continue, status;
+  int err;
+} cont_t;
+
+static void *expect_continue(void *arg) {
+  cont_t *x = arg;
+  client_t *cl = malloc(sizeof *cl);
+  reply_t r;
+
+  if ((x->err = client_open(cl, x->port)) != 0)
+    goto out;
+  corio_write(cl->c, x->head, strlen(x->head));
+  if ((x->err = read_reply(cl, &r, 0)) != 0)
+    goto close;
+  if (r.status == 100) {
+    x->saw_continue = 1;
+    corio_write(cl->c, "hello", 5);
+    free(r.body);
+    if ((x->err = read_reply(cl, &r, 0)) != 0)
+      goto close;
+  }
+  x->status = r.status;
+  free(r.body);
+close:
+  corio_close(cl->c);
+out:
+  free(cl);
+  return NULL;
+}
+
+Test(http, expect_100_continue_before_the_body_and_not_when_rejected) {
+  fixture_t f;
+  cont_t ok = {.head = "PUT /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                       "Expect: 100-continue\r\n\r\n"};
+  cont_t big = {.head = "PUT /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n"
+                        "Expect: 100-continue\r\n\r\n"};
+  cont_t ignored = {.head = "PUT /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                            "Expect: 100-continue\r\n\r\n"};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 1},
+                &(corio_http_options_t){.max_body_bytes = 1 << 20});
+  ok.port = big.port = ignored.port = f.port;
+  in_task(&f, expect_continue, &ok);
+  cr_assert_eq(ok.err, 0);
+  cr_assert(ok.saw_continue);
+  cr_assert_eq(ok.status, 200);
+  in_task(&f, expect_continue, &big);
+  cr_assert_eq(big.err, 0);
+  cr_assert_not(big.saw_continue);
+  cr_assert_eq(big.status, 413);
+  in_task(&f, expect_continue, &ignored);
+  cr_assert_not(ignored.saw_continue); /* answered without reading */
+  cr_assert_eq(ignored.status, 200);
+  fixture_stop(&f);
+}
+
+/* --- limits and timeouts ---------------------------------------------------- */
+
+typedef struct idle {
+  int port;
+  const char *send;
+  int status;
+  uint64_t waited_ms;
+  int closed;
+} idle_t;
+
+static void *idle_client(void *arg) {
+  idle_t *x = arg;
+  client_t *cl = malloc(sizeof *cl);
+  uint64_t t0;
+  reply_t r;
+
+  if (client_open(cl, x->port) != 0)
+    goto out;
+  t0 = corio_now();
+  if (x->send[0] != '\0')
+    corio_write(cl->c, x->send, strlen(x->send));
+  if (read_reply(cl, &r, 0) == 0) {
+    x->status = r.status;
+    free(r.body);
+    x->closed = at_eof(cl);
+  } else {
+    x->closed = 1; /* closed without an answer */
+  }
+  x->waited_ms = corio_now() - t0;
+  corio_close(cl->c);
+out:
+  free(cl);
+  return NULL;
+}
+
+Test(http, header_and_idle_timeouts_close_connections) {
+  fixture_t f;
+  idle_t partial = {.send = "GET / HTTP/1.1\r\nHost"};
+  idle_t silent = {.send = ""};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2},
+                &(corio_http_options_t){.header_timeout_ms = 150, .idle_timeout_ms = 250});
+  partial.port = silent.port = f.port;
+  in_task(&f, idle_client, &partial);
+  cr_assert_eq(partial.status, 408);
+  cr_assert(partial.closed);
+  cr_assert_geq(partial.waited_ms, 149);
+  in_task(&f, idle_client, &silent);
+  cr_assert_eq(silent.status, 0); /* idle: closed without a word */
+  cr_assert(silent.closed);
+  cr_assert_geq(silent.waited_ms, 249);
+  fixture_stop(&f);
+}
+
+typedef struct crowd {
+  int port, requests;
+  _Atomic(int) answered, refused;
+  corio_wg_t hold;
+} crowd_t;
+
+static void *keep_alive_client(void *arg) {
+  crowd_t *cr = arg;
+  client_t *cl = malloc(sizeof *cl);
+  static const char get[] = "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n";
+  reply_t r;
+  int i;
+
+  if (client_open(cl, cr->port) != 0)
+    goto out;
+  for (i = 0; i < cr->requests; i++) {
+    corio_write(cl->c, get, sizeof get - 1);
+    if (read_reply(cl, &r, 0) != 0)
+      break;
+    if (r.status == 200)
+      atomic_fetch_add(&cr->answered, 1);
+    else if (r.status == 503)
+      atomic_fetch_add(&cr->refused, 1);
+    free(r.body);
+    if (i == 0) { /* every connection open at once */
+      corio_wg_done(&cr->hold);
+      corio_wg_wait(&cr->hold);
+    }
+  }
+  corio_close(cl->c);
+out:
+  free(cl);
+  return NULL;
+}
+
+static void run_crowd(fixture_t *f, crowd_t *cr, int n) {
+  corio_task_t **t = calloc((size_t)n, sizeof *t);
+  int i;
+
+  cr->port = f->port;
+  corio_wg_add(&cr->hold, n);
+  for (i = 0; i < n; i++)
+    cr_assert_eq(corio_spawn(f->rt, keep_alive_client, cr, &t[i]), 0);
+  for (i = 0; i < n; i++)
+    corio_join(t[i], NULL);
+  free(t);
+}
+
+Test(http, a_thousand_keep_alive_clients_are_all_answered, .timeout = 120) {
+  struct rlimit rl;
+  fixture_t f;
+  crowd_t cr = {.requests = 3};
+  int n = CORIO_TEST_UNDER_TSAN ? 300 : 1000;
+
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  run_crowd(&f, &cr, n);
+  cr_assert_eq(atomic_load(&cr.answered), n * cr.requests);
+  fixture_stop(&f);
+}
+
+Test(http, connections_over_the_limit_get_503) {
+  fixture_t f;
+  crowd_t cr = {.requests = 1};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2},
+                &(corio_http_options_t){.max_connections = 10});
+  run_crowd(&f, &cr, 30);
+  cr_assert_eq(atomic_load(&cr.answered) + atomic_load(&cr.refused), 30);
+  cr_assert_geq(atomic_load(&cr.refused), 1);
+  cr_assert_geq(atomic_load(&cr.answered), 10);
+  fixture_stop(&f);
+}
+
+/* --- a client vanishing mid-upload ------------------------------------------- */
+
+static void *vanish(void *arg) {
+  fixture_t *f = arg;
+  static const char head[] = "PUT /up/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+  static char half[300000];
+  corio_tcp_t *c;
+
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", f->port), 0);
+  corio_write(c, head, sizeof head - 1);
+  corio_write(c, half, sizeof half);
+  corio_sleep(50);
+  corio_close(c); /* gone, 700,000 bytes short */
+  return NULL;
+}
+
+Test(http, a_client_vanishing_mid_upload_leaves_no_file) {
+  fixture_t f;
+  char path[128];
+  struct stat st;
+  int i;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  in_task(&f, vanish, &f);
+  snprintf(path, sizeof path, "%s/gone", f.dir);
+  for (i = 0; i < 200 && stat(path, &st) == 0; i++)
+    usleep(10000); /* the handler notices and removes it */
+  cr_assert_neq(stat(path, &st), 0, "the partial upload was left behind");
+  cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
+  fixture_stop(&f);
+}
+
+/* --- streamed responses ------------------------------------------------------- */
+
+Test(http, streamed_responses_are_chunked_for_1_1_and_close_delimited_for_1_0) {
+  fixture_t f;
+  exchange_t x = {0};
+
+  fixture_start(&f, (corio_rt_options_t){.loop_only = 1}, NULL);
+  x.port = f.port;
+  x.request = "GET /chunky HTTP/1.1\r\nHost: x\r\n\r\n";
+  x.len = strlen(x.request);
+  in_task(&f, exchange, &x);
+  cr_assert_eq(x.err, 0);
+  cr_assert(strcasestr(x.reply.head, "Transfer-Encoding: chunked") != NULL);
+  cr_assert_eq(x.reply.body_len, 11);
+  cr_assert_eq(memcmp(x.reply.body, "hello world", 11), 0);
+  cr_assert_not(x.closed);
+  free(x.reply.body);
+  memset(&x, 0, sizeof x);
+  x.port = f.port;
+  x.request = "GET /chunky HTTP/1.0\r\n\r\n";
+  x.len = strlen(x.request);
+  in_task(&f, exchange, &x);
+  cr_assert_eq(x.err, 0);
+  cr_assert(strcasestr(x.reply.head, "Connection: close") != NULL);
+  cr_assert_eq(x.reply.body_len, 11);
+  free(x.reply.body);
+  cr_assert_eq(status_of(&f, "HEAD /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
+  fixture_stop(&f);
+}
+
+/* --- a 1 GiB upload in constant memory ----------------------------------------- */
+
+static size_t rss_kib(void) {
+  FILE *fp = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, res = 0;
+
+  if (fp != NULL) {
+    if (fscanf(fp, "%lu %lu", &size, &res) != 2)
+      res = 0;
+    fclose(fp);
+  }
+  return res * (size_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct big {
+  int port;
+  uint64_t size;
+  size_t rss_start, rss_max;
+  int status;
+  char answer[32];
+} big_t;
+
+static void *big_upload(void *arg) {
+  big_t *b = arg;
+  static char chunk[65536];
+  client_t *cl = malloc(sizeof *cl);
+  char head[128];
+  uint64_t sent = 0;
+  unsigned i = 0;
+  reply_t r;
+  int k;
+
+  cr_assert_eq(client_open(cl, b->port), 0);
+  k = snprintf(head, sizeof head, "PUT /sink HTTP/1.1\r\nHost: x\r\nContent-Length: %llu\r\n\r\n",
+               (unsigned long long)b->size);
+  corio_write(cl->c, head, (size_t)k);
+  b->rss_start = b->rss_max = rss_kib();
+  while (sent < b->size) {
+    cr_assert_eq(corio_write(cl->c, chunk, sizeof chunk), (ssize_t)sizeof chunk);
+    sent += sizeof chunk;
+    if (++i % 256 == 0) {
+      size_t now = rss_kib();
+      if (now > b->rss_max)
+        b->rss_max = now;
+    }
+  }
+  cr_assert_eq(read_reply(cl, &r, 0), 0);
+  b->status = r.status;
+  snprintf(b->answer, sizeof b->answer, "%.*s", (int)r.body_len, r.body);
+  free(r.body);
+  corio_close(cl->c);
+  free(cl);
+  return NULL;
+}
+
+Test(http, a_gibibyte_upload_streams_in_constant_memory, .timeout = 240) {
+  fixture_t f;
+  big_t b = {.size = CORIO_TEST_UNDER_TSAN ? 64ull << 20
+                     : UNDER_ASAN          ? 256ull << 20
+                                           : 1ull << 30};
+  char want[32];
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2},
+                &(corio_http_options_t){.max_body_bytes = 2ull << 30});
+  b.port = f.port;
+  in_task(&f, big_upload, &b);
+  cr_assert_eq(b.status, 200);
+  snprintf(want, sizeof want, "%llu", (unsigned long long)b.size);
+  cr_assert_str_eq(b.answer, want);
+  if (!CORIO_TEST_UNDER_TSAN)
+    cr_assert_lt(b.rss_max - b.rss_start, 8 * 1024, "RSS grew by %zu KiB",
+                 b.rss_max - b.rss_start);
+  fixture_stop(&f);
+}
