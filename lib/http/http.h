@@ -86,10 +86,12 @@ struct corio_http_server_s {
   corio_http_options_t opts;
   corio__spin_t lock;
   corio__hconn_t *conns;         /* live connections */
-  unsigned nconns;
+  unsigned nconns;               /* registered connections */
+  /* Connection tasks spawned but not registered yet (lib/net counts them
+   * as it spawns): srv must outlive them too. */
+  _Atomic(int) pending;
   int draining;
   int running;
-  corio_wg_t done;               /* one per live connection */
 };
 
 /* parse.c */

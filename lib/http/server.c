@@ -100,12 +100,13 @@ static void serve_conn(corio_tcp_t *tcp, void *arg) {
 
   corio__spin_lock(&srv->lock);
   if (srv->draining || srv->nconns >= srv->opts.max_connections) {
+    atomic_fetch_sub(&srv->pending, 1); /* the last touch of srv */
     corio__spin_unlock(&srv->lock);
     refuse(tcp);
     return;
   }
   srv->nconns++;
-  corio_wg_add(&srv->done, 1);
+  atomic_fetch_sub(&srv->pending, 1); /* now counted in nconns */
   corio__spin_unlock(&srv->lock);
 
   if ((hc = calloc(1, sizeof *hc)) != NULL) {
@@ -135,7 +136,6 @@ static void serve_conn(corio_tcp_t *tcp, void *arg) {
     corio__spin_unlock(&srv->lock);
     free(hc);
   }
-  corio_wg_done(&srv->done);
   /* The last touch of srv: once nconns is 0, it may be freed. The
    * connection itself closes when this returns. */
   corio__spin_lock(&srv->lock);
@@ -150,7 +150,7 @@ int corio_http_server_run(corio_http_server_t *srv) {
   if (srv == NULL)
     return UV_EINVAL;
   srv->running = 1;
-  err = corio_tcp_serve(srv->ln, serve_conn, srv);
+  err = corio__tcp_serve_counted(srv->ln, serve_conn, srv, &srv->pending);
   return err == UV_ECANCELED ? 0 : err;
 }
 
@@ -162,6 +162,29 @@ static void cancel_conns(corio_http_server_t *srv, int idle_only) {
   for (hc = srv->conns; hc != NULL; hc = hc->next)
     if (!idle_only || hc->idle)
       corio_cancel(hc->task);
+}
+
+
+/* No connection left, nor one about to begin. */
+static int all_gone(corio_http_server_t *srv) {
+  int gone;
+
+  corio__spin_lock(&srv->lock);
+  gone = srv->nconns == 0 && atomic_load(&srv->pending) == 0;
+  corio__spin_unlock(&srv->lock);
+  return gone;
+}
+
+
+/* Wait (polling: this is shutdown, not a hot path) until all_gone or the
+ * deadline. */
+static int wait_gone(corio_http_server_t *srv, uint64_t deadline) {
+  while (!all_gone(srv)) {
+    if (corio_now() >= deadline)
+      return UV_ETIMEDOUT;
+    corio_sleep(1);
+  }
+  return 0;
 }
 
 
@@ -180,15 +203,23 @@ int corio_http_server_shutdown(corio_http_server_t *srv, uint64_t deadline) {
   corio__spin_unlock(&srv->lock);
   corio_tcp_listener_close(srv->ln);
   srv->ln = NULL;
-  err = corio_wg_wait_dl(&srv->done, deadline);
+  /* Idle connections that were busy when cancelled, or that were
+   * registering meanwhile, are looked for again as the wait goes. */
+  while ((err = wait_gone(srv, corio_now() + 50 < deadline ? corio_now() + 50
+                                                            : deadline)) != 0 &&
+         corio_now() < deadline) {
+    corio__spin_lock(&srv->lock);
+    cancel_conns(srv, 1);
+    corio__spin_unlock(&srv->lock);
+  }
   if (err == 0)
     return 0;
   /* Past the deadline: cut what is left. Its calls return UV_ECANCELED. */
-  corio__spin_lock(&srv->lock);
-  cancel_conns(srv, 0);
-  corio__spin_unlock(&srv->lock);
-  while (corio_wg_wait(&srv->done) == UV_ECANCELED) {
-  }
+  do {
+    corio__spin_lock(&srv->lock);
+    cancel_conns(srv, 0);
+    corio__spin_unlock(&srv->lock);
+  } while (wait_gone(srv, corio_now() + 100) != 0);
   return UV_ETIMEDOUT;
 }
 
@@ -196,12 +227,8 @@ int corio_http_server_shutdown(corio_http_server_t *srv, uint64_t deadline) {
 int corio_http_server_free(corio_http_server_t *srv) {
   if (srv == NULL)
     return UV_EINVAL;
-  corio__spin_lock(&srv->lock);
-  if (srv->nconns != 0) {
-    corio__spin_unlock(&srv->lock);
+  if (!all_gone(srv))
     return UV_EBUSY;
-  }
-  corio__spin_unlock(&srv->lock);
   free(srv);
   return 0;
 }

@@ -15,6 +15,7 @@ typedef struct accept_job {
   corio_tcp_t *conn;           /* what the loop handed over */
   corio_tcp_handler_fn handler;
   void *arg;
+  _Atomic(int) *pending;       /* serve: handler tasks not yet begun */
 } accept_job_t;
 
 struct corio_tcp_listener_s {
@@ -86,7 +87,11 @@ static void serve_one(corio_tcp_listener_t *ln) {
   c->handler = ln->serve->handler;
   c->handler_arg = ln->serve->arg;
   c->users = 1; /* the serve task, until its handler returned */
+  if (ln->serve->pending != NULL)
+    atomic_fetch_add(ln->serve->pending, 1);
   if (corio_spawn(ln->lp->rt, serve_task, c, NULL) != 0) {
+    if (ln->serve->pending != NULL)
+      atomic_fetch_sub(ln->serve->pending, 1);
     c->users = 0;
     corio__tcp_discard(c);
   }
@@ -333,8 +338,9 @@ static int serve_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-int corio_tcp_serve(corio_tcp_listener_t *ln, corio_tcp_handler_fn handler,
-                    void *arg) {
+int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
+                             corio_tcp_handler_fn handler, void *arg,
+                             _Atomic(int) *pending) {
   accept_job_t job;
   intptr_t status = 0;
   int err;
@@ -345,8 +351,15 @@ int corio_tcp_serve(corio_tcp_listener_t *ln, corio_tcp_handler_fn handler,
   job.ln = ln;
   job.handler = handler;
   job.arg = arg;
+  job.pending = pending;
   err = corio_await(ln->lp->rt, serve_start, &job, &status);
   return err != 0 ? err : (int)status;
+}
+
+
+int corio_tcp_serve(corio_tcp_listener_t *ln, corio_tcp_handler_fn handler,
+                    void *arg) {
+  return corio__tcp_serve_counted(ln, handler, arg, NULL);
 }
 
 
