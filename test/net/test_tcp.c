@@ -515,7 +515,8 @@ static size_t rss_kib(void) {
 }
 
 typedef struct slow {
-  size_t total, got;
+  size_t total;
+  _Atomic(size_t) got; /* the test task polls it */
   size_t rss_start, rss_max;
   uint64_t sum_sent, sum_got;
 } slow_t;
@@ -529,7 +530,7 @@ static void slow_reader(corio_tcp_t *c, void *arg) {
   s->sum_got = 0xcbf29ce484222325u;
   while ((n = corio_read(c, buf, sizeof buf)) > 0) {
     s->sum_got = fnv(s->sum_got, buf, (size_t)n);
-    s->got += (size_t)n;
+    atomic_fetch_add(&s->got, (size_t)n); /* after sum_got: seq_cst */
     if (++i % 4 == 0) {
       size_t r = rss_kib();
       if (r > s->rss_max)
@@ -558,7 +559,7 @@ static void *slow_reader_test(void *arg) {
     sent += sizeof chunk;
   }
   corio_close(c);
-  while (st->got < st->total)
+  while (atomic_load(&st->got) < st->total)
     corio_sleep(5);
   server_stop(&s);
   return NULL;
@@ -568,7 +569,7 @@ Test(tcp, a_slow_reader_keeps_memory_bounded, .timeout = 120) {
   slow_t st = {.total = (size_t)(CORIO_TEST_UNDER_TSAN ? 8 : 64) << 20};
 
   run_in(on_workers, slow_reader_test, &st);
-  cr_assert_eq(st.got, st.total);
+  cr_assert_eq(atomic_load(&st.got), st.total);
   cr_assert_eq(st.sum_got, st.sum_sent);
   /* 64 MiB went through; what stayed resident is a few buffers (not
    * under TSan, whose shadow and history memory grow with the traffic) */
