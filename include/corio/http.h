@@ -137,8 +137,8 @@ CORIO_API int corio_http_keep_alive(const corio_http_req_t *req);
 CORIO_API ssize_t corio_http_body_read(corio_http_req_t *req, void *buf,
                                        size_t len);
 /* Write the whole body to path (created or truncated, mode 0644) through
- * the loop's file calls, in constant memory; *bytes (if not NULL) gets the
- * count. 0, or an error as body_read's or the file's; on error the file
+ * the loop's file calls, in constant memory (one 512 KiB buffer while it
+ * runs); *bytes (if not NULL) gets the count. 0, or an error as body_read's or the file's; on error the file
  * is removed. */
 CORIO_API int corio_http_body_to_file(corio_http_req_t *req, const char *path,
                                       uint64_t *bytes);
@@ -162,7 +162,8 @@ CORIO_API int corio_http_res_start(corio_http_res_t *res, int status,
 CORIO_API int corio_http_res_write(corio_http_res_t *res, const void *data,
                                    size_t len);
 CORIO_API int corio_http_res_end(corio_http_res_t *res);
-/* The file at path as the body, status 200, in constant memory:
+/* The file at path as the body, status 200, in constant memory (one
+ * 256 KiB buffer while it runs):
  * UV_ENOENT (nothing was sent: answer 404 yourself) or another error. */
 CORIO_API int corio_http_send_file(corio_http_res_t *res, const char *path,
                                    const char *headers);

@@ -408,7 +408,9 @@ int corio_http_body_discard(corio_http_req_t *req) {
 
 int corio_http_body_to_file(corio_http_req_t *req, const char *path,
                             uint64_t *bytes) {
-  enum { CHUNK = 64 * 1024 };
+  /* One file write per CHUNK: a threadpool round trip each, so the chunk
+   * sets the pace (64 KiB: ~800 MB/s on loopback, 512 KiB: ~1.8 GB/s). */
+  enum { CHUNK = 512 * 1024 };
   uint64_t total = 0;
   char *chunk;
   ssize_t n = 0, w;

@@ -236,7 +236,7 @@ int corio_http_res_end(corio_http_res_t *res) {
 
 int corio_http_send_file(corio_http_res_t *res, const char *path,
                          const char *headers) {
-  enum { CHUNK = 64 * 1024 };
+  enum { CHUNK = 256 * 1024 }; /* a threadpool round trip per chunk */
   uv_stat_t st;
   int64_t off = 0;
   char *chunk;
