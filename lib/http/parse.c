@@ -459,6 +459,7 @@ int corio_http_body_to_file(corio_http_req_t *req, const char *path,
 int corio__http_finish_body(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
   char scratch[4096];
+  uint64_t start = req->body_total;
   ssize_t n;
 
   if (req->body_done && req->left.len == 0)
@@ -468,9 +469,12 @@ int corio__http_finish_body(corio__hconn_t *hc) {
   /* The client waits for 100 Continue before sending: no body will come. */
   if (req->expect_continue && !req->continue_sent)
     return -1;
-  if (req->content_length > DISCARD_MAX)
+  if (req->content_length > 0 &&
+      (uint64_t)req->content_length - req->body_total > DISCARD_MAX)
     return -1;
-  while (req->body_total < DISCARD_MAX &&
+  /* Unread, and small enough (or of unknown size: try): drop it, as Go's
+   * net/http does, so the connection can carry the next request. */
+  while (req->body_total - start < DISCARD_MAX &&
          (n = corio_http_body_read(req, scratch, sizeof scratch)) > 0) {
   }
   return req->body_done && req->left.len == 0 && req->body_err == 0 ? 0 : -1;

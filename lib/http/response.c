@@ -81,7 +81,8 @@ static ssize_t send_bufs(corio__hconn_t *hc, uv_buf_t *bufs, unsigned n) {
 
 
 /* Will the connection close after this response? Decided before the head
- * goes out, so that the head can say so. */
+ * goes out, so that the head can say so: an unread body is dropped first
+ * if it is small (corio__http_finish_body), else the connection closes. */
 static int must_close(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
 
@@ -89,11 +90,7 @@ static int must_close(corio__hconn_t *hc) {
     return 1;
   if (req->body_done && req->left.len == 0)
     return 0;
-  /* the body is not read: can it be dropped afterwards? */
-  if (req->body_err != 0 || (req->expect_continue && !req->continue_sent))
-    return 1;
-  return req->content_length < 0 ||
-         (uint64_t)req->content_length - req->body_total > 256 * 1024;
+  return corio__http_finish_body(hc) != 0;
 }
 
 

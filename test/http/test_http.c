@@ -910,3 +910,114 @@ Test(http, a_gibibyte_upload_streams_in_constant_memory, .timeout = 240) {
                  b.rss_max - b.rss_start);
   fixture_stop(&f);
 }
+
+/* --- unread bodies, graceful shutdown --------------------------------------- */
+
+typedef struct ignored {
+  int port;
+  int statuses[3];
+  int err;
+} ignored_t;
+
+static void *ignored_bodies(void *arg) {
+  static const char three[] =
+      "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+      "POST /ignore HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n"
+      "GET /describe?after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ignored_t *a = arg;
+  client_t *cl = malloc(sizeof *cl);
+  reply_t r;
+  int i;
+
+  if ((a->err = client_open(cl, a->port)) == 0) {
+    corio_write(cl->c, three, sizeof three - 1);
+    for (i = 0; i < 3; i++) {
+      if ((a->err = read_reply(cl, &r, 0)) != 0)
+        break;
+      a->statuses[i] = r.status;
+      if (i == 2 && memmem(r.body, r.body_len, "q=after", 7) == NULL)
+        a->statuses[i] = -1;
+      free(r.body);
+    }
+    corio_close(cl->c);
+  }
+  free(cl);
+  return NULL;
+}
+
+Test(http, a_handler_that_ignores_the_body_does_not_break_the_next_request) {
+  fixture_t f;
+  ignored_t a = {0};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  a.port = f.port;
+  in_task(&f, ignored_bodies, &a);
+  cr_assert_eq(a.err, 0, "%s", uv_strerror(a.err));
+  cr_assert_eq(a.statuses[0], 200);
+  cr_assert_eq(a.statuses[1], 200);
+  cr_assert_eq(a.statuses[2], 200, "the third request was not parsed right");
+  fixture_stop(&f);
+}
+
+typedef struct drain {
+  int port;
+  int slow_status, idle_closed;
+  int err;
+} drain_t;
+
+static void *slow_request(void *arg) {
+  drain_t *d = arg;
+  exchange_t x = {.port = d->port, .request = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"};
+
+  x.len = strlen(x.request);
+  exchange(&x);
+  d->err = x.err;
+  d->slow_status = x.reply.status;
+  free(x.reply.body);
+  return NULL;
+}
+
+static void *idle_keepalive(void *arg) {
+  static const char get[] = "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n";
+  drain_t *d = arg;
+  client_t *cl = malloc(sizeof *cl);
+  reply_t r;
+
+  if (client_open(cl, d->port) == 0) {
+    corio_write(cl->c, get, sizeof get - 1);
+    if (read_reply(cl, &r, 0) == 0)
+      free(r.body);
+    d->idle_closed = at_eof(cl); /* the shutdown closes it, unasked */
+    corio_close(cl->c);
+  }
+  free(cl);
+  return NULL;
+}
+
+Test(http, shutdown_finishes_requests_in_flight_and_closes_idle_connections) {
+  fixture_t f;
+  drain_t d = {0};
+  corio_task_t *slow, *idle, *stop;
+  void *res;
+  uint64_t t0;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  d.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, idle_keepalive, &d, &idle), 0);
+  cr_assert_eq(corio_spawn(f.rt, slow_request, &d, &slow), 0);
+  usleep(100000); /* both connected; /slow sleeps 300 ms */
+  t0 = corio_now();
+  cr_assert_eq(corio_spawn(f.rt, shutdown_task, &f, &stop), 0);
+  cr_assert_eq(corio_join(stop, &res), 0);
+  cr_assert_eq((intptr_t)res, 0, "shutdown: %s", uv_strerror((int)(intptr_t)res));
+  cr_assert_lt(corio_now() - t0, 4000, "shutdown waited for the idle connection");
+  corio_join(slow, NULL);
+  corio_join(idle, NULL);
+  cr_assert_eq(d.err, 0);
+  cr_assert_eq(d.slow_status, 200, "the request in flight was not finished");
+  cr_assert(d.idle_closed, "the idle connection was left open");
+  cr_assert_eq(corio_join(f.runner, &res), 0);
+  cr_assert_eq(corio_http_server_free(f.srv), 0);
+  cr_assert_eq(corio_rt_free(f.rt), 0);
+}
