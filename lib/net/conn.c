@@ -719,29 +719,27 @@ int corio_tcp_keepalive(corio_tcp_t *c, int enable, unsigned delay_s) {
 }
 
 
-int corio_tcp_peer(corio_tcp_t *c, struct sockaddr *addr, int *len) {
+static int sockname(corio_tcp_t *c, struct sockaddr *addr, int *len,
+                    int (*get)(int, struct sockaddr *, socklen_t *)) {
   socklen_t n;
 
   if (c == NULL || addr == NULL || len == NULL || *len < 0)
     return UV_EINVAL;
   n = (socklen_t)*len;
-  if (getpeername(c->fd, addr, &n) != 0)
+  if (get(c->fd, addr, &n) != 0)
     return -errno;
   *len = (int)n;
   return 0;
 }
 
 
-int corio_tcp_local(corio_tcp_t *c, struct sockaddr *addr, int *len) {
-  socklen_t n;
+int corio_tcp_peer(corio_tcp_t *c, struct sockaddr *addr, int *len) {
+  return sockname(c, addr, len, getpeername);
+}
 
-  if (c == NULL || addr == NULL || len == NULL || *len < 0)
-    return UV_EINVAL;
-  n = (socklen_t)*len;
-  if (getsockname(c->fd, addr, &n) != 0)
-    return -errno;
-  *len = (int)n;
-  return 0;
+
+int corio_tcp_local(corio_tcp_t *c, struct sockaddr *addr, int *len) {
+  return sockname(c, addr, len, getsockname);
 }
 
 
