@@ -94,6 +94,33 @@ static int must_close(corio__hconn_t *hc) {
 }
 
 
+/* Building a head without printf (a few percent of a small request). */
+typedef struct out {
+  char *p, *end;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n) {
+  if (n > (size_t)(o->end - o->p))
+    n = (size_t)(o->end - o->p);
+  memcpy(o->p, s, n);
+  o->p += n;
+}
+
+static void put_str(out_t *o, const char *s) {
+  put(o, s, strlen(s));
+}
+
+static void put_u64(out_t *o, uint64_t v) {
+  char tmp[20];
+  int i = (int)sizeof tmp;
+
+  do
+    tmp[--i] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  put(o, tmp + i, sizeof tmp - (size_t)i);
+}
+
+
 static int no_body_status(int status) {
   return status < 200 || status == 204 || status == 304;
 }
@@ -105,6 +132,7 @@ static int send_head(corio_http_res_t *res, int status, const char *headers,
   corio__hconn_t *hc = res->hc;
   corio_http_req_t *req = &hc->req;
   char head[HEAD_MAX];
+  out_t o = {head, head + HEAD_MAX - 2}; /* room for the blank line */
   uv_buf_t bufs[3];
   unsigned n = 0;
   int k;
@@ -116,16 +144,21 @@ static int send_head(corio_http_res_t *res, int status, const char *headers,
   res->started = 1;
   res->status = status;
   res->close_after = must_close(hc);
-  k = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s", status,
-               corio_http_reason(status), date_line());
+  put(&o, "HTTP/1.1 ", 9);
+  put_u64(&o, (uint64_t)status);
+  put(&o, " ", 1);
+  put_str(&o, corio_http_reason(status));
+  put(&o, "\r\n", 2);
+  put_str(&o, date_line());
   if (no_body_status(status)) {
     res->remaining = 0;
   } else if (content_length >= 0) {
-    k += snprintf(head + k, sizeof head - (size_t)k,
-                  "Content-Length: %" PRId64 "\r\n", content_length);
+    put(&o, "Content-Length: ", 16);
+    put_u64(&o, (uint64_t)content_length);
+    put(&o, "\r\n", 2);
     res->remaining = content_length;
   } else if (req->version >= 11) {
-    k += snprintf(head + k, sizeof head - (size_t)k, "Transfer-Encoding: chunked\r\n");
+    put_str(&o, "Transfer-Encoding: chunked\r\n");
     res->chunked = 1;
     res->remaining = -1;
   } else {
@@ -134,9 +167,10 @@ static int send_head(corio_http_res_t *res, int status, const char *headers,
     res->remaining = -1;
   }
   if (res->close_after)
-    k += snprintf(head + k, sizeof head - (size_t)k, "Connection: close\r\n");
+    put_str(&o, "Connection: close\r\n");
   else if (req->version == 10)
-    k += snprintf(head + k, sizeof head - (size_t)k, "Connection: keep-alive\r\n");
+    put_str(&o, "Connection: keep-alive\r\n");
+  k = (int)(o.p - head);
   bufs[n++] = uv_buf_init(head, (unsigned)k);
   if (headers != NULL && headers[0] != '\0')
     bufs[n++] = uv_buf_init((char *)(uintptr_t)headers, (unsigned)strlen(headers));
