@@ -59,12 +59,21 @@ typedef struct corio__hparse {
   corio__hspan_t values[CORIO__HTTP_MAX_HEADERS];
   size_t n;
   int field_open, value_open, url_done;
-  int too_many;
+  size_t field_end;              /* offset just past the last field name */
+  size_t value_end;              /* and the last value span */
+  int have_field;                /* a name came since the last value */
+  int too_many, bad, too_big;    /* why a callback failed */
   int headers_done, message_done;
+  int in_trailers;               /* the last chunk was seen */
   size_t base_off;               /* buffer offset of the bytes being parsed */
   const char *base;              /* and their address */
   corio__hspan_t body;           /* the body span of this execute */
   int got_body;
+  /* Chunked bodies: what the body may still grow to, and the credit of
+   * non-data bytes (chunk lines, extensions, trailers), as Go's
+   * net/http counts it: each chunk earns 16 + 2 * its size. */
+  uint64_t body_room;
+  int64_t overhead_credit;
 } corio__hparse_t;
 
 struct corio__hconn {

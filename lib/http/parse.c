@@ -8,7 +8,10 @@
 #include "http.h"
 
 #define PS(p) ((corio__hparse_t *)(p)->data)
-#define DISCARD_MAX (256 * 1024) /* unread body dropped to keep a connection */
+#define OVERHEAD_MAX (16 * 1024) /* non-data bytes of a chunked body beyond
+                                    its credit (Go's net/http: 16 KiB) */
+
+static int is_tchar(unsigned char ch);
 
 
 /* --- llhttp callbacks ------------------------------------------------------ */
@@ -53,7 +56,15 @@ static int on_version(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   corio__hparse_t *ps = PS(p);
+  size_t i;
 
+  for (i = 0; i < len; i++) /* a token, in the head and in trailers */
+    if (!is_tchar((unsigned char)at[i])) {
+      ps->bad = 1;
+      return HPE_USER;
+    }
+  ps->field_end = ps->base_off + (size_t)(at - ps->base) + len;
+  ps->have_field = 1;
   if (!ps->field_open) {
     if (ps->n == CORIO__HTTP_MAX_HEADERS) {
       ps->too_many = 1;
@@ -67,25 +78,74 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_header_field_complete(llhttp_t *p) {
-  PS(p)->field_open = 0;
+  corio__hparse_t *ps = PS(p);
+
+  ps->field_open = 0;
+  if (ps->n > 0 && ps->names[ps->n - 1].len == 0) { /* ": x" */
+    ps->bad = 1;
+    return HPE_USER;
+  }
   return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   corio__hparse_t *ps = PS(p);
+  size_t off = ps->base_off + (size_t)(at - ps->base), i;
+  const char *buf = ps->base - ps->base_off; /* the buffer's start */
 
+  /* obs-fold (RFC 9112 5.2: refuse it). llhttp drops a fold that follows
+   * an empty value from the span, so look between the name and the value
+   * too: the bytes stay put while a head or trailer section is parsed. */
+  if (!ps->value_open && len > 0 && off >= ps->field_end &&
+      memchr(buf + ps->field_end, '\n', off - ps->field_end) != NULL) {
+    ps->bad = 1;
+    return HPE_USER;
+  }
+  /* A value without a name (": x"), or a value that goes on after a gap:
+   * a fold after a non-empty first line. */
+  if ((!ps->value_open && !ps->have_field) ||
+      (ps->value_open && off != ps->value_end)) {
+    ps->bad = 1;
+    return HPE_USER;
+  }
+  ps->value_end = off + len;
+  for (i = 0; i < len; i++)
+    if (at[i] == '\r' || at[i] == '\n' || at[i] == '\0') {
+      ps->bad = 1;
+      return HPE_USER;
+    }
+  if (ps->n == 0)
+    return 0;
   span(ps, &ps->values[ps->n - 1], &ps->value_open, at, len);
   return 0;
 }
 
 static int on_header_value_complete(llhttp_t *p) {
   PS(p)->value_open = 0;
+  PS(p)->have_field = 0;
   return 0;
 }
 
 static int on_headers_complete(llhttp_t *p) {
   PS(p)->headers_done = 1;
+  /* Never upgrade (RFC 9110 7.8: a server may ignore Upgrade); llhttp
+   * reads this after the callback. CONNECT is refused in finish_head. */
+  p->upgrade = 0;
   return HPE_PAUSED; /* the handler runs before the body is parsed */
+}
+
+static int on_chunk_header(llhttp_t *p) {
+  corio__hparse_t *ps = PS(p);
+
+  if (p->content_length > ps->body_room) { /* one chunk over the limit */
+    ps->too_big = 1;
+    return HPE_USER;
+  }
+  ps->body_room -= p->content_length;
+  ps->overhead_credit += 16 + 2 * (int64_t)p->content_length;
+  if (p->content_length == 0)
+    ps->in_trailers = 1;
+  return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
@@ -120,6 +180,7 @@ const llhttp_settings_t corio__http_settings = {
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_chunk_complete = on_chunk_complete,
     .on_message_complete = on_message_complete,
@@ -141,10 +202,13 @@ static llhttp_errno_t execute(corio__hconn_t *hc) {
   err = llhttp_execute(&hc->parser, ps->base, avail - req->parse_off);
   if (err == HPE_OK) {
     req->parse_off = avail;
-  } else if (err == HPE_PAUSED) {
+  } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
     req->parse_off = ps->base_off +
                      (size_t)(llhttp_get_error_pos(&hc->parser) - ps->base);
-    llhttp_resume(&hc->parser);
+    if (err == HPE_PAUSED)
+      llhttp_resume(&hc->parser);
+    else
+      llhttp_resume_after_upgrade(&hc->parser);
     err = HPE_OK;
   }
   return err;
@@ -178,30 +242,95 @@ static int str_ieq(corio_http_str_t v, const char *s) {
   return v.len == n && strncasecmp(v.p, s, n) == 0;
 }
 
+/* RFC 3986 reg-name, IP literal and port characters: what a Host value
+ * may hold (RFC 9112 3.2: anything else is a 400). */
+static int host_ok(corio_http_str_t v) {
+  size_t i;
+
+  for (i = 0; i < v.len; i++) {
+    unsigned char ch = (unsigned char)v.p[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || strchr("-._~%!$&'()*+,;=:[]", ch) != NULL) ||
+        ch == 0)
+      return 0;
+  }
+  return 1;
+}
+
+static int starts_icase(corio_http_str_t v, const char *s) {
+  size_t n = strlen(s);
+  return v.len >= n && strncasecmp(v.p, s, n) == 0;
+}
+
+/* The target: origin-form ("/x?q"), absolute-form ("http://h/x?q", whose
+ * path is "/x"), or "*" for OPTIONS; no control bytes or spaces. Sets the
+ * path and query views; 0 or 400. */
+static int split_target(corio_http_req_t *req, int options) {
+  corio_http_str_t t = req->target, path = t;
+  const char *q;
+  size_t i;
+
+  for (i = 0; i < t.len; i++)
+    if ((unsigned char)t.p[i] <= 0x20 || t.p[i] == 0x7f)
+      return 400;
+  if (t.len == 1 && t.p[0] == '*') {
+    if (!options)
+      return 400; /* the asterisk-form is for OPTIONS only */
+  } else if (t.len == 0) {
+    return 400;
+  } else if (t.p[0] != '/') {
+    const char *slash;
+    size_t skip;
+    if (starts_icase(t, "http://"))
+      skip = 7;
+    else if (starts_icase(t, "https://"))
+      skip = 8;
+    else
+      return 400;
+    slash = memchr(t.p + skip, '/', t.len - skip);
+    q = memchr(t.p + skip, '?', t.len - skip);
+    if (slash == NULL || (q != NULL && q < slash)) {
+      static const char root[] = "/";
+      path.p = root; /* "http://h" or "http://h?q": the path is "/" */
+      path.len = 1;
+      req->path = path;
+      req->query.p = q != NULL ? q + 1 : t.p + t.len;
+      req->query.len = q != NULL ? (size_t)(t.p + t.len - q - 1) : 0;
+      return 0;
+    }
+    path.p = slash;
+    path.len = (size_t)(t.p + t.len - slash);
+  }
+  req->path = path;
+  req->query.p = path.p + path.len;
+  req->query.len = 0;
+  if ((q = memchr(path.p, '?', path.len)) != NULL) {
+    req->path.len = (size_t)(q - path.p);
+    req->query.p = q + 1;
+    req->query.len = path.len - req->path.len - 1;
+  }
+  return 0;
+}
+
 /* The head is parsed: build the views, check what llhttp leaves to us. */
 static int finish_head(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
   corio__hparse_t *ps = &hc->ps;
   llhttp_t *p = &hc->parser;
+  uint64_t max_body = hc->srv->opts.max_body_bytes;
   char *buf;
   size_t i, hosts = 0, tes = 0;
-  const char *q;
+  int st;
 
   corio__tcp_peek(hc->tcp, &buf);
   req->head_len = req->parse_off;
   req->method = view(buf, ps->method);
   req->target = view(buf, ps->url);
-  req->path = req->target;
-  req->query.p = req->target.p + req->target.len;
-  req->query.len = 0;
-  if ((q = memchr(req->target.p, '?', req->target.len)) != NULL) {
-    req->path.len = (size_t)(q - req->target.p);
-    req->query.p = q + 1;
-    req->query.len = req->target.len - req->path.len - 1;
-  }
   if (llhttp_get_http_major(p) != 1)
     return 505;
   req->version = 10 + llhttp_get_http_minor(p);
+  if ((st = split_target(req, llhttp_get_method(p) == HTTP_OPTIONS)) != 0)
+    return st;
   req->nheaders = ps->n;
   for (i = 0; i < ps->n; i++) {
     corio_http_str_t name = view(buf, ps->names[i]);
@@ -218,9 +347,11 @@ static int finish_head(corio__hconn_t *hc) {
         return 400;
     req->names[i] = name;
     req->values[i] = value;
-    if (str_ieq(name, "host"))
+    if (str_ieq(name, "host")) {
       hosts++;
-    else if (str_ieq(name, "transfer-encoding")) {
+      if (!host_ok(value))
+        return 400;
+    } else if (str_ieq(name, "transfer-encoding")) {
       tes++;
       if (!str_ieq(value, "chunked"))
         return 501;
@@ -234,17 +365,21 @@ static int finish_head(corio__hconn_t *hc) {
     return 400;
   req->head_method = llhttp_get_method(p) == HTTP_HEAD;
   req->keep_alive = llhttp_should_keep_alive(p);
-  if (p->flags & F_CHUNKED)
+  if (tes > 0 && req->version == 10)
+    req->keep_alive = 0; /* RFC 9112 6.1: faulty framing, close after */
+  if (p->flags & F_CHUNKED) {
     req->content_length = -1;
-  else if (p->flags & F_CONTENT_LENGTH)
+  } else if (p->flags & F_CONTENT_LENGTH) {
+    /* llhttp takes up to 2^64 - 1: compare before it can turn negative */
+    if (p->content_length > max_body || p->content_length > INT64_MAX)
+      return 413;
     req->content_length = (int64_t)p->content_length;
-  else
+  } else {
     req->content_length = 0;
-  if (req->content_length > 0 &&
-      (uint64_t)req->content_length > hc->srv->opts.max_body_bytes)
-    return 413;
+  }
   if (llhttp_get_method(p) == HTTP_CONNECT)
     return 501;
+  ps->body_room = max_body;
   req->body_done = req->content_length == 0 && ps->message_done;
   return 0;
 }
@@ -288,7 +423,7 @@ static int status_of(llhttp_errno_t err, corio__hconn_t *hc) {
   case HPE_INVALID_TRANSFER_ENCODING:
     return 501;
   case HPE_USER:
-    return ps->too_many ? 431 : 400;
+    return ps->too_many ? 431 : 400; /* or ps->bad */
   default:
     return 400;
   }
@@ -341,9 +476,46 @@ int corio__http_read_head(corio__hconn_t *hc) {
 
 /* --- bodies -------------------------------------------------------------- */
 
+/* Parse what is buffered past parse_off: at most one span of body bytes
+ * comes out (req->left). 0, or the body's error (also kept in body_err). */
+static int body_step(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  corio__hparse_t *ps = &hc->ps;
+  size_t before = req->parse_off, data = 0;
+  llhttp_errno_t err;
+
+  ps->message_done = 0;
+  err = execute(hc);
+  if (err != HPE_OK)
+    return req->body_err = ps->too_big ? UV_E2BIG : UV_EPROTO;
+  if (ps->got_body) {
+    req->left = ps->body;
+    req->body_total += ps->body.len;
+    data = ps->body.len;
+    if (req->body_total > hc->srv->opts.max_body_bytes) {
+      req->left.len = 0;
+      return req->body_err = UV_E2BIG;
+    }
+  }
+  /* Chunk lines, extensions and trailers beyond their credit: refuse
+   * (a client could otherwise send them for ever). */
+  ps->overhead_credit -= (int64_t)(req->parse_off - before - data);
+  if (ps->overhead_credit < -(int64_t)OVERHEAD_MAX) {
+    req->left.len = 0;
+    return req->body_err = UV_EPROTO;
+  }
+  if (ps->message_done) {
+    req->body_done = 1;
+    /* trailers may say Connection: close; so be it, after this answer */
+    if (!llhttp_should_keep_alive(&hc->parser))
+      req->keep_alive = 0;
+  }
+  return 0;
+}
+
+
 ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
   corio__hconn_t *hc;
-  llhttp_errno_t err;
   ssize_t n;
   char *buf;
 
@@ -369,26 +541,17 @@ ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
     if (req->body_done || len == 0)
       return 0;
     if (corio__tcp_peek(hc->tcp, &buf) > req->parse_off) {
-      hc->ps.message_done = 0;
-      err = execute(hc);
-      if (err != HPE_OK)
-        return req->body_err = UV_EPROTO;
-      if (hc->ps.got_body) {
-        req->left = hc->ps.body;
-        req->body_total += hc->ps.body.len;
-        if (req->body_total > hc->srv->opts.max_body_bytes) {
-          req->left.len = 0;
-          return req->body_err = UV_E2BIG;
-        }
-      }
-      if (hc->ps.message_done)
-        req->body_done = 1;
+      if ((n = body_step(hc)) != 0)
+        return n;
       continue;
     }
     /* Everything buffered is parsed and handed out: make room behind the
-     * head, then wait for more. */
-    corio__tcp_cut(hc->tcp, req->head_len, req->parse_off - req->head_len);
-    req->parse_off = req->head_len;
+     * head (not in the trailers, whose bytes the fold check looks back
+     * at; they are bounded), then wait for more. */
+    if (!hc->ps.in_trailers) {
+      corio__tcp_cut(hc->tcp, req->head_len, req->parse_off - req->head_len);
+      req->parse_off = req->head_len;
+    }
     n = corio__tcp_fill_dl(hc->tcp, req->parse_off, corio__http_deadline(hc) * 1000000u);
     if (n < 0)
       return req->body_err = (n == UV_ENOBUFS ? UV_EPROTO : (int)n);
@@ -458,26 +621,20 @@ int corio_http_body_to_file(corio_http_req_t *req, const char *path,
 
 int corio__http_finish_body(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
-  char scratch[4096];
-  uint64_t start = req->body_total;
-  ssize_t n;
+  char *buf;
 
-  if (req->body_done && req->left.len == 0)
-    return 0;
-  if (req->body_err != 0)
-    return -1;
-  /* The client waits for 100 Continue before sending: no body will come. */
-  if (req->expect_continue && !req->continue_sent)
-    return -1;
-  if (req->content_length > 0 &&
-      (uint64_t)req->content_length - req->body_total > DISCARD_MAX)
-    return -1;
-  /* Unread, and small enough (or of unknown size: try): drop it, as Go's
-   * net/http does, so the connection can carry the next request. */
-  while (req->body_total - start < DISCARD_MAX &&
-         (n = corio_http_body_read(req, scratch, sizeof scratch)) > 0) {
+  /* Drop what of an unread body is already here, without waiting for
+   * more (nginx answers at once; waiting would hold the answer until
+   * the client sends a body it may never send): if that ends the body,
+   * the connection can carry the next request. */
+  while (!req->body_done && req->body_err == 0 &&
+         !(req->expect_continue && !req->continue_sent)) {
+    req->left.len = 0;
+    if (corio__tcp_peek(hc->tcp, &buf) <= req->parse_off || body_step(hc) != 0)
+      break;
   }
-  return req->body_done && req->left.len == 0 && req->body_err == 0 ? 0 : -1;
+  req->left.len = 0;
+  return req->body_done && req->body_err == 0 ? 0 : -1;
 }
 
 

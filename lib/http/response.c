@@ -81,8 +81,11 @@ static ssize_t send_bufs(corio__hconn_t *hc, uv_buf_t *bufs, unsigned n) {
 
 
 /* Will the connection close after this response? Decided before the head
- * goes out, so that the head can say so: an unread body is dropped first
- * if it is small (corio__http_finish_body), else the connection closes. */
+ * goes out, so that the head can say so. A body the handler has not
+ * touched is dropped now if it is all here (corio__http_finish_body),
+ * else the connection closes; one the handler is reading (a streamed
+ * echo) is its business: if it is not finished when the handler returns,
+ * the connection closes then. */
 static int must_close(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
 
@@ -90,6 +93,8 @@ static int must_close(corio__hconn_t *hc) {
     return 1;
   if (req->body_done && req->left.len == 0)
     return 0;
+  if (req->body_started)
+    return req->body_err != 0;
   return corio__http_finish_body(hc) != 0;
 }
 

@@ -85,7 +85,8 @@ static int serve_request(corio__hconn_t *hc) {
       corio__http_error(hc, why == UV_EPROTO ? 400 : why == UV_E2BIG ? 413 : 500);
     return -1;
   }
-  if (!keep || hc->res.close_after || corio__http_finish_body(hc) != 0)
+  if (!keep || hc->res.close_after || !hc->req.keep_alive ||
+      corio__http_finish_body(hc) != 0)
     return -1;
   corio__http_next(hc);
   memset(&hc->res, 0, sizeof hc->res);
@@ -116,6 +117,9 @@ static void serve_conn(corio_tcp_t *tcp, void *arg) {
     hc->req.hc = hc;
     hc->res.hc = hc;
     llhttp_init(&hc->parser, HTTP_REQUEST, &corio__http_settings);
+    /* The server decides when a connection ends (after the answer); in
+     * llhttp's own "closed" state it would swallow every later byte. */
+    llhttp_set_lenient_keep_alive(&hc->parser, 1);
     corio__spin_lock(&srv->lock);
     hc->next = srv->conns;
     if (srv->conns != NULL)
