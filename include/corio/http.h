@@ -137,8 +137,8 @@ CORIO_API int corio_http_keep_alive(const corio_http_req_t *req);
 CORIO_API ssize_t corio_http_body_read(corio_http_req_t *req, void *buf,
                                        size_t len);
 /* Write the whole body to path (created or truncated, mode 0644) through
- * the loop's file calls, in constant memory (one 512 KiB buffer while it
- * runs); *bytes (if not NULL) gets the count. 0, or an error as body_read's or the file's; on error the file
+ * the loop's file calls, in constant memory (two 256 KiB buffers while
+ * it runs: a helper task writes one while the body fills the other); *bytes (if not NULL) gets the count. 0, or an error as body_read's or the file's; on error the file
  * is removed. */
 CORIO_API int corio_http_body_to_file(corio_http_req_t *req, const char *path,
                                       uint64_t *bytes);
