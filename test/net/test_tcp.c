@@ -904,3 +904,97 @@ Test(tcp, an_application_handle_is_adopted_in_attached_mode) {
   uv_run(&app.loop, UV_RUN_DEFAULT);
   cr_assert_eq(uv_loop_close(&app.loop), 0);
 }
+
+/* --- writes that cannot finish ------------------------------------------------ */
+
+typedef struct stuck {
+  corio_tcp_t *c;
+  _Atomic(int) entered;
+  ssize_t result;
+  uint64_t waited_ns;
+} stuck_t;
+
+/* Write far more than the kernel buffers to a peer that never reads. */
+static void *stuck_writer(void *arg) {
+  stuck_t *s = arg;
+  size_t len = 64u << 20;
+  char *big = calloc(1, len);
+  uint64_t t0 = uv_hrtime();
+
+  atomic_store(&s->entered, 1);
+  s->result = corio_write_dl(s->c, big, len, corio_now() + 100);
+  s->waited_ns = uv_hrtime() - t0;
+  free(big);
+  return NULL;
+}
+
+static void *write_deadline(void *arg) {
+  raw_peer_t *p = arg;
+  corio_task_t *t;
+  stuck_t s = {0};
+  char buf[8];
+
+  cr_assert_eq(corio_tcp_connect(&s.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer, &s, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(s.result, UV_ETIMEDOUT, "write gave %s", uv_strerror((int)s.result));
+  cr_assert_geq(s.waited_ns, 99000000u, "gave up after %llu ns",
+                (unsigned long long)s.waited_ns);
+  /* the stream is in an unknown state: shut down, later writes fail */
+  cr_assert_eq(corio_write(s.c, "x", 1), UV_EPIPE);
+  /* reading still works: the peer's close is seen */
+  atomic_store(&p->release, 1);
+  cr_assert_eq(corio_read_dl(s.c, buf, sizeof buf, corio_now() + 10000) < 0, 1);
+  corio_close(s.c);
+  return NULL;
+}
+
+Test(tcp, a_write_that_cannot_finish_times_out_and_ends_the_stream) {
+  raw_peer_t p;
+
+  raw_peer_start(&p, 1);
+  run_in(on_workers, write_deadline, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 1);
+  run_in(loop_only, write_deadline, &p);
+  raw_peer_stop(&p);
+}
+
+static void *stuck_writer_nodl(void *arg) {
+  stuck_t *s = arg;
+  size_t len = 64u << 20;
+  char *big = calloc(1, len);
+
+  atomic_store(&s->entered, 1);
+  s->result = corio_write(s->c, big, len);
+  free(big);
+  return NULL;
+}
+
+static void *close_under_writer(void *arg) {
+  raw_peer_t *p = arg;
+  corio_task_t *t;
+  stuck_t s = {0};
+
+  cr_assert_eq(corio_tcp_connect(&s.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer_nodl, &s, &t), 0);
+  while (!atomic_load(&s.entered))
+    corio_sleep(1);
+  corio_sleep(50); /* the kernel's buffers are full: it waits in the loop */
+  cr_assert_eq(corio_close(s.c), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(s.result, UV_ECANCELED, "write gave %s", uv_strerror((int)s.result));
+  atomic_store(&p->release, 1);
+  return NULL;
+}
+
+Test(tcp, closing_wakes_a_blocked_writer_with_ecanceled) {
+  raw_peer_t p;
+
+  raw_peer_start(&p, 1);
+  run_in(on_workers, close_under_writer, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 1);
+  run_in(loop_only, close_under_writer, &p);
+  raw_peer_stop(&p);
+}
