@@ -50,15 +50,15 @@ static int valid_name(corio_http_str_t n) {
 }
 
 static int text(corio_http_res_t *res, int status, const char *body) {
-  return corio_http_respond(res, status, "Content-Type: text/plain; charset=utf-8\r\n",
-                            body, strlen(body));
+  return corio_http_respond(res, status, "Content-Type: text/plain\r\n", body,
+                            strlen(body));
 }
 
 static int not_allowed(corio_http_res_t *res, const char *allow) {
   char headers[128];
 
   snprintf(headers, sizeof headers,
-           "Allow: %s\r\nContent-Type: text/plain; charset=utf-8\r\n", allow);
+           "Allow: %s\r\nContent-Type: text/plain\r\n", allow);
   return corio_http_respond(res, 405, headers, "Method Not Allowed\n", 19);
 }
 
@@ -109,16 +109,23 @@ static int get_file(corio_http_res_t *res, corio_http_str_t name) {
   return err == 0 ? 0 : 1;
 }
 
-/* POST /echo: the body back, with its Content-Length if it had one. */
+/* POST /echo: the body back, with its Content-Length if it had one. The
+ * first read comes before the response starts, so that a client waiting
+ * for "100 Continue" gets it first. */
 static int echo(corio_http_req_t *req, corio_http_res_t *res) {
   char buf[16384];
-  ssize_t n;
+  ssize_t n = corio_http_body_read(req, buf, sizeof buf);
   int err;
 
+  if (n < 0)
+    return 1; /* the server answers for a bad body (400, 413) */
   err = corio_http_res_start(res, 200, "Content-Type: application/octet-stream\r\n",
                              corio_http_content_length(req));
-  while (err == 0 && (n = corio_http_body_read(req, buf, sizeof buf)) > 0)
+  while (err == 0 && n > 0) {
     err = corio_http_res_write(res, buf, (size_t)n);
+    if (err == 0)
+      n = corio_http_body_read(req, buf, sizeof buf);
+  }
   if (err == 0 && n < 0)
     return 1; /* the body broke off: so does the response */
   return err == 0 && corio_http_res_end(res) == 0 ? 0 : 1;
