@@ -133,7 +133,8 @@ CORIO_API int corio_http_keep_alive(const corio_http_req_t *req);
  * 0 at its end, UV_E2BIG past the body limit, UV_ETIMEDOUT (no progress
  * for the idle timeout), UV_ECONNRESET / UV_EOF (the client went away:
  * the body is incomplete), UV_EPROTO (bad chunk framing). Sends
- * "100 Continue" first if the client asked for it. */
+ * "100 Continue" first if the client asked for it and no response has
+ * started yet: read before answering when the client waits for it. */
 CORIO_API ssize_t corio_http_body_read(corio_http_req_t *req, void *buf,
                                        size_t len);
 /* Write the whole body to path (created or truncated, mode 0644) through
