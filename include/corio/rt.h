@@ -48,7 +48,9 @@ typedef struct corio_rt_options_s {
   /* NULL: the runtime creates a libuv loop and runs it on a thread of its
    * own. Otherwise attached mode: corio adds its handles to this loop,
    * which the application runs; corio_rt_new, corio_rt_free must then be
-   * called on that loop's thread (see corio/uv.h). */
+   * called on that loop's thread (see corio/uv.h). corio_rt_new blocks
+   * SIGPIPE on that thread (libuv writes to sockets there; see
+   * corio/net.h), as on every thread corio starts. */
   struct uv_loop_s *loop;
 } corio_rt_options_t;
 
