@@ -165,9 +165,12 @@ CORIO_API int corio_shutdown(corio_tcp_t *conn);
 
 /* Close conn and release it. The owner only, once; conn is invalid after.
  * Another task blocked in corio_read or corio_write on conn returns
- * UV_ECANCELED (the record stays valid until it has returned). Does not
- * wait: the loop closes the socket. Returns 0. Any thread, also outside
- * a task. */
+ * UV_ECANCELED (the record stays valid until it has returned), but no
+ * task may start a call on conn after this: the owner makes sure its
+ * helpers have stopped. Does not wait: the loop closes the socket (an
+ * adopted handle: called from a task, it waits until the close is
+ * complete; elsewhere the handle must outlive the loop's next iteration).
+ * Returns 0. Any thread, also outside a task. */
 CORIO_API int corio_close(corio_tcp_t *conn);
 
 /* ------------------------------------------------------------------------

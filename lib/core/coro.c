@@ -159,6 +159,8 @@ int corio_coro_free(corio_coro_t *co) {
     return UV_EBUSY;
   CORIO__TSAN_DESTROY(co->tsan_fiber);
   st = co->stack;
+  if (co->state != CORIO__CORO_FINISHED)
+    CORIO__ASAN_UNPOISON(st.map + st.guard_size, st.map_size - st.guard_size);
   corio__stack_release(&st);
   return 0;
 }

@@ -26,7 +26,12 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save,
   __sanitizer_start_switch_fiber((save), (bottom), (size))
 #define CORIO__ASAN_FINISH(save, bottom_old, size_old) \
   __sanitizer_finish_switch_fiber((save), (bottom_old), (size_old))
+void __asan_unpoison_memory_region(const volatile void *addr, size_t size);
+/* A stack given back while its coroutine was suspended keeps the
+ * poisoning of the frames it held: clear it before the stack is reused. */
+#define CORIO__ASAN_UNPOISON(addr, size) __asan_unpoison_memory_region((addr), (size))
 #else
+#define CORIO__ASAN_UNPOISON(addr, size) ((void)(addr), (void)(size))
 #define CORIO__ASAN_START(save, bottom, size) ((void)0)
 #define CORIO__ASAN_FINISH(save, bottom_old, size_old) ((void)0)
 #endif

@@ -90,17 +90,34 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 }
 
 
+/* Reading could not start: the stream is over for the reader, who must
+ * not wait for bytes that will never come. Loop thread. */
+static void read_failed(corio_tcp_t *c, int err) {
+  corio__waiter_t *w;
+
+  corio__spin_lock(&c->lock);
+  c->read_on = 0;
+  if (c->read_err == 0)
+    c->read_err = err;
+  if ((w = c->reader) != NULL) {
+    c->reader = NULL;
+    corio__wake(w, 0);
+  }
+  corio__spin_unlock(&c->lock);
+}
+
+
 void corio__tcp_opened(corio_tcp_t *c) {
   uv_os_fd_t fd = -1;
-  int one = 1;
+  int one = 1, err;
 
   uv_fileno((uv_handle_t *)c->h, &fd);
   c->fd = fd;
   c->h->data = c;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->read_on = 1;
-  if (uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb) != 0)
-    c->read_on = 0;
+  if ((err = uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb)) != 0)
+    read_failed(c, err);
 }
 
 
@@ -122,7 +139,7 @@ static void unlist(corio_tcp_t *c) {
 /* Asked for by a reader that drained the buffer (users counts it). */
 static void resume_run(corio__req_t *req) {
   corio_tcp_t *c = (corio_tcp_t *)((char *)req - offsetof(corio_tcp_t, resume_req));
-  int start, free_now;
+  int start, free_now, err;
 
   corio__spin_lock(&c->lock);
   c->resume_queued = 0;
@@ -135,11 +152,8 @@ static void resume_run(corio__req_t *req) {
   corio__spin_unlock(&c->lock);
   if (free_now)
     conn_free(c);
-  else if (start && uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb) != 0) {
-    corio__spin_lock(&c->lock);
-    c->read_on = 0;
-    corio__spin_unlock(&c->lock);
-  }
+  else if (start && (err = uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb)) != 0)
+    read_failed(c, err);
 }
 
 
@@ -436,8 +450,8 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
     goto leave;
   corio__spin_lock(&c->lock);
   err = c->write_err != 0 ? c->write_err : c->closing ? UV_ECANCELED : 0;
-  if (err == 0)
-    c->sending = 1;
+  if (err == 0 && total > 0)
+    c->sending = 1; /* cleared below, after the send */
   corio__spin_unlock(&c->lock);
   if (err != 0 || total == 0)
     goto unlock;
@@ -531,6 +545,13 @@ int corio_shutdown(corio_tcp_t *c) {
   /* After the writes before it: they finish before releasing wmu. */
   if ((err = corio_mutex_lock(&c->wmu)) == 0) {
     corio__spin_lock(&c->lock);
+    if (c->closing) { /* closed while we waited: the fd may be gone */
+      corio__spin_unlock(&c->lock);
+      corio_mutex_unlock(&c->wmu);
+      corio__spin_lock(&c->lock);
+      leave_locked_and_unlock(c);
+      return UV_ECANCELED;
+    }
     c->sending = 1;
     corio__spin_unlock(&c->lock);
     err = shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
@@ -640,11 +661,17 @@ static int begin_close_locked(corio_tcp_t *c) {
 
 int corio_close(corio_tcp_t *c) {
   corio__waiter_t w;
-  int post, wait;
+  int post, wait, recancel = 0;
 
   if (c == NULL)
     return UV_EINVAL;
-  wait = c->adopted && in_task() && corio__wait_begin(&w) == 0;
+  /* A cancel that is pending must not cut this wait short (the handle's
+   * memory must outlive the close): take it now, and give it back after. */
+  wait = c->adopted && in_task();
+  if (wait && corio__wait_begin(&w) == UV_ECANCELED) {
+    recancel = 1;
+    corio__wait_begin(&w);
+  }
   corio__spin_lock(&c->lock);
   if (c->closing) {
     corio__spin_unlock(&c->lock);
@@ -670,6 +697,8 @@ int corio_close(corio_tcp_t *c) {
       corio__spin_lock(&c->lock);
     }
     leave_locked_and_unlock(c);
+    if (recancel)
+      corio_cancel(corio_self());
     return 0;
   }
   corio__spin_unlock(&c->lock);

@@ -998,3 +998,81 @@ Test(tcp, closing_wakes_a_blocked_writer_with_ecanceled) {
   run_in(loop_only, close_under_writer, &p);
   raw_peer_stop(&p);
 }
+
+/* --- regressions from a concurrency review ------------------------------------ */
+
+static void empty_write_then_return(corio_tcp_t *c, void *arg) {
+  (void)arg;
+  corio_write(c, "", 0); /* the last write before the close is empty */
+}
+
+static void *empty_write_close(void *arg) {
+  corio_tcp_t *c;
+  server_t s;
+  char buf[8];
+
+  (void)arg;
+  server_start(&s, empty_write_then_return, NULL);
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  /* the handler returned, so the server closed: we see the end */
+  cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 5000), UV_EOF);
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, an_empty_last_write_does_not_keep_the_connection_open) {
+  run_in(on_workers, empty_write_close, NULL);
+  run_in(loop_only, empty_write_close, NULL);
+}
+
+typedef struct shut {
+  corio_tcp_t *c;
+  _Atomic(int) entered;
+  int result;
+} shut_t;
+
+static void *blocked_shutdown(void *arg) {
+  shut_t *s = arg;
+
+  atomic_store(&s->entered, 1);
+  s->result = corio_shutdown(s->c); /* waits behind the stuck writer */
+  return NULL;
+}
+
+static void *shutdown_racing_close(void *arg) {
+  raw_peer_t *p = arg;
+  corio_task_t *wt, *st;
+  stuck_t w = {0};
+  shut_t s = {0};
+
+  cr_assert_eq(corio_tcp_connect(&w.c, "127.0.0.1", p->port), 0);
+  s.c = w.c;
+  cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer_nodl, &w, &wt), 0);
+  while (!atomic_load(&w.entered))
+    corio_sleep(1);
+  corio_sleep(30); /* the writer waits in the loop, holding the write lock */
+  cr_assert_eq(corio_spawn(corio_current_rt(), blocked_shutdown, &s, &st), 0);
+  while (!atomic_load(&s.entered))
+    corio_sleep(1);
+  corio_sleep(10);
+  cr_assert_eq(corio_close(w.c), 0);
+  cr_assert_eq(corio_join(wt, NULL), 0);
+  cr_assert_eq(corio_join(st, NULL), 0);
+  cr_assert_eq(w.result, UV_ECANCELED);
+  /* before the fix: 0 or UV_EBADF, a shutdown of a closed (or reused) fd */
+  cr_assert_eq(s.result, UV_ECANCELED, "shutdown gave %s", uv_strerror(s.result));
+  atomic_store(&p->release, 1);
+  return NULL;
+}
+
+Test(tcp, a_shutdown_waiting_behind_a_write_never_touches_a_closed_descriptor) {
+  raw_peer_t p;
+
+  raw_peer_start(&p, 1);
+  run_in(on_workers, shutdown_racing_close, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 1);
+  run_in(loop_only, shutdown_racing_close, &p);
+  raw_peer_stop(&p);
+}
