@@ -15,6 +15,7 @@
 
 #include "corio.h"
 #include "../support/sizes.h"
+#include "http_fixture.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -22,26 +23,7 @@
 #define UNDER_ASAN 0
 #endif
 
-/* --- a server in a runtime ------------------------------------------------ */
-
-typedef struct fixture {
-  corio_rt_t *rt;
-  corio_tcp_listener_t *ln;
-  corio_http_server_t *srv;
-  corio_task_t *runner;
-  int port;
-  char dir[64];
-} fixture_t;
-
-static void *run_server(void *arg) {
-  return (void *)(intptr_t)corio_http_server_run(arg);
-}
-
-static const char *updir;
-
-static int is(corio_http_str_t s, const char *lit) {
-  return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
-}
+/* --- the handler ------------------------------------------------------------ */
 
 /* Routes: /describe answers with a canonical description of the request
  * (so split and unsplit sends can be compared); /up/NAME and /down/NAME
@@ -114,163 +96,12 @@ static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
   return corio_http_respond(res, 404, NULL, NULL, 0);
 }
 
-static void fixture_start(fixture_t *f, corio_rt_options_t ro,
-                          const corio_http_options_t *ho) {
-  corio_tcp_listen_options_t lo = {0};
+/* --- the raw client (http_fixture.h), with 15 s bounds ---------------------------- */
 
-  memset(f, 0, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/corio-http-test-%d", (int)getpid());
-  mkdir(f->dir, 0700);
-  updir = f->dir;
-  cr_assert_eq(corio_rt_new(&f->rt, &ro), 0);
-  lo.rt = f->rt;
-  cr_assert_eq(corio_tcp_listen(&f->ln, "127.0.0.1", 0, &lo), 0);
-  f->port = corio_tcp_listener_port(f->ln);
-  cr_assert_eq(corio_http_server_new(&f->srv, f->ln, handler, NULL, ho), 0);
-  cr_assert_eq(corio_spawn(f->rt, run_server, f->srv, &f->runner), 0);
-}
-
-static void *shutdown_task(void *arg) {
-  fixture_t *f = arg;
-  return (void *)(intptr_t)corio_http_server_shutdown(f->srv, corio_now() + 5000);
-}
-
-static void fixture_stop(fixture_t *f) {
-  corio_task_t *t;
-  void *res;
-  char cmd[128];
-
-  cr_assert_eq(corio_spawn(f->rt, shutdown_task, f, &t), 0);
-  cr_assert_eq(corio_join(t, &res), 0);
-  cr_assert_eq((intptr_t)res, 0, "shutdown: %s", uv_strerror((int)(intptr_t)res));
-  cr_assert_eq(corio_join(f->runner, &res), 0);
-  cr_assert_eq((intptr_t)res, 0);
-  cr_assert_eq(corio_http_server_free(f->srv), 0);
-  cr_assert_eq(corio_rt_free(f->rt), 0);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0) { /* best effort */ }
-}
-
-/* Run body(f) as a task of the fixture's runtime. */
-static void in_task(fixture_t *f, void *(*body)(void *), void *arg) {
-  corio_task_t *t;
-
-  cr_assert_eq(corio_spawn(f->rt, body, arg, &t), 0);
-  cr_assert_eq(corio_join(t, NULL), 0);
-}
-
-/* --- a raw client ------------------------------------------------------------ */
-
-typedef struct reply {
-  int status;
-  char head[4096];
-  char *body;
-  size_t body_len;
-} reply_t;
-
-/* Bytes buffered by the client beyond what was parsed. */
-typedef struct client {
-  corio_tcp_t *c;
-  char buf[65536];
-  size_t len;
-} client_t;
-
-static int client_open(client_t *cl, int port) {
-  cl->len = 0;
-  return corio_tcp_connect_dl(&cl->c, "127.0.0.1", port, corio_now() + 10000);
-}
-
-static int client_more(client_t *cl) {
-  ssize_t n;
-
-  if (cl->len == sizeof cl->buf)
-    return UV_ENOBUFS;
-  n = corio_read_dl(cl->c, cl->buf + cl->len, sizeof cl->buf - cl->len,
-                    corio_now() + 15000);
-  if (n > 0)
-    cl->len += (size_t)n;
-  return n > 0 ? 0 : (int)n;
-}
-
-static void client_drop(client_t *cl, size_t n) {
-  memmove(cl->buf, cl->buf + n, cl->len - n);
-  cl->len -= n;
-}
-
-/* Read one response (Content-Length, chunked, or until close). 0 or an
- * error; r->body is malloc'd. */
-static int read_reply(client_t *cl, reply_t *r, int head_request) {
-  char *end, *p;
-  size_t hl, cap = 0;
-  long long cl_len = -1;
-  int err, chunked = 0;
-
-  memset(r, 0, sizeof *r);
-  while ((end = memmem(cl->buf, cl->len, "\r\n\r\n", 4)) == NULL)
-    if ((err = client_more(cl)) != 0)
-      return err;
-  hl = (size_t)(end - cl->buf) + 4;
-  memcpy(r->head, cl->buf, hl < sizeof r->head - 1 ? hl : sizeof r->head - 1);
-  r->head[sizeof r->head - 1] = '\0';
-  if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
-    return UV_EPROTO;
-  if ((p = strcasestr(r->head, "\r\ncontent-length:")) != NULL)
-    cl_len = atoll(p + 17);
-  if (strcasestr(r->head, "\r\ntransfer-encoding: chunked") != NULL)
-    chunked = 1;
-  client_drop(cl, hl);
-  if (head_request || r->status < 200 || r->status == 204 || r->status == 304)
-    return 0;
-  if (cl_len >= 0) {
-    r->body = malloc((size_t)cl_len + 1);
-    while (cl->len < (size_t)cl_len) {
-      size_t take = cl->len;
-      memcpy(r->body + r->body_len, cl->buf, take);
-      r->body_len += take;
-      cl_len -= (long long)take;
-      client_drop(cl, take);
-      if ((err = client_more(cl)) != 0)
-        return err;
-    }
-    memcpy(r->body + r->body_len, cl->buf, (size_t)cl_len);
-    r->body_len += (size_t)cl_len;
-    client_drop(cl, (size_t)cl_len);
-    return 0;
-  }
-  if (chunked) {
-    for (;;) {
-      size_t size;
-      while ((end = memmem(cl->buf, cl->len, "\r\n", 2)) == NULL)
-        if ((err = client_more(cl)) != 0)
-          return err;
-      size = strtoul(cl->buf, NULL, 16);
-      client_drop(cl, (size_t)(end - cl->buf) + 2);
-      while (cl->len < size + 2)
-        if ((err = client_more(cl)) != 0)
-          return err;
-      if (r->body_len + size + 1 > cap) {
-        cap = (r->body_len + size + 1) * 2;
-        r->body = realloc(r->body, cap);
-      }
-      memcpy(r->body + r->body_len, cl->buf, size);
-      r->body_len += size;
-      client_drop(cl, size + 2);
-      if (size == 0)
-        return 0;
-    }
-  }
-  /* until close */
-  while ((err = client_more(cl)) == 0) {
-  }
-  r->body = malloc(cl->len + 1);
-  memcpy(r->body, cl->buf, cl->len);
-  r->body_len = cl->len;
-  cl->len = 0;
-  return err == UV_EOF ? 0 : err;
-}
+#define BOUND() (corio_now() + 15000)
 
 static int at_eof(client_t *cl) {
-  return cl->len == 0 && client_more(cl) == UV_EOF;
+  return cl->len == 0 && client_more(cl, BOUND()) == UV_EOF;
 }
 
 /* Send raw bytes, read one reply, and say whether the server closed. */
@@ -290,7 +121,7 @@ static void *exchange(void *arg) {
     goto out;
   if ((x->err = (int)corio_write(cl->c, x->request, x->len)) < 0)
     goto close;
-  x->err = read_reply(cl, &x->reply, strncmp(x->request, "HEAD ", 5) == 0);
+  x->err = read_reply(cl, &x->reply, strncmp(x->request, "HEAD ", 5) == 0, BOUND());
   /* said so, and did so */
   if (x->err == 0 && strcasestr(x->reply.head, "\r\nConnection: close\r\n") != NULL)
     x->closed = at_eof(cl);
@@ -537,14 +368,14 @@ static void *upload_download(void *arg) {
   }
   if (rt->chunked)
     corio_write(cl->c, "0\r\n\r\n", 5);
-  if ((rt->err = read_reply(cl, &r, 0)) != 0)
+  if ((rt->err = read_reply(cl, &r, 0, BOUND())) != 0)
     goto close;
   rt->up_status = r.status;
   free(r.body);
   k = snprintf(head, sizeof head, "GET /down/f%llu HTTP/1.1\r\nHost: x\r\n\r\n",
                (unsigned long long)rt->seed);
   corio_write(cl->c, head, (size_t)k);
-  if ((rt->err = read_reply(cl, &r, 0)) != 0)
+  if ((rt->err = read_reply(cl, &r, 0, BOUND())) != 0)
     goto close;
   rt->down_status = r.status;
   rt->same = r.body_len == rt->size && memcmp(r.body, data, rt->size) == 0;
@@ -600,13 +431,13 @@ static void *expect_continue(void *arg) {
   if ((x->err = client_open(cl, x->port)) != 0)
     goto out;
   corio_write(cl->c, x->head, strlen(x->head));
-  if ((x->err = read_reply(cl, &r, 0)) != 0)
+  if ((x->err = read_reply(cl, &r, 0, BOUND())) != 0)
     goto close;
   if (r.status == 100) {
     x->saw_continue = 1;
     corio_write(cl->c, "hello", 5);
     free(r.body);
-    if ((x->err = read_reply(cl, &r, 0)) != 0)
+    if ((x->err = read_reply(cl, &r, 0, BOUND())) != 0)
       goto close;
   }
   x->status = r.status;
@@ -665,7 +496,7 @@ static void *idle_client(void *arg) {
   t0 = corio_now();
   if (x->send[0] != '\0')
     corio_write(cl->c, x->send, strlen(x->send));
-  if (read_reply(cl, &r, 0) == 0) {
+  if (read_reply(cl, &r, 0, BOUND()) == 0) {
     x->status = r.status;
     free(r.body);
     x->closed = at_eof(cl);
@@ -715,7 +546,7 @@ static void *keep_alive_client(void *arg) {
     goto out;
   for (i = 0; i < cr->requests; i++) {
     corio_write(cl->c, get, sizeof get - 1);
-    if (read_reply(cl, &r, 0) != 0)
+    if (read_reply(cl, &r, 0, BOUND()) != 0)
       break;
     if (r.status == 200)
       atomic_fetch_add(&cr->answered, 1);
@@ -882,7 +713,7 @@ static void *big_upload(void *arg) {
         b->rss_max = now;
     }
   }
-  cr_assert_eq(read_reply(cl, &r, 0), 0);
+  cr_assert_eq(read_reply(cl, &r, 0, BOUND()), 0);
   b->status = r.status;
   snprintf(b->answer, sizeof b->answer, "%.*s", (int)r.body_len, r.body);
   free(r.body);
@@ -933,7 +764,7 @@ static void *ignored_bodies(void *arg) {
   if ((a->err = client_open(cl, a->port)) == 0) {
     corio_write(cl->c, three, sizeof three - 1);
     for (i = 0; i < 3; i++) {
-      if ((a->err = read_reply(cl, &r, 0)) != 0)
+      if ((a->err = read_reply(cl, &r, 0, BOUND())) != 0)
         break;
       a->statuses[i] = r.status;
       if (i == 2 && memmem(r.body, r.body_len, "q=after", 7) == NULL)
@@ -986,7 +817,7 @@ static void *idle_keepalive(void *arg) {
 
   if (client_open(cl, d->port) == 0) {
     corio_write(cl->c, get, sizeof get - 1);
-    if (read_reply(cl, &r, 0) == 0)
+    if (read_reply(cl, &r, 0, BOUND()) == 0)
       free(r.body);
     d->idle_closed = at_eof(cl); /* the shutdown closes it, unasked */
     corio_close(cl->c);
