@@ -77,9 +77,13 @@ CORIO_API int corio_rt_wait(corio_rt_t *rt);
  * Tasks still queued never run;
  * tasks suspended (waiting on something) are never resumed; tasks finished
  * but not joined are released. Their stacks are freed without unwinding,
- * and every corio_task_t of rt becomes invalid. A task that is running
- * when this is called runs until it next suspends, so a task that never
- * suspends makes this wait for it. Returns 0, or UV_EINVAL when called
+ * and every corio_task_t of rt becomes invalid. Sockets still open are
+ * closed. What an abandoned task owned is not freed: its own allocations,
+ * and corio's records that only it would have released (a connection it
+ * was inside a call on, the timer of a deadline that had fired for it):
+ * end the tasks first (corio_cancel, then join) when that matters. A
+ * task that is running when this is called runs until it next suspends,
+ * so a task that never suspends makes this wait for it. Returns 0, or UV_EINVAL when called
  * from one of rt's tasks. Plain threads only; no other thread may use rt
  * or its tasks during or after the call. */
 CORIO_API int corio_rt_free(corio_rt_t *rt);
