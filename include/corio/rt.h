@@ -83,9 +83,9 @@ CORIO_API int corio_rt_wait(corio_rt_t *rt);
  * was inside a call on, the timer of a deadline that had fired for it):
  * end the tasks first (corio_cancel, then join) when that matters. A
  * task that is running when this is called runs until it next suspends,
- * so a task that never suspends makes this wait for it. Returns 0, or UV_EINVAL when called
- * from one of rt's tasks. Plain threads only; no other thread may use rt
- * or its tasks during or after the call. */
+ * so a task that never suspends makes this wait for it. Returns 0, or
+ * UV_EINVAL when called from one of rt's tasks. Plain threads only; no
+ * other thread may use rt or its tasks during or after the call. */
 CORIO_API int corio_rt_free(corio_rt_t *rt);
 
 /* Run fn(arg) as the first task of a new runtime (opts may be NULL), wait
