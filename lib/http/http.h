@@ -46,7 +46,7 @@ struct corio_http_req_s {
 struct corio_http_res_s {
   corio__hconn_t *hc;
   int started, done;             /* head sent; response complete */
-  int chunked, until_close;
+  int chunked;
   int64_t remaining;             /* Content-Length bytes still owed, or -1 */
   int close_after;
   int status;
@@ -62,7 +62,7 @@ typedef struct corio__hparse {
   size_t field_end;              /* offset just past the last field name */
   size_t value_end;              /* and the last value span */
   int have_field;                /* a name came since the last value */
-  int too_many, bad, too_big;    /* why a callback failed */
+  int too_many, too_big;         /* why a callback failed (else: 400) */
   int headers_done, message_done;
   int in_trailers;               /* the last chunk was seen */
   size_t base_off;               /* buffer offset of the bytes being parsed */
@@ -100,7 +100,6 @@ struct corio_http_server_s {
    * as it spawns): srv must outlive them too. */
   _Atomic(int) pending;
   int draining;
-  int running;
 };
 
 /* parse.c */

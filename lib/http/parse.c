@@ -59,10 +59,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   size_t i;
 
   for (i = 0; i < len; i++) /* a token, in the head and in trailers */
-    if (!is_tchar((unsigned char)at[i])) {
-      ps->bad = 1;
-      return HPE_USER;
-    }
+    if (!is_tchar((unsigned char)at[i])) 
+      return HPE_USER; /* 400 */
   ps->field_end = ps->base_off + (size_t)(at - ps->base) + len;
   ps->have_field = 1;
   if (!ps->field_open) {
@@ -82,7 +80,6 @@ static int on_header_field_complete(llhttp_t *p) {
 
   ps->field_open = 0;
   if (ps->n > 0 && ps->names[ps->n - 1].len == 0) { /* ": x" */
-    ps->bad = 1;
     return HPE_USER;
   }
   return 0;
@@ -97,23 +94,17 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
    * an empty value from the span, so look between the name and the value
    * too: the bytes stay put while a head or trailer section is parsed. */
   if (!ps->value_open && len > 0 && off >= ps->field_end &&
-      memchr(buf + ps->field_end, '\n', off - ps->field_end) != NULL) {
-    ps->bad = 1;
-    return HPE_USER;
-  }
+      memchr(buf + ps->field_end, '\n', off - ps->field_end) != NULL) 
+    return HPE_USER; /* 400 */
   /* A value without a name (": x"), or a value that goes on after a gap:
    * a fold after a non-empty first line. */
   if ((!ps->value_open && !ps->have_field) ||
-      (ps->value_open && off != ps->value_end)) {
-    ps->bad = 1;
-    return HPE_USER;
-  }
+      (ps->value_open && off != ps->value_end)) 
+    return HPE_USER; /* 400 */
   ps->value_end = off + len;
   for (i = 0; i < len; i++)
-    if (at[i] == '\r' || at[i] == '\n' || at[i] == '\0') {
-      ps->bad = 1;
-      return HPE_USER;
-    }
+    if (at[i] == '\r' || at[i] == '\n' || at[i] == '\0') 
+      return HPE_USER; /* 400 */
   if (ps->n == 0)
     return 0;
   span(ps, &ps->values[ps->n - 1], &ps->value_open, at, len);
@@ -423,7 +414,7 @@ static int status_of(llhttp_errno_t err, corio__hconn_t *hc) {
   case HPE_INVALID_TRANSFER_ENCODING:
     return 501;
   case HPE_USER:
-    return ps->too_many ? 431 : 400; /* or ps->bad */
+    return ps->too_many ? 431 : 400;
   default:
     return 400;
   }

@@ -167,8 +167,7 @@ static int send_head(corio_http_res_t *res, int status, const char *headers,
     res->chunked = 1;
     res->remaining = -1;
   } else {
-    res->until_close = 1; /* HTTP/1.0: the end of the body is the close */
-    res->close_after = 1;
+    res->close_after = 1; /* HTTP/1.0: the end of the body is the close */
     res->remaining = -1;
   }
   if (res->close_after)

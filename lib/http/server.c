@@ -153,7 +153,6 @@ int corio_http_server_run(corio_http_server_t *srv) {
 
   if (srv == NULL)
     return UV_EINVAL;
-  srv->running = 1;
   err = corio__tcp_serve_counted(srv->ln, serve_conn, srv, &srv->pending);
   return err == UV_ECANCELED ? 0 : err;
 }

@@ -305,17 +305,11 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
 
 /* --- reading ------------------------------------------------------------- */
 
-static int in_task(void) {
-  corio_task_t *t = corio_self();
-  return t != NULL && corio_coro_current() == t->co;
-}
-
-
 ssize_t corio_read_dl(corio_tcp_t *c, void *buf, size_t len, uint64_t deadline) {
   ssize_t n;
   char *p;
 
-  if (c == NULL || (buf == NULL && len > 0) || !in_task())
+  if (c == NULL || (buf == NULL && len > 0) || !corio__in_task())
     return UV_EINVAL;
   if (len == 0)
     return 0;
@@ -434,7 +428,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
   unsigned i, first;
   int err, post = 0;
 
-  if (c == NULL || (bufs == NULL && nbufs > 0) || nbufs > MAX_BUFS || !in_task())
+  if (c == NULL || (bufs == NULL && nbufs > 0) || nbufs > MAX_BUFS || !corio__in_task())
     return UV_EINVAL;
   for (i = 0; i < nbufs; i++)
     total += bufs[i].len;
@@ -533,7 +527,7 @@ ssize_t corio_write(corio_tcp_t *c, const void *buf, size_t len) {
 int corio_shutdown(corio_tcp_t *c) {
   int err;
 
-  if (c == NULL || !in_task())
+  if (c == NULL || !corio__in_task())
     return UV_EINVAL;
   corio__spin_lock(&c->lock);
   if (c->closing) {
@@ -667,7 +661,7 @@ int corio_close(corio_tcp_t *c) {
     return UV_EINVAL;
   /* A cancel that is pending must not cut this wait short (the handle's
    * memory must outlive the close): take it now, and give it back after. */
-  wait = c->adopted && in_task();
+  wait = c->adopted && corio__in_task();
   if (wait && corio__wait_begin(&w) == UV_ECANCELED) {
     recancel = 1;
     corio__wait_begin(&w);

@@ -72,6 +72,13 @@ struct corio_task_s {
  * UV_EINVAL outside a task. */
 int corio__park(corio__park_fn fn, void *arg);
 
+/* Nonzero when called from a task itself (not from a coroutine nested in
+ * one, nor a plain thread): where a call may park. */
+static inline int corio__in_task(void) {
+  corio_task_t *t = corio_self();
+  return t != NULL && corio_coro_current() == t->co;
+}
+
 /* Make a parked task runnable. Any thread. On one of the task's own
  * workers it goes to that worker's next slot; elsewhere to the shared
  * queue, waking an idle worker if none is searching. */

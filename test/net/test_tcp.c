@@ -39,6 +39,12 @@ static void run_in(corio_rt_options_t opts, body_fn body, void *arg) {
 static const corio_rt_options_t on_workers = {.workers = 2};
 static const corio_rt_options_t loop_only = {.loop_only = 1};
 
+/* The same test on 2 workers and in loop-only mode. */
+static void run_both(body_fn body, void *arg) {
+  run_in(on_workers, body, arg);
+  run_in(loop_only, body, arg);
+}
+
 typedef struct server {
   corio_tcp_listener_t *ln;
   corio_tcp_handler_fn handler;
@@ -244,8 +250,7 @@ static void *half_close(void *arg) {
 }
 
 Test(tcp, half_close_lets_the_peer_read_eof_and_answer) {
-  run_in(on_workers, half_close, NULL);
-  run_in(loop_only, half_close, NULL);
+  run_both(half_close, NULL);
 }
 
 /* --- a raw peer on a plain thread -------------------------------------------- */
@@ -299,6 +304,18 @@ static void raw_peer_stop(raw_peer_t *p) {
   close(p->lfd);
 }
 
+/* run_both, each run against a fresh raw peer (body gets the peer). */
+static void run_both_with_peer(int mode, body_fn body) {
+  raw_peer_t p;
+
+  raw_peer_start(&p, mode);
+  run_in(on_workers, body, &p);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, mode);
+  run_in(loop_only, body, &p);
+  raw_peer_stop(&p);
+}
+
 static void *reset_by_peer(void *arg) {
   raw_peer_t *p = arg;
   corio_tcp_t *c;
@@ -312,14 +329,7 @@ static void *reset_by_peer(void *arg) {
 }
 
 Test(tcp, peer_reset_gives_econnreset) {
-  raw_peer_t p;
-
-  raw_peer_start(&p, 0);
-  run_in(on_workers, reset_by_peer, &p);
-  raw_peer_stop(&p);
-  raw_peer_start(&p, 0);
-  run_in(loop_only, reset_by_peer, &p);
-  raw_peer_stop(&p);
+  run_both_with_peer(0, reset_by_peer);
 }
 
 static void *write_to_closed_peer(void *arg) {
@@ -344,15 +354,8 @@ static void *write_to_closed_peer(void *arg) {
 }
 
 Test(tcp, writing_to_a_closed_peer_fails_without_sigpipe) {
-  raw_peer_t p;
-
   signal(SIGPIPE, SIG_DFL);
-  raw_peer_start(&p, 2);
-  run_in(on_workers, write_to_closed_peer, &p);
-  raw_peer_stop(&p);
-  raw_peer_start(&p, 2);
-  run_in(loop_only, write_to_closed_peer, &p);
-  raw_peer_stop(&p);
+  run_both_with_peer(2, write_to_closed_peer);
 }
 
 /* --- deadlines, refused connections --------------------------------------- */
@@ -378,14 +381,7 @@ static void *read_deadline(void *arg) {
 }
 
 Test(tcp, read_deadline_times_out_never_early) {
-  raw_peer_t p;
-
-  raw_peer_start(&p, 1);
-  run_in(on_workers, read_deadline, &p);
-  raw_peer_stop(&p);
-  raw_peer_start(&p, 1);
-  run_in(loop_only, read_deadline, &p);
-  raw_peer_stop(&p);
+  run_both_with_peer(1, read_deadline);
 }
 
 static void *refused(void *arg) {
@@ -412,8 +408,7 @@ Test(tcp, connect_to_a_closed_port_is_refused) {
   getsockname(fd, (struct sockaddr *)&a, &len);
   port = ntohs(a.sin_port);
   close(fd);
-  run_in(on_workers, refused, &port);
-  run_in(loop_only, refused, &port);
+  run_both(refused, &port);
 }
 
 /* --- cancel, close under a reader -------------------------------------------- */
@@ -470,8 +465,7 @@ static void *cancel_read(void *arg) {
 }
 
 Test(tcp, cancel_a_blocked_read) {
-  run_in(on_workers, cancel_read, NULL);
-  run_in(loop_only, cancel_read, NULL);
+  run_both(cancel_read, NULL);
 }
 
 static void *close_under_reader(void *arg) {
@@ -496,8 +490,7 @@ static void *close_under_reader(void *arg) {
 }
 
 Test(tcp, closing_wakes_a_reader_in_another_task_with_ecanceled) {
-  run_in(on_workers, close_under_reader, NULL);
-  run_in(loop_only, close_under_reader, NULL);
+  run_both(close_under_reader, NULL);
 }
 
 /* --- a slow reader: memory stays bounded ---------------------------------- */
@@ -670,8 +663,7 @@ static void *accept_test(void *arg) {
 }
 
 Test(tcp, accept_waits_with_a_deadline_and_takes_queued_connections) {
-  run_in(on_workers, accept_test, NULL);
-  run_in(loop_only, accept_test, NULL);
+  run_both(accept_test, NULL);
 }
 
 static void *listen_errors(void *arg) {
@@ -950,14 +942,7 @@ static void *write_deadline(void *arg) {
 }
 
 Test(tcp, a_write_that_cannot_finish_times_out_and_ends_the_stream) {
-  raw_peer_t p;
-
-  raw_peer_start(&p, 1);
-  run_in(on_workers, write_deadline, &p);
-  raw_peer_stop(&p);
-  raw_peer_start(&p, 1);
-  run_in(loop_only, write_deadline, &p);
-  raw_peer_stop(&p);
+  run_both_with_peer(1, write_deadline);
 }
 
 static void *stuck_writer_nodl(void *arg) {
@@ -989,14 +974,7 @@ static void *close_under_writer(void *arg) {
 }
 
 Test(tcp, closing_wakes_a_blocked_writer_with_ecanceled) {
-  raw_peer_t p;
-
-  raw_peer_start(&p, 1);
-  run_in(on_workers, close_under_writer, &p);
-  raw_peer_stop(&p);
-  raw_peer_start(&p, 1);
-  run_in(loop_only, close_under_writer, &p);
-  raw_peer_stop(&p);
+  run_both_with_peer(1, close_under_writer);
 }
 
 /* --- regressions from a concurrency review ------------------------------------ */
@@ -1022,8 +1000,7 @@ static void *empty_write_close(void *arg) {
 }
 
 Test(tcp, an_empty_last_write_does_not_keep_the_connection_open) {
-  run_in(on_workers, empty_write_close, NULL);
-  run_in(loop_only, empty_write_close, NULL);
+  run_both(empty_write_close, NULL);
 }
 
 typedef struct shut {
@@ -1067,12 +1044,5 @@ static void *shutdown_racing_close(void *arg) {
 }
 
 Test(tcp, a_shutdown_waiting_behind_a_write_never_touches_a_closed_descriptor) {
-  raw_peer_t p;
-
-  raw_peer_start(&p, 1);
-  run_in(on_workers, shutdown_racing_close, &p);
-  raw_peer_stop(&p);
-  raw_peer_start(&p, 1);
-  run_in(loop_only, shutdown_racing_close, &p);
-  raw_peer_stop(&p);
+  run_both_with_peer(1, shutdown_racing_close);
 }
