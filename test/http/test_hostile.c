@@ -672,7 +672,7 @@ Test(hostile, verdicts_do_not_depend_on_where_requests_are_split, .timeout = 120
            "GET /q?second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")},
   };
   fixture_t f;
-  size_t i, at, step = CORIO_TEST_UNDER_TSAN ? 5 : 1;
+  size_t i, at, step = CORIO_TEST_SLOW ? 5 : 1;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2}, &small_limits);
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {

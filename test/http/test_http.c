@@ -202,7 +202,7 @@ static size_t strip_dates(char *s, size_t len) {
 Test(http, pipelined_requests_split_at_every_byte_parse_the_same, .timeout = 240) {
   fixture_t f;
   split_t whole = {0};
-  size_t at, len = sizeof pipeline - 1, step = CORIO_TEST_UNDER_TSAN ? 7 : 1;
+  size_t at, len = sizeof pipeline - 1, step = CORIO_TEST_SLOW ? 7 : 1;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
   whole.port = f.port;

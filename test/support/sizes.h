@@ -18,6 +18,14 @@
 #define CORIO_TEST_MANY(n) (n)
 #endif
 
+/* Slow builds (TSan, or an emulator such as qemu-user for a cross build:
+ * CMake defines CORIO_TEST_EMULATED) sample exhaustive loops instead. */
+#if defined(CORIO_TEST_EMULATED)
+#define CORIO_TEST_SLOW 1
+#else
+#define CORIO_TEST_SLOW CORIO_TEST_UNDER_TSAN
+#endif
+
 /* Valgrind caps the number of memory segments far below the kernel. */
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
