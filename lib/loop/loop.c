@@ -1,36 +1,26 @@
-/* The loop thread and the bridge.
- *
- * Handles corio adds to the loop (owned or the application's):
- *  - async: workers push a request into the inbox, then uv_async_send; the
- *    callback drains the inbox. In attached mode it is referenced only
- *    while the runtime has live tasks, so the application's uv_run returns
- *    by itself once corio has nothing left to do.
- *  - check (unreferenced): at the end of every loop iteration, the worker
- *    tasks readied during it go to the injection queue in one batch with a
- *    single wake-up (DESIGN.md 8), instead of one wake per callback.
- *  - idle (unreferenced, started only while needed): tasks pinned to the
- *    loop thread that are ready to run; an active idle handle also keeps
- *    poll from blocking while they wait.
- *  - timer: the earliest sleeper (timer.c).
+/* The loop thread and the bridge (loop.h).
  *
  * After handling requests the loop keeps polling its inbox (idle handle
- * active, so uv_run does not block) for LOOP_SPIN_NS, with `polling` set;
- * producers that see it skip uv_async_send. A busy worker/loop pair thus
- * trades requests without an eventfd write and an epoll wake-up each
- * (DESIGN.md 8, "spin briefly before parking"). Stopping is a Dekker
- * handshake: the loop clears `polling`, then looks at the inbox again;
- * a producer pushes, then looks at `polling`. One of them sees the other.
+ * active, so uv_run does not block) for CORIO__LOOP_SPIN_NS, with
+ * `polling` set; producers that see it skip uv_async_send. A busy
+ * worker/loop pair thus trades requests without an eventfd write and an
+ * epoll wake-up each (docs/DESIGN.md 8, "spin briefly before parking").
+ * Stopping is a Dekker handshake: the loop clears `polling`, then looks at
+ * the inbox again; a producer pushes, then looks at `polling`. One of them
+ * sees the other.
  */
 #include "loop.h"
 
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched/sched.h"
+#include "core/thread.h"
+#include "corio/uv.h"
+#include "timer.h"
 
-#define LOOP_SPIN_NS 30000u
+/* How long the loop keeps polling its inbox after the last request. */
+#define CORIO__LOOP_SPIN_NS 30000u
 
 static _Thread_local corio__loop_t *tls_loop;
 
@@ -45,34 +35,18 @@ uint64_t corio_now(void) {
 }
 
 
-uv_loop_t *corio_rt_loop(corio_rt_t *rt) {
-  return rt != NULL ? rt->lp->loop : NULL;
+/* --- the idle and check phases ------------------------------------------ */
+
+static int run_reqs(corio__loop_t *lp) {
+  corio__req_t *r = corio__inbox_take_all(&lp->inbox), *next;
+  int n = 0;
+
+  for (; r != NULL; r = next, n++) {
+    next = r->next;
+    r->run(r);
+  }
+  return n;
 }
-
-
-int corio_on_loop_thread(corio_rt_t *rt) {
-  return rt != NULL && corio__loop_current() == rt->lp;
-}
-
-
-/* --- running tasks on the loop thread ---------------------------------- */
-
-static void idle_cb(uv_idle_t *idle);
-
-
-static void runq_push(corio__loop_t *lp, corio_task_t *t) {
-  t->next = NULL;
-  if (lp->runq_tail != NULL)
-    lp->runq_tail->next = t;
-  else
-    lp->runq_head = t;
-  lp->runq_tail = t;
-  if (!lp->closing)
-    uv_idle_start(&lp->idle, idle_cb);
-}
-
-
-static int run_reqs(corio__loop_t *lp);
 
 
 /* While polling: drain the inbox; past the deadline, stop polling unless a
@@ -82,7 +56,7 @@ static int poll_inbox(corio__loop_t *lp) {
   if (!atomic_load_explicit(&lp->polling, memory_order_relaxed))
     return 0;
   if (run_reqs(lp) != 0) {
-    lp->poll_until = uv_hrtime() + LOOP_SPIN_NS;
+    lp->poll_until = uv_hrtime() + CORIO__LOOP_SPIN_NS;
     return 1;
   }
   if (uv_hrtime() < lp->poll_until) {
@@ -100,129 +74,31 @@ static int poll_inbox(corio__loop_t *lp) {
 }
 
 
-/* The next pinned task to run: the one readied last on this thread (as a
- * worker's LIFO slot, capped at 3 in a row), else the head of the queue. */
-static corio_task_t *next_pinned(corio__loop_t *lp) {
-  corio_task_t *t = lp->next;
-
-  if (t != NULL) {
-    lp->next = NULL;
-    if (lp->next_streak++ < 3)
-      return t;
-    runq_push(lp, t);
-  }
-  lp->next_streak = 0;
-  t = lp->runq_head;
-  if (t != NULL) {
-    lp->runq_head = t->next;
-    if (lp->runq_head == NULL)
-      lp->runq_tail = NULL;
-  }
-  return t;
-}
-
-
 static void idle_cb(uv_idle_t *idle) {
   corio__loop_t *lp = idle->data;
-  corio_task_t *t, *end = lp->runq_tail;
   int polling = poll_inbox(lp);
 
-  /* Run what is ready now; tasks readied meanwhile wait for the next
-   * round (but for the next slot), so callbacks and I/O are not starved. */
-  while ((t = next_pinned(lp)) != NULL) {
-    if (corio__task_run(t, &lp->current))
-      runq_push(lp, t); /* corio_yield: to the back */
-    if (t == end)
-      break;
-  }
-  if (lp->runq_head == NULL && lp->next == NULL && lp->batch_head == NULL &&
-      !polling)
+  if (!lp->hooks.run(lp->hooks.ctx) && !polling)
     uv_idle_stop(&lp->idle);
-}
-
-
-static void resume_pinned_req(corio__req_t *req) {
-  corio_task_t *t = (corio_task_t *)((char *)req - offsetof(corio_task_t, loop_req));
-  corio__loop_t *lp = t->rt->lp;
-
-  runq_push(lp, t);
-}
-
-
-void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t, int spawned) {
-  if (corio__loop_current() == lp) {
-    /* A task spawned here runs next (Go's runnext): a tree of spawns then
-     * unfolds depth first, as on a worker's LIFO deque, instead of
-     * breadth first with every node alive at once. */
-    if (spawned && lp->runq_head != NULL) {
-      t->next = lp->runq_head;
-      lp->runq_head = t;
-      return;
-    }
-    if (!spawned) {
-      /* readied here: the next slot; what it held goes to the queue */
-      corio_task_t *prev = lp->next;
-      lp->next = t;
-      if (prev != NULL)
-        runq_push(lp, prev);
-      else if (!lp->closing)
-        uv_idle_start(&lp->idle, idle_cb);
-      return;
-    }
-    runq_push(lp, t);
-    return;
-  }
-  t->loop_req.run = resume_pinned_req;
-  corio__loop_post(lp, &t->loop_req);
-}
-
-
-void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t) {
-  t->next = NULL;
-  if (lp->batch_tail != NULL) {
-    lp->batch_tail->next = t;
-  } else {
-    lp->batch_head = t;
-    /* An active idle handle makes this iteration's poll return at once,
-     * so the check phase that flushes the batch comes without delay. */
-    if (!lp->closing)
-      uv_idle_start(&lp->idle, idle_cb);
-  }
-  lp->batch_tail = t;
 }
 
 
 static void check_cb(uv_check_t *check) {
   corio__loop_t *lp = check->data;
-  corio_task_t *t = lp->batch_head, *tail = lp->batch_tail;
-  size_t n = 0;
 
-  if (t == NULL)
-    return;
-  lp->batch_head = lp->batch_tail = NULL;
-  for (corio_task_t *c = t; c != NULL; c = c->next)
-    n++;
-  corio__inject_push_list(&lp->rt->inject, t, tail, n);
-  corio__notify(lp->rt);
-  if (lp->runq_head == NULL &&
+  if (!lp->hooks.flush(lp->hooks.ctx) &&
       !atomic_load_explicit(&lp->polling, memory_order_relaxed))
     uv_idle_stop(&lp->idle);
 }
 
 
-/* --- the bridge -------------------------------------------------------- */
-
-static int run_reqs(corio__loop_t *lp) {
-  corio__req_t *r = corio__inbox_take_all(&lp->inbox), *next;
-  int n = 0;
-
-  for (; r != NULL; r = next, n++) {
-    next = r->next;
-    r->run(r);
-  }
-  return n;
+void corio__loop_busy(corio__loop_t *lp) {
+  if (!lp->closing)
+    uv_idle_start(&lp->idle, idle_cb);
 }
 
+
+/* --- the bridge -------------------------------------------------------- */
 
 static void async_cb(uv_async_t *async) {
   corio__loop_t *lp = async->data;
@@ -231,7 +107,7 @@ static void async_cb(uv_async_t *async) {
   if (lp->closing)
     return;
   /* Requests came: keep polling for more for a while. */
-  lp->poll_until = uv_hrtime() + LOOP_SPIN_NS;
+  lp->poll_until = uv_hrtime() + CORIO__LOOP_SPIN_NS;
   atomic_store_explicit(&lp->polling, 1, memory_order_relaxed);
   uv_idle_start(&lp->idle, idle_cb);
 }
@@ -249,30 +125,40 @@ void corio__loop_post(corio__loop_t *lp, corio__req_t *req) {
 
 
 /* In attached mode the async handle keeps the application's loop alive
- * exactly while corio has live tasks. */
-static void live_req_run(corio__req_t *req) {
-  corio__loop_t *lp = (corio__loop_t *)((char *)req - offsetof(corio__loop_t, live_req));
+ * exactly while hooks.alive says so. */
+static void alive_req_run(corio__req_t *req) {
+  corio__loop_t *lp = corio__container_of(req, corio__loop_t, alive_req);
 
-  atomic_store(&lp->live_req_queued, 0);
+  atomic_store(&lp->alive_req_queued, 0);
   if (lp->owned || lp->closing)
     return;
-  if (atomic_load(&lp->rt->live) != 0)
+  if (lp->hooks.alive(lp->hooks.ctx))
     uv_ref((uv_handle_t *)&lp->async);
   else
     uv_unref((uv_handle_t *)&lp->async);
 }
 
 
-void corio__loop_live_changed(corio__loop_t *lp) {
+void corio__loop_alive_changed(corio__loop_t *lp) {
   if (lp == NULL || lp->owned)
     return;
   if (corio__loop_current() == lp) {
-    live_req_run(&lp->live_req);
+    alive_req_run(&lp->alive_req);
     return;
   }
   /* The node may be in the inbox once only. */
-  if (atomic_exchange(&lp->live_req_queued, 1) == 0)
-    corio__loop_post(lp, &lp->live_req);
+  if (atomic_exchange(&lp->alive_req_queued, 1) == 0)
+    corio__loop_post(lp, &lp->alive_req);
+}
+
+
+void corio__loop_closer_add(corio__loop_t *lp, corio__loop_closer_t *closer) {
+  corio__list_push_front(&lp->closers, &closer->node);
+}
+
+
+void corio__loop_closer_remove(corio__loop_closer_t *closer) {
+  corio__list_remove(&closer->node);
 }
 
 
@@ -286,39 +172,14 @@ static void handle_closed(uv_handle_t *h) {
 }
 
 
-void corio__loop_net_add(corio__loop_t *lp, corio__net_node_t *node) {
-  node->prev = NULL;
-  node->next = lp->net_head;
-  if (lp->net_head != NULL)
-    lp->net_head->prev = node;
-  lp->net_head = node;
-}
-
-
-void corio__loop_net_remove(corio__loop_t *lp, corio__net_node_t *node) {
-  if (node->prev != NULL)
-    node->prev->next = node->next;
-  else
-    lp->net_head = node->next;
-  if (node->next != NULL)
-    node->next->prev = node->prev;
-  node->prev = node->next = NULL;
-}
-
-
-void corio__block_sigpipe(void) {
-  sigset_t set;
-
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-
 static void close_handles(corio__loop_t *lp) {
+  corio__list_t *n;
+
   lp->closing = 1;
-  while (lp->net_head != NULL)
-    lp->net_head->force_close(lp->net_head); /* unlinks itself */
+  while ((n = corio__list_first(&lp->closers)) != NULL) {
+    corio__loop_closer_t *c = corio__container_of(n, corio__loop_closer_t, node);
+    c->close(c); /* unlinks itself */
+  }
   atomic_store(&lp->polling, 0);
   corio__loop_timers_drop(lp);
   uv_close((uv_handle_t *)&lp->async, handle_closed);
@@ -329,7 +190,7 @@ static void close_handles(corio__loop_t *lp) {
 
 
 static void stop_req_run(corio__req_t *req) {
-  corio__loop_t *lp = (corio__loop_t *)((char *)req - offsetof(corio__loop_t, stop_req));
+  corio__loop_t *lp = corio__container_of(req, corio__loop_t, stop_req);
 
   run_reqs(lp); /* whatever is still queued, then nothing more */
   close_handles(lp);
@@ -339,9 +200,9 @@ static void stop_req_run(corio__req_t *req) {
 static int init_handles(corio__loop_t *lp) {
   int err;
 
-  tls_loop = lp;
   if ((err = uv_async_init(lp->loop, &lp->async, async_cb)) != 0)
     return err;
+  /* These cannot fail: libuv only fills the handle in. */
   uv_check_init(lp->loop, &lp->check);
   uv_idle_init(lp->loop, &lp->idle);
   uv_timer_init(lp->loop, &lp->timer);
@@ -350,9 +211,10 @@ static int init_handles(corio__loop_t *lp) {
   uv_check_start(&lp->check, check_cb);
   uv_unref((uv_handle_t *)&lp->check);
   uv_unref((uv_handle_t *)&lp->idle);
-  /* Attached: no live tasks yet, so do not hold the loop open. */
-  if (!lp->owned && atomic_load(&lp->rt->live) == 0)
+  /* Attached: hold the application's loop only while there is work. */
+  if (!lp->owned && !lp->hooks.alive(lp->hooks.ctx))
     uv_unref((uv_handle_t *)&lp->async);
+  tls_loop = lp;
   return 0;
 }
 
@@ -361,57 +223,78 @@ static void loop_thread_main(void *arg) {
   corio__loop_t *lp = arg;
 
   corio__block_sigpipe();
-  init_handles(lp);
+  lp->start_err = init_handles(lp);
   uv_sem_post(&lp->started);
+  if (lp->start_err != 0)
+    return; /* corio__loop_start reports it and cleans up */
   uv_run(lp->loop, UV_RUN_DEFAULT);
   tls_loop = NULL;
 }
 
 
-int corio__loop_start(corio_rt_t *rt, uv_loop_t *app_loop, corio__loop_t **out) {
+static corio__loop_t *loop_alloc(const corio__loop_hooks_t *hooks) {
   corio__loop_t *lp = calloc(1, sizeof *lp);
+
+  if (lp == NULL)
+    return NULL;
+  lp->hooks = *hooks;
+  lp->alive_req.run = alive_req_run;
+  lp->stop_req.run = stop_req_run;
+  corio__list_init(&lp->closers);
+  return lp;
+}
+
+
+static int start_owned(corio__loop_t *lp) {
+  int err;
+
+  lp->owned = 1;
+  lp->loop = &lp->owned_loop;
+  if ((err = uv_loop_init(lp->loop)) != 0)
+    return err;
+  if ((err = uv_sem_init(&lp->started, 0)) != 0) {
+    uv_loop_close(lp->loop);
+    return err;
+  }
+  err = uv_thread_create(&lp->thread, loop_thread_main, lp);
+  if (err == 0) {
+    uv_sem_wait(&lp->started);
+    err = lp->start_err;
+    if (err != 0)
+      uv_thread_join(&lp->thread); /* it returned without running */
+  }
+  uv_sem_destroy(&lp->started);
+  if (err != 0)
+    uv_loop_close(lp->loop); /* no handle was made: returns 0 */
+  return err;
+}
+
+
+int corio__loop_start(uv_loop_t *app_loop, const corio__loop_hooks_t *hooks,
+                      corio__loop_t **out) {
+  corio__loop_t *lp = loop_alloc(hooks);
   int err;
 
   if (lp == NULL)
     return UV_ENOMEM;
-  lp->rt = rt;
-  lp->live_req.run = live_req_run;
-  lp->stop_req.run = stop_req_run;
   if (app_loop != NULL) {
     corio__block_sigpipe(); /* this is the application's loop thread */
     lp->loop = app_loop;
     err = init_handles(lp);
-    if (err != 0) {
-      tls_loop = NULL;
-      free(lp);
-      return err;
-    }
-    *out = lp;
-    return 0;
+  } else {
+    err = start_owned(lp);
   }
-  lp->owned = 1;
-  lp->loop = &lp->owned_loop;
-  if ((err = uv_loop_init(lp->loop)) != 0) {
-    free(lp);
-    return err;
-  }
-  uv_sem_init(&lp->started, 0);
-  err = uv_thread_create(&lp->thread, loop_thread_main, lp);
   if (err != 0) {
-    uv_sem_destroy(&lp->started);
-    uv_loop_close(lp->loop);
     free(lp);
     return err;
   }
-  uv_sem_wait(&lp->started);
-  uv_sem_destroy(&lp->started);
   *out = lp;
   return 0;
 }
 
 
 int corio__loop_stop(corio__loop_t *lp) {
-  int err = 0;
+  int err;
 
   if (lp == NULL)
     return 0;

@@ -1,5 +1,22 @@
-/* The loop side of a runtime: the loop thread, the bridge from workers,
- * loop-pinned tasks, timers. */
+/* The reactor: one libuv loop, run on a thread of its own (owned mode) or
+ * by the application (attached mode), and the bridge other threads reach
+ * it through (docs/DESIGN.md 1 and 5).
+ *
+ * This layer knows nothing about tasks. The layer above (lib/sched) hands
+ * it hooks: work to run in the loop's idle phase, a flush at the end of
+ * every iteration, and whether the loop should be kept alive. Timers fire
+ * the callback they were given (timer.h); requests run their own function
+ * (inbox.h).
+ *
+ * Handles corio adds to the loop (owned or the application's):
+ *  - async: other threads push a request into the inbox, then
+ *    uv_async_send; the callback drains the inbox. In attached mode it is
+ *    referenced only while hooks.alive says so, so the application's
+ *    uv_run returns by itself once corio has nothing left to do.
+ *  - check (unreferenced): at the end of every iteration, hooks.flush.
+ *  - idle (unreferenced, started only while needed): hooks.run, and
+ *    polling the inbox; an active idle handle keeps poll from blocking.
+ *  - timer: the earliest deadline of the timer heap (timer.c). */
 #ifndef CORIO_LOOP_LOOP_H
 #define CORIO_LOOP_LOOP_H
 
@@ -7,113 +24,106 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "corio/uv.h"
+#include "core/list.h"
 #include "inbox.h"
-#include "sched/task.h"
 
+typedef struct corio__loop corio__loop_t;
 typedef struct corio__timer corio__timer_t;
 
-/* A socket of lib/net on the loop: closed by force when the runtime stops
- * (its tasks will never run again). Loop thread only. */
-typedef struct corio__net_node {
-  struct corio__net_node *prev, *next;
-  void (*force_close)(struct corio__net_node *node);
-} corio__net_node_t;
+/* What the layer above runs on the loop thread. */
+typedef struct corio__loop_hooks {
+  void *ctx;
+  /* Idle phase, while corio__loop_busy asked for it: run what is pending.
+   * Returns nonzero while work remains (the idle handle stays on). */
+  int (*run)(void *ctx);
+  /* End of every iteration (uv_check). Returns nonzero while work remains
+   * for run. */
+  int (*flush)(void *ctx);
+  /* Attached mode: nonzero while the application's loop must stay alive
+   * for corio (it has live work). Re-asked after corio__loop_alive_changed. */
+  int (*alive)(void *ctx);
+} corio__loop_hooks_t;
+
+/* Something of the layers above that holds libuv handles on this loop (a
+ * socket of lib/net): closed by force when the loop stops, because nothing
+ * will ever run its owner again. close must unlink the node
+ * (corio__loop_closer_remove). Loop thread only. */
+typedef struct corio__loop_closer {
+  corio__list_t node;
+  void (*close)(struct corio__loop_closer *closer);
+} corio__loop_closer_t;
 
 typedef struct corio__heap_entry {
   uint64_t deadline;
   corio__timer_t *timer;
 } corio__heap_entry_t;
 
-typedef struct corio__loop {
-  corio_rt_t *rt;
+struct corio__loop {
   uv_loop_t *loop;
   uv_loop_t owned_loop;      /* the loop, in owned mode */
   int owned;
   uv_thread_t thread;        /* the loop thread, owned mode */
   uv_sem_t started;
+  int start_err;             /* what setting up the handles returned */
+  corio__loop_hooks_t hooks;
 
-  uv_async_t async;          /* workers -> loop: drain the inbox */
-  uv_check_t check;          /* end of iteration: flush readied tasks */
-  uv_idle_t idle;            /* keeps poll from blocking while pinned tasks wait */
-  uv_timer_t timer;          /* the earliest sleeper */
-  int handles_open;          /* closed in corio__loop_close, counted down */
+  uv_async_t async;          /* other threads -> loop: drain the inbox */
+  uv_check_t check;          /* end of iteration: hooks.flush */
+  uv_idle_t idle;            /* hooks.run; keeps poll from blocking */
+  uv_timer_t timer;          /* the earliest deadline of the heap */
+  int handles_open;          /* closed when the loop stops, counted down */
   int closing;
 
   corio__inbox_t inbox;
-  /* 1 while the loop polls the inbox itself (for LOOP_SPIN_NS after the
-   * last request), so producers need not signal the uv_async_t. */
+  /* 1 while the loop polls the inbox itself (for CORIO__LOOP_SPIN_NS after
+   * the last request), so producers need not signal the uv_async_t. */
   _Atomic(int) polling;
   uint64_t poll_until;       /* ns of uv_hrtime(), loop thread only */
-  corio__req_t live_req;     /* re-evaluate the async handle's ref */
-  _Atomic(int) live_req_queued;
+  corio__req_t alive_req;    /* re-ask hooks.alive on the loop thread */
+  _Atomic(int) alive_req_queued;
   corio__req_t stop_req;     /* owned mode: close everything */
 
-  /* Loop thread only. */
-  corio_task_t *current;     /* the pinned task running now */
-  corio_task_t *next;        /* pinned task readied last here: runs next */
-  unsigned next_streak;
-  corio_task_t *runq_head;   /* pinned tasks ready to run */
-  corio_task_t *runq_tail;
-  corio_task_t *batch_head;  /* worker tasks readied here this iteration */
-  corio_task_t *batch_tail;
-  corio__heap_entry_t *heap; /* timers, a binary min-heap by deadline */
-  _Atomic(size_t) heap_cancelled; /* entries whose waits ended otherwise (a hint) */
+  /* Timers (timer.c), loop thread only: a binary min-heap by deadline. */
+  corio__heap_entry_t *heap;
   size_t heap_len, heap_cap;
+  _Atomic(size_t) heap_cancelled; /* entries cancelled meanwhile (a hint) */
   uint64_t timer_due;        /* the deadline (ns) the uv timer is set for, or 0 */
 
   _Atomic(int) inflight;     /* libuv requests started through corio_await */
-  corio__net_node_t *net_head; /* open sockets of lib/net, loop thread only */
-} corio__loop_t;
+  corio__list_t closers;     /* corio__loop_closer_t, loop thread only */
+};
 
-/* The loop of the calling thread, if it is a loop thread. Not inlined, for
- * the reason corio__worker_current is not (DESIGN.md 3a). */
+/* The loop of the calling thread, if it is a loop thread. Not inlined: a
+ * task that moved threads must not reuse another thread's answer
+ * (docs/DESIGN.md 3a, thread-locals across a switch). */
 corio__loop_t *corio__loop_current(void);
 
-int corio__loop_start(corio_rt_t *rt, uv_loop_t *app_loop, corio__loop_t **out);
-/* Workers are stopped. Owned mode: close and join the loop thread (waits
- * for requests in flight). Attached mode (on the loop thread): UV_EBUSY if
- * requests are in flight, else close the handles; the last close callback
- * frees lp during the application's next uv_run. */
+/* Start the reactor. app_loop NULL: a new loop on a new thread (owned);
+ * else attach to the application's loop, on its loop thread (the caller).
+ * hooks are copied. Returns 0 or a libuv error (no loop is left behind). */
+int corio__loop_start(uv_loop_t *app_loop, const corio__loop_hooks_t *hooks,
+                      corio__loop_t **out);
+
+/* Nothing above will post again. Owned mode: close every handle (closers
+ * first), join the loop thread, close the loop (its result is returned).
+ * Attached mode (on the loop thread): UV_EBUSY if requests are in flight,
+ * else close the handles; the last close callback frees lp during the
+ * application's next uv_run. */
 int corio__loop_stop(corio__loop_t *lp);
 
-/* Post req to the loop thread (or run it now if this is the loop thread). */
+/* Run req->run(req) on the loop thread: now if this is the loop thread,
+ * else through the inbox. Any thread. */
 void corio__loop_post(corio__loop_t *lp, corio__req_t *req);
 
-/* A pinned task is runnable: run it on the loop thread soon (next, if it
- * was just spawned there). Any thread. */
-void corio__loop_ready_pinned(corio__loop_t *lp, corio_task_t *t, int spawned);
-/* A worker task was readied on the loop thread: batch it. */
-void corio__loop_ready_batched(corio__loop_t *lp, corio_task_t *t);
-/* rt->live moved between zero and nonzero: re-check the loop's ref. */
-void corio__loop_live_changed(corio__loop_t *lp);
+/* hooks.run has work: call it soon, and do not block in poll meanwhile.
+ * Loop thread. */
+void corio__loop_busy(corio__loop_t *lp);
 
-/* The sockets the loop closes when the runtime stops. Loop thread. */
-void corio__loop_net_add(corio__loop_t *lp, corio__net_node_t *node);
-void corio__loop_net_remove(corio__loop_t *lp, corio__net_node_t *node);
+/* What hooks.alive says may have changed. Any thread. */
+void corio__loop_alive_changed(corio__loop_t *lp);
 
-/* SIGPIPE blocked on the calling thread: corio's threads write to sockets
- * whose peer may be gone (lib/net sends with MSG_NOSIGNAL; libuv's own
- * writes on the loop thread cannot). */
-void corio__block_sigpipe(void);
-
-/* For an await whose request uv_cancel cannot stop (a connect, a write, an
- * accept waiting in a queue): fn(arg) runs on the loop thread if the wait
- * gives up before the request finished, and must make the request finish
- * (corio_await_done) soon. Call from start. */
-void corio__await_on_give_up(corio_await_t *aw, void (*fn)(void *), void *arg);
-/* Nonzero if a plain thread (not a task) waits in aw. */
-int corio__await_by_thread(corio_await_t *aw);
-
-/* Deadlines of waits (timer.c). A timer node belongs to one wait of one
- * task: made and armed by the waiting task's park function, fired on the
- * loop thread (which ends the wait with UV_ETIMEDOUT if nothing else did),
- * disarmed by the task once its wait is over, whatever ended it. */
-corio__timer_t *corio__timer_new(corio_task_t *t, uint64_t seq, uint64_t deadline_ns);
-void corio__timer_arm(corio__timer_t *timer);
-void corio__timer_disarm(corio__timer_t *timer);
 /* Loop thread. */
-void corio__loop_timers_fire(uv_timer_t *timer);
-void corio__loop_timers_drop(corio__loop_t *lp);
+void corio__loop_closer_add(corio__loop_t *lp, corio__loop_closer_t *closer);
+void corio__loop_closer_remove(corio__loop_closer_t *closer);
 
 #endif

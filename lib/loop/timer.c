@@ -1,42 +1,15 @@
-/* Deadlines: one uv_timer_t per runtime and a binary min-heap of timer
- * nodes ordered by deadline, on the loop thread. No libuv handle is made
- * or closed per timed wait; 100,000 sleepers cost a heap of 100,000
- * entries.
- *
- * A node belongs to one wait of one task, and is shared by that task and
- * the loop, so its life is a small handshake on `state`:
- *   ARMED -> FIRING -> FIRED   the loop claimed it at its deadline and
- *                              tried to end the wait; the task frees it;
- *   ARMED -> CANCELLED         the wait ended otherwise; the loop frees it
- *                              when it meets it (or purges it early).
- * The loop touches the task only between FIRING and FIRED; a task whose
- * disarm finds FIRING waits (briefly) for FIRED. So no timer can touch a
- * task after its wait returned.
- *
- * A wait never ends early, and ends as soon after its deadline as the
- * loop can manage: deadlines are ns of uv_hrtime(), compared with a fresh
- * reading of that clock, not the loop's cached millisecond time; libuv
- * timers count whole milliseconds, so the timer is armed for those and,
- * for the last fraction of one, for 0 ms (the loop polls until it passes).
- */
-#include <sched.h>
+/* Timers on the loop thread (timer.h). */
+#include "timer.h"
+
 #include <stdlib.h>
-#include <time.h>
 
-#include "loop.h"
-#include "sched/sched.h"
-#include "sync/wait.h"
+/* Purge the heap of cancelled nodes once more than this many, and more
+ * than half of it, are cancelled. */
+#define CORIO__TIMER_PURGE_MIN 64
+/* The heap's first allocation, in entries. */
+#define CORIO__TIMER_HEAP_MIN 64
 
-enum { TIMER_ARMED, TIMER_FIRING, TIMER_FIRED, TIMER_CANCELLED };
-
-struct corio__timer {
-  corio__req_t req;     /* first: posted to the loop as a request */
-  uint64_t deadline;    /* ns of uv_hrtime() */
-  corio_task_t *task;
-  uint64_t seq;
-  corio__loop_t *lp;
-  _Atomic(int) state;
-};
+static void timers_fire(uv_timer_t *uvt);
 
 
 /* --- the heap: each deadline is kept beside its node, so sifting reads
@@ -80,7 +53,7 @@ static void sift_down(corio__loop_t *lp, size_t i) {
 
 static int heap_push(corio__loop_t *lp, corio__timer_t *t) {
   if (lp->heap_len == lp->heap_cap) {
-    size_t cap = lp->heap_cap ? 2 * lp->heap_cap : 64;
+    size_t cap = lp->heap_cap ? 2 * lp->heap_cap : CORIO__TIMER_HEAP_MIN;
     corio__heap_entry_t *h = realloc(lp->heap, cap * sizeof *h);
     if (h == NULL)
       return UV_ENOMEM;
@@ -107,7 +80,8 @@ static corio__timer_t *heap_pop(corio__loop_t *lp) {
 
 static int cancelled(corio__timer_t *t) {
   /* acquire: the task's last use of the node happened before */
-  return atomic_load_explicit(&t->state, memory_order_acquire) == TIMER_CANCELLED;
+  return atomic_load_explicit(&t->state, memory_order_acquire) ==
+         CORIO__TIMER_CANCELLED;
 }
 
 
@@ -128,7 +102,7 @@ static void purge(corio__loop_t *lp) {
 
   for (i = 0; i < lp->heap_len; i++) {
     if (cancelled(lp->heap[i].timer))
-      free(lp->heap[i].timer);
+      lp->heap[i].timer->release(lp->heap[i].timer);
     else
       lp->heap[n++] = lp->heap[i];
   }
@@ -156,27 +130,28 @@ static void rearm(corio__loop_t *lp, uint64_t now) {
   /* libuv counts from its cached time: refresh it, so the whole
    * milliseconds below are counted from now. */
   uv_update_time(lp->loop);
-  uv_timer_start(&lp->timer, corio__loop_timers_fire,
+  uv_timer_start(&lp->timer, timers_fire,
                  due > now ? (due - now) / 1000000u : 0, 0);
 }
 
 
-void corio__loop_timers_fire(uv_timer_t *uvt) {
+static void timers_fire(uv_timer_t *uvt) {
   corio__loop_t *lp = uvt->data;
   uint64_t now = uv_hrtime();
 
   lp->timer_due = 0;
   while (lp->heap_len > 0 && lp->heap[0].deadline <= now) {
     corio__timer_t *t = heap_pop(lp);
-    int armed = TIMER_ARMED;
+    int armed = CORIO__TIMER_ARMED;
 
-    if (atomic_compare_exchange_strong(&t->state, &armed, TIMER_FIRING)) {
-      corio__wake_seq(t->task, t->seq, UV_ETIMEDOUT);
-      /* release: the task may free the node once it sees FIRED */
-      atomic_store_explicit(&t->state, TIMER_FIRED, memory_order_release);
+    /* acq_rel: acquire sees the owner's writes before it armed the node */
+    if (atomic_compare_exchange_strong_explicit(
+            &t->state, &armed, CORIO__TIMER_FIRING, memory_order_acq_rel,
+            memory_order_acquire)) {
+      t->fire(t);
     } else {
-      free(t); /* cancelled */
       uncount_cancelled(lp);
+      t->release(t);
     }
   }
   rearm(lp, now);
@@ -186,9 +161,9 @@ void corio__loop_timers_fire(uv_timer_t *uvt) {
 void corio__loop_timers_drop(corio__loop_t *lp) {
   size_t i;
 
-  /* The runtime is going away; no task will run again. */
+  /* The loop is stopping: nothing will wait for these any more. */
   for (i = 0; i < lp->heap_len; i++)
-    free(lp->heap[i].timer);
+    lp->heap[i].timer->release(lp->heap[i].timer);
   free(lp->heap);
   lp->heap = NULL;
   lp->heap_len = lp->heap_cap = 0;
@@ -200,93 +175,63 @@ void corio__loop_timers_drop(corio__loop_t *lp) {
 
 
 static void timer_add(corio__req_t *req) {
-  corio__timer_t *t = (corio__timer_t *)req;
+  corio__timer_t *t = corio__container_of(req, corio__timer_t, req);
   corio__loop_t *lp = t->lp;
-
   size_t dead = atomic_load_explicit(&lp->heap_cancelled, memory_order_relaxed);
 
-  if (lp->closing || cancelled(t)) {
-    if (cancelled(t))
-      uncount_cancelled(lp);
-    free(t);
+  if (cancelled(t)) {
+    uncount_cancelled(lp);
+    t->release(t);
     return;
   }
-  if (dead > 64 && dead > lp->heap_len / 2)
+  if (lp->closing) {
+    t->release(t); /* the owner will never run again */
+    return;
+  }
+  if (dead > CORIO__TIMER_PURGE_MIN && dead > lp->heap_len / 2)
     purge(lp);
   if (heap_push(lp, t) != 0) {
-    /* No memory for the heap: end the wait now rather than never. */
-    int armed = TIMER_ARMED;
-    if (atomic_compare_exchange_strong(&t->state, &armed, TIMER_FIRING)) {
-      corio__wake_seq(t->task, t->seq, UV_ENOMEM);
-      atomic_store_explicit(&t->state, TIMER_FIRED, memory_order_release);
-    } else {
-      free(t);
-    }
+    /* No memory for the heap: fire now rather than never. The owner sees
+     * an early end; lib/sched/wait.c reports it as UV_ENOMEM. */
+    int armed = CORIO__TIMER_ARMED;
+    if (atomic_compare_exchange_strong(&t->state, &armed, CORIO__TIMER_FIRING))
+      t->fire(t);
+    else
+      t->release(t);
     return;
   }
   rearm(lp, uv_hrtime());
 }
 
 
-corio__timer_t *corio__timer_new(corio_task_t *task, uint64_t seq,
-                                 uint64_t deadline_ns) {
-  corio__timer_t *t = malloc(sizeof *t);
-
-  if (t == NULL)
-    return NULL;
+void corio__timer_init(corio__timer_t *t, corio__loop_t *lp,
+                       uint64_t deadline_ns, void (*fire)(corio__timer_t *),
+                       void (*release)(corio__timer_t *)) {
   t->req.run = timer_add;
   t->deadline = deadline_ns;
-  t->task = task;
-  t->seq = seq;
-  t->lp = task->rt->lp;
-  atomic_init(&t->state, TIMER_ARMED);
-  return t;
+  t->lp = lp;
+  t->fire = fire;
+  t->release = release;
+  atomic_init(&t->state, CORIO__TIMER_ARMED);
 }
 
 
-void corio__timer_arm(corio__timer_t *t) {
+void corio__timer_start(corio__timer_t *t) {
   corio__loop_post(t->lp, &t->req);
 }
 
 
-void corio__timer_disarm(corio__timer_t *t) {
-  corio__loop_t *lp = t->lp; /* t may be freed by the loop after the CAS */
-  int armed = TIMER_ARMED;
+int corio__timer_cancel(corio__timer_t *t) {
+  corio__loop_t *lp = t->lp; /* t may be released by the loop after the CAS */
+  int armed = CORIO__TIMER_ARMED;
 
-  if (atomic_compare_exchange_strong(&t->state, &armed, TIMER_CANCELLED)) {
-    /* The loop frees it; count it for purge() */
-    atomic_fetch_add_explicit(&lp->heap_cancelled, 1, memory_order_relaxed);
-    return;
-  }
-  /* FIRING or FIRED: the loop is done with the task once it is FIRED. */
-  while (atomic_load_explicit(&t->state, memory_order_acquire) != TIMER_FIRED)
-    sched_yield();
-  free(t);
-}
-
-
-/* --- sleep --------------------------------------------------------------- */
-
-int corio_sleep(uint64_t ms) {
-  corio__waiter_t w;
-  uint64_t now;
-  int err;
-
-  if (corio_self() == NULL) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-      ;
+  /* acq_rel: release hands the node to the loop; acquire (on failure) sees
+   * what fire did */
+  if (!atomic_compare_exchange_strong_explicit(
+          &t->state, &armed, CORIO__TIMER_CANCELLED, memory_order_acq_rel,
+          memory_order_acquire))
     return 0;
-  }
-  if (ms == 0)
-    return corio_yield();
-  err = corio__wait_begin(&w);
-  if (err != 0)
-    return err;
-  now = uv_hrtime();
-  /* clamped like libuv clamps its timers: a huge sleep is "forever" */
-  err = corio__wait_park(&w, NULL, ms < (UINT64_MAX - now) / 1000000u
-                                       ? now + ms * 1000000u
-                                       : CORIO__NO_DEADLINE);
-  return err == UV_ETIMEDOUT ? 0 : err;
+  /* The loop releases it; count it for purge() */
+  atomic_fetch_add_explicit(&lp->heap_cancelled, 1, memory_order_relaxed);
+  return 1;
 }

@@ -16,7 +16,7 @@
 
 static void close_run(corio__req_t *req);
 static void resume_run(corio__req_t *req);
-static void force_close(corio__net_node_t *node);
+static void force_close(corio__loop_closer_t *node);
 
 
 corio_tcp_t *corio__tcp_new(corio__loop_t *lp) {
@@ -27,7 +27,7 @@ corio_tcp_t *corio__tcp_new(corio__loop_t *lp) {
   c->h = &c->own;
   c->lp = lp;
   c->fd = -1;
-  c->node.force_close = force_close;
+  c->node.close = force_close;
   c->close_req.run = close_run;
   c->resume_req.run = resume_run;
   return c;
@@ -124,14 +124,14 @@ void corio__tcp_opened(corio_tcp_t *c) {
 void corio__tcp_listed(corio_tcp_t *c) {
   c->listed = 1;
   c->h->data = c;
-  corio__loop_net_add(c->lp, &c->node);
+  corio__loop_closer_add(c->lp, &c->node);
 }
 
 
 static void unlist(corio_tcp_t *c) {
   if (c->listed) {
     c->listed = 0;
-    corio__loop_net_remove(c->lp, &c->node);
+    corio__loop_closer_remove(&c->node);
   }
 }
 
@@ -481,7 +481,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
   job.nbufs = nbufs - first;
   {
     intptr_t status = 0;
-    err = corio_await_dl(c->lp->rt, write_start, &job, &status, deadline);
+    err = corio_await_dl(corio__loop_owner(c->lp), write_start, &job, &status, deadline);
     if (err == 0)
       err = (int)status;
   }
@@ -614,7 +614,7 @@ static void close_run(corio__req_t *req) {
 
 /* The runtime stops: its tasks never run again, so nothing waits for
  * them; the record goes with the handle. */
-static void force_close(corio__net_node_t *node) {
+static void force_close(corio__loop_closer_t *node) {
   corio_tcp_t *c = (corio_tcp_t *)node;
 
   corio__spin_lock(&c->lock);

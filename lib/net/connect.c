@@ -151,7 +151,7 @@ int corio_tcp_adopt(corio_tcp_t **out, uv_tcp_t *h) {
   if (corio__loop_current() == lp)
     err = adopt_now(c);
   else
-    err = corio_await(lp->rt, adopt_start, c, NULL);
+    err = corio_await(corio__loop_owner(lp), adopt_start, c, NULL);
   if (err != 0 && c->listed)
     err = 0; /* adopted, though the wait was cancelled meanwhile */
   if (err != 0) {

@@ -20,7 +20,7 @@ typedef struct accept_job {
 
 struct corio_tcp_listener_s {
   uv_tcp_t h;
-  corio__net_node_t node;      /* first: the loop's list points here */
+  corio__loop_closer_t node;      /* first: the loop's list points here */
   corio__loop_t *lp;
   /* Loop thread only. */
   int pending;                 /* libuv holds an accepted descriptor */
@@ -89,7 +89,7 @@ static void serve_one(corio_tcp_listener_t *ln) {
   c->users = 1; /* the serve task, until its handler returned */
   if (ln->serve->pending != NULL)
     atomic_fetch_add(ln->serve->pending, 1);
-  if (corio_spawn(ln->lp->rt, serve_task, c, NULL) != 0) {
+  if (corio_spawn(corio__loop_owner(ln->lp), serve_task, c, NULL) != 0) {
     if (ln->serve->pending != NULL)
       atomic_fetch_sub(ln->serve->pending, 1);
     c->users = 0;
@@ -136,13 +136,13 @@ static void free_cb(uv_handle_t *h) {
 }
 
 
-static void force_close(corio__net_node_t *node) {
+static void force_close(corio__loop_closer_t *node) {
   corio_tcp_listener_t *ln = LN_OF_NODE(node);
   accept_job_t *j;
 
   /* The runtime stops. Only plain threads still wait (tasks never run
    * again); let them go. */
-  corio__loop_net_remove(ln->lp, node);
+  corio__loop_closer_remove(node);
   while ((j = ln->head) != NULL) {
     job_unlink(ln, j);
     if (corio__await_by_thread(j->aw))
@@ -183,8 +183,8 @@ static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
     uv_close((uv_handle_t *)&ln->h, free_cb);
     return err;
   }
-  ln->node.force_close = force_close;
-  corio__loop_net_add(ln->lp, &ln->node);
+  ln->node.close = force_close;
+  corio__loop_closer_add(ln->lp, &ln->node);
   j->ok = 1;
   corio_await_done(aw, 0);
   return 0;
@@ -291,7 +291,7 @@ int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
     return UV_EINVAL;
   memset(&job, 0, sizeof job);
   job.ln = ln;
-  err = corio_await_dl(ln->lp->rt, accept_start, &job, &status, deadline);
+  err = corio_await_dl(corio__loop_owner(ln->lp), accept_start, &job, &status, deadline);
   if (err == 0)
     err = (int)status;
   if (err != 0) {
@@ -352,7 +352,7 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
   job.handler = handler;
   job.arg = arg;
   job.pending = pending;
-  err = corio_await(ln->lp->rt, serve_start, &job, &status);
+  err = corio_await(corio__loop_owner(ln->lp), serve_start, &job, &status);
   return err != 0 ? err : (int)status;
 }
 
@@ -386,7 +386,7 @@ static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
     corio_await_done(ln->serve->aw, 0);
     ln->serve = NULL;
   }
-  corio__loop_net_remove(ln->lp, &ln->node);
+  corio__loop_closer_remove(&ln->node);
   ln->close_aw = aw;
   uv_close((uv_handle_t *)&ln->h, listener_closed);
   return 0;
@@ -400,7 +400,7 @@ int corio_tcp_listener_close(corio_tcp_listener_t *ln) {
     return UV_EINVAL;
   /* Whatever ends the wait, the close itself completes before it returns
    * (corio_await), so ln is free to go. */
-  err = corio_await(ln->lp->rt, close_start, ln, NULL);
+  err = corio_await(corio__loop_owner(ln->lp), close_start, ln, NULL);
   if (err == UV_EINVAL)
     return err;
   free(ln);

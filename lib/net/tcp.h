@@ -25,11 +25,12 @@
 
 #include "corio/net.h"
 #include "corio/sync.h"
-#include "loop/loop.h"
-#include "sync/wait.h"
+#include "io/await.h"
+#include "sched/sched.h"
+#include "sched/wait.h"
 
 struct corio_tcp_s {
-  corio__net_node_t node;      /* loop thread: on lp's list while open */
+  corio__loop_closer_t node;      /* loop thread: on lp's list while open */
   uv_tcp_t own;                /* the handle, unless adopted */
   uv_tcp_t *h;
   corio__loop_t *lp;

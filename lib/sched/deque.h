@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "atomics.h"
+#include "core/atomics.h"
 #include "ebr.h"
 
 typedef struct corio__deque_buf corio__deque_buf_t;

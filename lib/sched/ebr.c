@@ -26,7 +26,7 @@
  * next to them become seq_cst (see atomics.h).
  */
 #include "ebr.h"
-#include "atomics.h"
+#include "core/atomics.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
 /* The runtime and its workers: shared between worker.c (the scheduling
- * loop and the idle protocol) and rt.c (the public calls). */
+ * loop and the idle protocol), on_loop.c (tasks on the loop thread),
+ * task.c and rt.c (the public calls). */
 #ifndef CORIO_SCHED_SCHED_H
 #define CORIO_SCHED_SCHED_H
 
@@ -7,13 +8,20 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "atomics.h"
+#include "core/atomics.h"
+#include "core/futex.h"
+#include "core/list.h"
+#include "core/spin.h"
 #include "deque.h"
 #include "ebr.h"
-#include "futex.h"
 #include "inject.h"
-#include "spin.h"
+#include "loop/loop.h"
 #include "task.h"
+
+/* Tasks readied in a row from a LIFO slot (a worker's, or the loop
+ * thread's next slot) before the slot's task goes to the back of a queue:
+ * Tokio's MAX_LIFO_POLLS_PER_TICK (worker.c says why 3). */
+#define CORIO__LIFO_MAX_STREAK 3
 
 /* idle_state packs two counters so that every transition of the idle
  * protocol is one read-modify-write of one word (Tokio's idle.rs does the
@@ -62,15 +70,25 @@ struct corio_rt_s {
   /* Tasks not yet finished; corio_rt_wait sleeps on it. */
   _Alignas(CORIO__CACHE_LINE) _Atomic(uint32_t) live;
 
-  struct corio__loop *lp;        /* the reactor (lib/loop) */
+  corio__loop_t *lp;             /* the reactor (lib/loop) */
+  /* Tasks on the loop thread (on_loop.c); loop thread only. */
+  struct {
+    corio_task_t *current;       /* the pinned task running now */
+    corio_task_t *next;          /* pinned task readied last here: runs next */
+    unsigned next_streak;
+    corio_task_t *runq_head;     /* pinned tasks ready to run */
+    corio_task_t *runq_tail;
+    corio_task_t *batch_head;    /* worker tasks readied here this iteration */
+    corio_task_t *batch_tail;
+  } on_loop;
 
   /* Every task not yet freed, for corio_rt_free. */
   _Alignas(CORIO__CACHE_LINE) corio__spin_t reg_lock;
-  corio_task_t *reg_head;
+  corio__list_t reg;
 };
 
 /* The worker running on this thread, or NULL. Not inlined: a task that
- * moved threads must not reuse another thread's answer (DESIGN.md 3a). */
+ * moved threads must not reuse another thread's answer (docs/DESIGN.md 3a). */
 corio__worker_t *corio__worker_current(void);
 
 /* The loop each worker thread runs. */
@@ -85,6 +103,30 @@ void corio__notify(corio_rt_t *rt);
 
 /* Release a finished (or abandoned) task's record and stack. */
 void corio__task_free(corio_task_t *t);
+
+/* A task came back finished: wake its joiner, or free it if detached,
+ * and count it out of rt->live. */
+void corio__task_finished(corio_task_t *t);
+
+/* The runtime that owns lp. */
+static inline corio_rt_t *corio__loop_owner(corio__loop_t *lp) {
+  return lp->hooks.ctx;
+}
+
+/* The runtime whose loop thread this is, or NULL. */
+corio_rt_t *corio__loop_rt(void);
+
+/* Start rt's reactor with the hooks of on_loop.c. */
+int corio__on_loop_start(corio_rt_t *rt, uv_loop_t *app_loop);
+
+/* A pinned task is runnable: run it on the loop thread soon (next, if it
+ * was just spawned there). Any thread. */
+void corio__on_loop_ready(corio_rt_t *rt, corio_task_t *t, int spawned);
+
+/* A worker task was readied on the loop thread: hand it to the workers at
+ * the end of the loop iteration, with the rest of that iteration's batch
+ * and one wake-up (docs/DESIGN.md 8). Loop thread. */
+void corio__on_loop_batch(corio_rt_t *rt, corio_task_t *t);
 
 /* Resume t until it comes back, with *current pointing at it meanwhile,
  * then deal with why it came back: finished (joiner woken, or freed),

@@ -4,7 +4,7 @@
  * the extra space at the top of the coroutine's own stack mapping, so a
  * spawn costs one stack from the cache and no malloc.
  *
- * The park protocol (DESIGN.md 3): a task that must wait calls
+ * The park protocol (docs/DESIGN.md 3): a task that must wait calls
  * corio__park(fn, arg). The worker switches back to its own context and
  * only then calls fn(task, arg), which hands the task to whoever will wake
  * it (a waiter list, the loop's inbox, a timer). Whoever that is may call
@@ -15,8 +15,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "corio/rt.h"
 #include "core/coro.h"
+#include "core/list.h"
+#include "core/spin.h"
+#include "corio/rt.h"
 #include "loop/inbox.h"
 
 /* Called on the worker after the task has switched away. Return 0 when the
@@ -26,18 +28,13 @@ typedef int (*corio__park_fn)(corio_task_t *task, void *arg);
 
 enum corio__task_flags {
   CORIO__TASK_FINISHED = 1u,   /* fn returned; result is set */
-  CORIO__TASK_JOIN_WAIT = 2u,  /* a joiner is parked on it (see joiner) */
-  CORIO__TASK_DETACHED = 4u,   /* nobody will join: free when finished */
-  CORIO__TASK_WAKE_DONE = 8u   /* the finisher's failed wake of a joiner
-                                  that gave up is over (see corio_join_dl) */
+  CORIO__TASK_DETACHED = 2u,   /* nobody will join: free when finished */
+  CORIO__TASK_JOINED = 4u      /* a join took the result: the handle is spent */
 };
 
 enum corio__task_why { CORIO__WHY_PARK = 1, CORIO__WHY_YIELD = 2 };
 
-/* A plain thread blocked in corio_join. */
-typedef struct corio__thread_waiter {
-  _Atomic(uint32_t) done;
-} corio__thread_waiter_t;
+struct corio__waiter;
 
 struct corio_task_s {
   corio_coro_t *co;
@@ -45,23 +42,25 @@ struct corio_task_s {
   corio_task_fn fn;
   void *arg;
   void *result;
-  corio_task_t *next;          /* run-queue and waiter-list link */
-  _Atomic(unsigned) state;     /* enum corio__task_flags */
-  corio_task_t *joiner;        /* a task parked in corio_join, or NULL, */
-  uint64_t join_seq;           /* and the sequence number of its wait */
-  corio__thread_waiter_t *thread_joiner; /* a plain thread in corio_join */
+  corio_task_t *next;          /* run-queue link */
   corio__park_fn park_fn;      /* set by corio__park, run by the worker */
   void *park_arg;
   int why;                     /* enum corio__task_why: why it switched away */
-  corio_task_t *reg_prev;      /* the runtime's list of all its tasks */
-  corio_task_t *reg_next;
   int pinned;                  /* runs on the loop thread only */
   corio__req_t loop_req;       /* posts a pinned task to the loop */
-  /* The wake token of the current wait (lib/sync/wait.c): the wait's
-   * sequence number << 3 | a pending-cancel bit | CORIO__WAIT_*; whoever
-   * moves it from WAITING
-   * to WOKEN (the event, the deadline, corio_cancel) wakes the task and
-   * says why in wake_reason. */
+  corio__list_t reg;           /* the runtime's list of all its tasks */
+
+  /* Joining (task.c): the flags, and who waits for the end, under
+   * join_lock: a task parked in corio_join_dl, or a plain thread. */
+  corio__spin_t join_lock;
+  _Atomic(unsigned) state;     /* enum corio__task_flags */
+  struct corio__waiter *joiner;
+  _Atomic(uint32_t) *thread_joiner;
+
+  /* The wake token of the current wait (wait.c): the wait's sequence
+   * number << 3 | a pending-cancel bit | CORIO__WAIT_*; whoever moves it
+   * from WAITING to WOKEN (the event, the deadline, corio_cancel) wakes
+   * the task and says why in wake_reason. */
   _Atomic(uint64_t) wake_word;
   uint64_t wait_seq;           /* the last wait's number; owner only */
   int wake_reason;
@@ -80,8 +79,9 @@ static inline int corio__in_task(void) {
 }
 
 /* Make a parked task runnable. Any thread. On one of the task's own
- * workers it goes to that worker's next slot; elsewhere to the shared
- * queue, waking an idle worker if none is searching. */
+ * workers it goes to that worker's LIFO slot; on the loop thread into the
+ * iteration's batch; elsewhere to the injection queue, waking an idle
+ * worker if none is searching. */
 void corio__ready(corio_task_t *task);
 
 #endif

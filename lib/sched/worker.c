@@ -37,12 +37,10 @@
 #include <uv.h>
 
 #include "core/overflow.h"
-#include "loop/loop.h"
+#include "core/thread.h"
 #include "sched.h"
-#include "sync/wait.h"
 
 #define FAIRNESS_TICKS 61
-#define LIFO_MAX_STREAK 3
 #define STEAL_BATCH_MAX 32
 #define SEARCH_ROUNDS 2
 /* How long an idle worker polls before it sleeps. A futex wake-up costs
@@ -127,15 +125,12 @@ void corio__notify(corio_rt_t *rt) {
  * goes to the injection queue with one wake-up; anything else goes to the
  * injection queue now. Returns 0 if it handled t. */
 static int place_off_worker(corio_rt_t *rt, corio_task_t *t, int spawned) {
-  corio__loop_t *lp;
-
   if (t->pinned) {
-    corio__loop_ready_pinned(rt->lp, t, spawned);
+    corio__on_loop_ready(rt, t, spawned);
     return 0;
   }
-  lp = corio__loop_current();
-  if (lp != NULL && lp->rt == rt) {
-    corio__loop_ready_batched(lp, t);
+  if (corio__loop_rt() == rt) {
+    corio__on_loop_batch(rt, t);
     return 0;
   }
   return 1;
@@ -239,7 +234,7 @@ static corio_task_t *find_local(corio__worker_t *w) {
   if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL) {
     t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
     if (t != NULL) {
-      if (w->lifo_streak < LIFO_MAX_STREAK) {
+      if (w->lifo_streak < CORIO__LIFO_MAX_STREAK) {
         w->lifo_streak++;
         return t;
       }
@@ -440,36 +435,6 @@ static void park_worker(corio__worker_t *w) {
 }
 
 
-static void task_finished(corio_task_t *t) {
-  corio_rt_t *rt = t->rt;
-  unsigned old;
-
-  /* acq_rel: release publishes t->result to the joiner; acquire sees the
-   * joiner fields it wrote before setting JOIN_WAIT. */
-  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_FINISHED,
-                                 memory_order_acq_rel);
-  if (old & CORIO__TASK_JOIN_WAIT) {
-    if (t->thread_joiner != NULL) {
-      corio__thread_waiter_t *tw = t->thread_joiner;
-      atomic_store_explicit(&tw->done, 1, memory_order_release);
-      corio__futex_wake(&tw->done, 1);
-    } else if (!corio__wake_seq(t->joiner, t->join_seq, 0)) {
-      /* The joiner gave up (deadline, cancel) and waits for this bit
-       * before it goes on; after a successful wake, t is not ours. */
-      atomic_fetch_or_explicit(&t->state, CORIO__TASK_WAKE_DONE,
-                               memory_order_release);
-    }
-  } else if (old & CORIO__TASK_DETACHED) {
-    corio__task_free(t);
-  }
-  /* t may be gone from here on: a joiner frees it. */
-  if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1) {
-    corio__futex_wake(&rt->live, INT32_MAX);
-    corio__loop_live_changed(rt->lp);
-  }
-}
-
-
 int corio__task_run(corio_task_t *t, corio_task_t **current) {
   int r;
 
@@ -479,7 +444,7 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
   if (r < 0)
     abort(); /* a task readied twice: the caller's waiter logic is broken */
   if (r == CORIO_CORO_FINISHED) {
-    task_finished(t);
+    corio__task_finished(t);
     return 0;
   }
   if (t->why == CORIO__WHY_PARK) {

@@ -18,7 +18,7 @@
 #include <uv.h>
 
 #include "corio/chan.h"
-#include "wait.h"
+#include "sched/wait.h"
 
 #define ELEM_MAX 65536u
 

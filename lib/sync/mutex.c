@@ -4,7 +4,7 @@
 #include <uv.h>
 
 #include "corio/sync.h"
-#include "wait.h"
+#include "sched/wait.h"
 
 enum { LOCKED = 1u, WAITERS = 2u };
 

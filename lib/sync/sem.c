@@ -4,7 +4,7 @@
 #include <uv.h>
 
 #include "corio/sync.h"
-#include "wait.h"
+#include "sched/wait.h"
 
 typedef struct counted {
   corio__spin_t guard;

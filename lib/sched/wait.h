@@ -1,10 +1,11 @@
 /* Waiting with a deadline and cancellation: the protocol every blocking
- * primitive of corio builds on, on top of the park protocol.
+ * primitive of corio builds on, on top of the park protocol
+ * (docs/DESIGN.md 3).
  *
  * A wait has one wake token, in the task (task->wake_word): the wait's
  * sequence number (unique for the task) and a state. Three parties may
  * try to end the wait: the event the task waits for (a primitive's
- * signal), its deadline (a timer on the loop thread) and corio_cancel.
+ * signal), its deadline (a timer, lib/loop/timer.h) and corio_cancel.
  * Each tries one compare-and-swap of the token from WAITING to WOKEN; the
  * one that succeeds records the reason and readies the task, the others do
  * nothing. So a task is readied once per wait, whatever races.
@@ -16,14 +17,14 @@
  * deadline or a cancel finds itself perhaps still on the list: it takes
  * the lock and unlinks itself before returning.
  */
-#ifndef CORIO_SYNC_WAIT_H
-#define CORIO_SYNC_WAIT_H
+#ifndef CORIO_SCHED_WAIT_H
+#define CORIO_SCHED_WAIT_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "sched/spin.h"
-#include "sched/task.h"
+#include "core/spin.h"
+#include "task.h"
 
 enum { CORIO__WAIT_IDLE = 0, CORIO__WAIT_WAITING = 1, CORIO__WAIT_WOKEN = 2 };
 

@@ -1,12 +1,12 @@
 /* The wait protocol (see wait.h). */
 #include "wait.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <uv.h>
 
 #include "corio/sync.h"
-#include "loop/loop.h"
+#include "loop/timer.h"
+#include "sched.h"
 
 /* The token word: sequence number << SH | CANCEL_BIT (a cancel that
  * found no wait, for the next one) | state. One word, so that arming a
@@ -65,8 +65,8 @@ int corio__wait_begin(corio__waiter_t *w) {
   w->data = NULL;
   /* Per task: a waker that holds an old sequence number (a timer, a
    * finishing task) cannot end a later wait. Nothing outlives the task's
-   * memory: timers and joins hand their waits back before the wait returns
-   * (timer.c, rt.c). Owner-only counter, so no atomic is needed. */
+   * memory: deadlines and joins are done with the task before its wait
+   * returns (below, task.c). Owner-only counter, so no atomic is needed. */
   w->seq = ++t->wait_seq;
   /* consume a pending cancel */
   if (atomic_fetch_and_explicit(&t->wake_word, ~(uint64_t)CANCEL_BIT,
@@ -120,12 +120,90 @@ void corio__wake_commit(corio__waiter_t *w, int reason) {
 }
 
 
+/* --- deadlines -------------------------------------------------------- */
+
+/* A wait's deadline: a loop timer that, when it fires, tries to end wait
+ * `seq` of `task` with UV_ETIMEDOUT. The task disarms it when its wait is
+ * over, whatever ended it. If the timer has begun firing by then, the
+ * firing still touches the task (its wake token, its readying), so the
+ * task parks a second time and whichever of the two finishes second
+ * readies it (`phase`); only then may the task go on and, one day, be
+ * freed. The task frees the node, except when cancelled in time: then the
+ * loop releases it. */
+enum { DL_PENDING, DL_FIRED, DL_OWNER_WAITS };
+
+typedef struct deadline {
+  corio__timer_t timer;
+  corio_task_t *task;
+  uint64_t seq;
+  _Atomic(int) phase;
+} deadline_t;
+
+
+static void deadline_fire(corio__timer_t *timer) {
+  deadline_t *d = corio__container_of(timer, deadline_t, timer);
+  corio_task_t *t = d->task;
+  /* Fired before its time only when the loop had no memory for it. */
+  int reason = uv_hrtime() >= timer->deadline ? UV_ETIMEDOUT : UV_ENOMEM;
+
+  corio__wake_seq(t, d->seq, reason);
+  /* acq_rel: release ends our use of t and d for the owner; acquire sees
+   * that the owner parked. After this exchange d may be freed. */
+  if (atomic_exchange_explicit(&d->phase, DL_FIRED, memory_order_acq_rel) ==
+      DL_OWNER_WAITS)
+    corio__ready(t);
+}
+
+
+static void deadline_release(corio__timer_t *timer) {
+  free(corio__container_of(timer, deadline_t, timer));
+}
+
+
+static deadline_t *deadline_new(corio_task_t *t, uint64_t seq,
+                                uint64_t deadline) {
+  deadline_t *d = malloc(sizeof *d);
+
+  if (d == NULL)
+    return NULL;
+  corio__timer_init(&d->timer, t->rt->lp, deadline, deadline_fire,
+                    deadline_release);
+  d->task = t;
+  d->seq = seq;
+  atomic_init(&d->phase, DL_PENDING);
+  return d;
+}
+
+
+static int wait_for_fire(corio_task_t *t, void *arg) {
+  deadline_t *d = arg;
+  int pending = DL_PENDING;
+
+  (void)t;
+  /* acq_rel: on failure, acquire sees the firing's end */
+  return !atomic_compare_exchange_strong_explicit(
+      &d->phase, &pending, DL_OWNER_WAITS, memory_order_acq_rel,
+      memory_order_acquire);
+}
+
+
+static void deadline_disarm(deadline_t *d) {
+  if (corio__timer_cancel(&d->timer))
+    return; /* the loop releases it */
+  if (atomic_load_explicit(&d->phase, memory_order_acquire) != DL_FIRED)
+    corio__park(wait_for_fire, d);
+  free(d);
+}
+
+
+/* --- parking ----------------------------------------------------------- */
+
 typedef struct park_args {
   corio__waiter_t *w;
   void (*unlock)(void *);
   void *unlock_arg;
   uint64_t deadline;
-  corio__timer_t *timer;
+  deadline_t *dl;
 } park_args_t;
 
 
@@ -142,7 +220,7 @@ static int wait_park_fn(corio_task_t *t, void *arg) {
   uint64_t seq = a->w->seq, deadline = a->deadline;
   void (*unlock)(void *) = a->unlock;
   void *unlock_arg = a->unlock_arg;
-  corio__timer_t *timer = NULL;
+  deadline_t *dl = NULL;
   uint64_t old, want;
   int run_now = 0, reason = 0;
 
@@ -150,12 +228,12 @@ static int wait_park_fn(corio_task_t *t, void *arg) {
     if (deadline <= uv_hrtime()) {
       run_now = 1;
       reason = UV_ETIMEDOUT;
-    } else if ((timer = corio__timer_new(t, seq, deadline)) == NULL) {
+    } else if ((dl = deadline_new(t, seq, deadline)) == NULL) {
       run_now = 1;
       reason = UV_ENOMEM;
     }
   }
-  a->timer = timer; /* read by the task only once it is readied */
+  a->dl = dl; /* read by the task only once it is readied */
   old = atomic_load(&t->wake_word);
   for (;;) {
     int cancel = (old & CANCEL_BIT) != 0;
@@ -171,12 +249,12 @@ static int wait_park_fn(corio_task_t *t, void *arg) {
   if (run_now) {
     /* Nobody else can ready the task: the token never said WAITING. */
     t->wake_reason = reason;
-    if (timer != NULL) {
-      a->timer = NULL;
-      free(timer); /* never posted */
+    if (dl != NULL) {
+      a->dl = NULL;
+      free(dl); /* never started */
     }
-  } else if (timer != NULL) {
-    corio__timer_arm(timer);
+  } else if (dl != NULL) {
+    corio__timer_start(&dl->timer);
   }
   if (unlock != NULL)
     unlock(unlock_arg);
@@ -188,11 +266,13 @@ int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
                             void *arg, uint64_t deadline) {
   corio_task_t *t = w->task;
   park_args_t a = {w, unlock, arg, deadline, NULL};
+  int reason;
 
   corio__park(wait_park_fn, &a);
-  if (a.timer != NULL)
-    corio__timer_disarm(a.timer);
-  return t->wake_reason;
+  reason = t->wake_reason;
+  if (a.dl != NULL)
+    deadline_disarm(a.dl);
+  return reason;
 }
 
 

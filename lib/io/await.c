@@ -2,7 +2,7 @@
  * fs.c, the wrappers built on it.
  *
  * The await record lives in the waiter's frame. A task waits through the
- * wait core (lib/sync/wait.h), so a deadline or corio_cancel can end the
+ * wait core (lib/sched/wait.h), so a deadline or corio_cancel can end the
  * wait; its park function posts the record to the loop, which starts the
  * request; the request's callback calls corio_await_done, which wakes it.
  *
@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loop.h"
+#include "await.h"
 #include "sched/sched.h"
-#include "sync/wait.h"
+#include "sched/wait.h"
 
 struct corio_await_s {
   corio__req_t req;                /* start, on the loop */
@@ -72,7 +72,7 @@ void corio_await_done(corio_await_t *aw, intptr_t value) {
 
 
 static void await_start(corio__req_t *req) {
-  corio_await_t *aw = (corio_await_t *)req;
+  corio_await_t *aw = corio__container_of(req, corio_await_t, req);
   int err;
 
   atomic_fetch_add_explicit(&aw->lp->inflight, 1, memory_order_relaxed);
@@ -85,7 +85,7 @@ static void await_start(corio__req_t *req) {
 
 
 static void await_give_up(corio__req_t *req) {
-  corio_await_t *aw = (corio_await_t *)((char *)req - offsetof(corio_await_t, cancel_req));
+  corio_await_t *aw = corio__container_of(req, corio_await_t, cancel_req);
 
   aw->cancel_seen = 1;
   if (aw->done)

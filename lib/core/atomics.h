@@ -14,8 +14,8 @@
  * reads as "relaxed store after a release fence; a release store under
  * TSan". Outside TSan the code is exactly what the algorithm specifies.
  */
-#ifndef CORIO_SCHED_ATOMICS_H_
-#define CORIO_SCHED_ATOMICS_H_
+#ifndef CORIO_CORE_ATOMICS_H_
+#define CORIO_CORE_ATOMICS_H_
 
 #include <stdatomic.h>
 
@@ -41,4 +41,4 @@
 /* Keeps fields that different threads write on different cache lines. */
 #define CORIO__CACHE_LINE 64
 
-#endif /* CORIO_SCHED_ATOMICS_H_ */
+#endif /* CORIO_CORE_ATOMICS_H_ */

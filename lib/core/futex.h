@@ -1,8 +1,8 @@
 /* Sleeping on a 32-bit word: Linux futex, or a condition variable elsewhere.
  * The one way a corio thread (worker or a plain thread in corio_join /
  * corio_rt_wait) goes to sleep. */
-#ifndef CORIO_SCHED_FUTEX_H
-#define CORIO_SCHED_FUTEX_H
+#ifndef CORIO_CORE_FUTEX_H
+#define CORIO_CORE_FUTEX_H
 
 #include <stdatomic.h>
 #include <stdint.h>

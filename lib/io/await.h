@@ -1,0 +1,16 @@
+/* corio_await (corio/uv.h): what lib/net needs beyond the public calls. */
+#ifndef CORIO_IO_AWAIT_H
+#define CORIO_IO_AWAIT_H
+
+#include "corio/uv.h"
+
+/* For an await whose request uv_cancel cannot stop (a connect, a write, an
+ * accept waiting in a queue): fn(arg) runs on the loop thread if the wait
+ * gives up before the request finished, and must make the request finish
+ * (corio_await_done) soon. Call from start. */
+void corio__await_on_give_up(corio_await_t *aw, void (*fn)(void *), void *arg);
+
+/* Nonzero if a plain thread (not a task) waits in aw. */
+int corio__await_by_thread(corio_await_t *aw);
+
+#endif

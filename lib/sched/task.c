@@ -1,0 +1,269 @@
+/* Tasks: spawn, join, detach, yield, and what happens when one finishes.
+ *
+ * Joining is a small protocol under the task's own join_lock (one word in
+ * the task's record, so nothing is shared between tasks): the finisher
+ * sets FINISHED and takes the joiner, if any; a joining task registers
+ * itself and parks with the lock released by its park function
+ * (docs/DESIGN.md 3); a joiner that gives up (deadline, cancel) takes the
+ * lock again and withdraws before it returns, so the finisher never
+ * touches a frame that is gone. Detach and finish meet under the same
+ * lock: exactly one of them frees the task. */
+#include <stdint.h>
+#include <string.h>
+#include <uv.h>
+
+#include "corio/uv.h"
+#include "sched.h"
+#include "wait.h"
+
+
+/* --- the registry of all tasks, for corio_rt_free ---------------------- */
+
+static void reg_add(corio_rt_t *rt, corio_task_t *t) {
+  corio__spin_lock(&rt->reg_lock);
+  corio__list_push_front(&rt->reg, &t->reg);
+  corio__spin_unlock(&rt->reg_lock);
+}
+
+
+static void reg_remove(corio_rt_t *rt, corio_task_t *t) {
+  corio__spin_lock(&rt->reg_lock);
+  corio__list_remove(&t->reg);
+  corio__spin_unlock(&rt->reg_lock);
+}
+
+
+void corio__task_free(corio_task_t *t) {
+  reg_remove(t->rt, t);
+  corio_coro_free(t->co); /* the record lives on this stack: last use */
+}
+
+
+/* --- spawning ------------------------------------------------------------ */
+
+static void *task_entry(void *arg) {
+  corio_task_t *t = arg;
+
+  t->result = t->fn(t->arg);
+  return NULL;
+}
+
+
+static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                 corio_task_t **task, int pinned) {
+  corio_coro_t *co;
+  corio_task_t *t;
+  int err;
+
+  if (rt == NULL || fn == NULL)
+    return UV_EINVAL;
+  err = corio__coro_create(&co, task_entry, NULL, &rt->coro_opts, sizeof *t);
+  if (err != 0)
+    return err;
+  t = corio__coro_extra(co);
+  memset(t, 0, sizeof *t);
+  co->arg = t;
+  t->co = co;
+  t->rt = rt;
+  t->fn = fn;
+  t->arg = arg;
+  t->pinned = pinned || rt->loop_only;
+  atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
+  reg_add(rt, t);
+  /* relaxed: only the count matters; the wait's acquire pairs with the
+   * finishing task's release decrement */
+  if (atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed) == 0)
+    corio__loop_alive_changed(rt->lp);
+  if (task != NULL)
+    *task = t;
+  corio__schedule(rt, t);
+  return 0;
+}
+
+
+int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                corio_task_t **task) {
+  return spawn(rt, fn, arg, task, 0);
+}
+
+
+int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                        corio_task_t **task) {
+  return spawn(rt, fn, arg, task, 1);
+}
+
+
+/* --- finishing and joining ------------------------------------------------ */
+
+void corio__task_finished(corio_task_t *t) {
+  corio_rt_t *rt = t->rt;
+  corio__waiter_t *w;
+  _Atomic(uint32_t) *thread_done;
+  unsigned old;
+  int claimed = 0;
+
+  corio__spin_lock(&t->join_lock);
+  /* release: a joiner that sees FINISHED sees t->result */
+  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_FINISHED,
+                                 memory_order_release);
+  w = t->joiner;
+  thread_done = t->thread_joiner;
+  t->joiner = NULL;
+  t->thread_joiner = NULL;
+  /* Claimed under the lock, while the joiner's frame is surely there; a
+   * joiner that gave up meanwhile fails the claim and withdraws later. */
+  if (w != NULL)
+    claimed = corio__wake_claim(w);
+  corio__spin_unlock(&t->join_lock);
+
+  /* From here on t may be freed by its joiner. */
+  if (claimed)
+    corio__wake_commit(w, 0);
+  if (thread_done != NULL) {
+    /* release: the thread's acquire load sees the result */
+    atomic_store_explicit(thread_done, 1, memory_order_release);
+    corio__futex_wake(thread_done, 1);
+  }
+  if (old & CORIO__TASK_DETACHED)
+    corio__task_free(t);
+  if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1) {
+    corio__futex_wake(&rt->live, INT32_MAX);
+    corio__loop_alive_changed(rt->lp);
+  }
+}
+
+
+static int finished(corio_task_t *t) {
+  /* acquire: pairs with corio__task_finished's release */
+  return (atomic_load_explicit(&t->state, memory_order_acquire) &
+          CORIO__TASK_FINISHED) != 0;
+}
+
+
+static int has_joiner(corio_task_t *t) {
+  return t->joiner != NULL || t->thread_joiner != NULL;
+}
+
+
+/* A plain thread waits on a futex word in its frame. */
+static int join_from_thread(corio_task_t *t) {
+  _Atomic(uint32_t) done;
+
+  atomic_init(&done, 0);
+  corio__spin_lock(&t->join_lock);
+  if (finished(t)) {
+    corio__spin_unlock(&t->join_lock);
+    return 0;
+  }
+  if (has_joiner(t)) {
+    corio__spin_unlock(&t->join_lock);
+    return UV_EINVAL;
+  }
+  t->thread_joiner = &done;
+  corio__spin_unlock(&t->join_lock);
+  while (atomic_load_explicit(&done, memory_order_acquire) == 0)
+    corio__futex_wait(&done, 0);
+  return 0;
+}
+
+
+/* A task waits through the wait core, so deadlines and cancel apply.
+ * Giving up leaves the handle valid: the join can be retried. */
+static int join_from_task(corio_task_t *t, uint64_t deadline) {
+  corio__waiter_t w;
+  int err;
+
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  corio__spin_lock(&t->join_lock);
+  if (finished(t)) {
+    corio__spin_unlock(&t->join_lock);
+    return 0;
+  }
+  if (has_joiner(t)) {
+    corio__spin_unlock(&t->join_lock);
+    return UV_EINVAL;
+  }
+  t->joiner = &w;
+  err = corio__wait_park(&w, &t->join_lock, corio__deadline_ns(deadline));
+  if (err != 0) {
+    /* Withdraw, unless the finisher took us off already. */
+    corio__spin_lock(&t->join_lock);
+    if (t->joiner == &w)
+      t->joiner = NULL;
+    corio__spin_unlock(&t->join_lock);
+  }
+  return err;
+}
+
+
+int corio_join_dl(corio_task_t *t, void **result, uint64_t deadline) {
+  corio_task_t *self = corio_self();
+  int err;
+
+  if (t == NULL || t == self)
+    return UV_EINVAL;
+  if (!finished(t)) {
+    if (self != NULL)
+      err = join_from_task(t, deadline);
+    else if (deadline != UINT64_MAX)
+      err = UV_EINVAL; /* a plain thread waits without a deadline */
+    else
+      err = join_from_thread(t);
+    if (err != 0)
+      return err;
+  }
+  if (result != NULL)
+    *result = t->result;
+  corio__task_free(t);
+  return 0;
+}
+
+
+int corio_join(corio_task_t *t, void **result) {
+  return corio_join_dl(t, result, UINT64_MAX);
+}
+
+
+int corio_detach(corio_task_t *t) {
+  unsigned old;
+
+  if (t == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&t->join_lock);
+  old = atomic_fetch_or_explicit(&t->state, CORIO__TASK_DETACHED,
+                                 memory_order_acquire);
+  corio__spin_unlock(&t->join_lock);
+  if (old & CORIO__TASK_FINISHED)
+    corio__task_free(t);
+  return 0;
+}
+
+
+/* --- the running task ---------------------------------------------------- */
+
+int corio_yield(void) {
+  corio_task_t *t = corio_self();
+
+  if (t == NULL || corio_coro_current() != t->co)
+    return UV_EINVAL;
+  t->why = CORIO__WHY_YIELD;
+  return corio_coro_yield(NULL, NULL);
+}
+
+
+corio_task_t *corio_self(void) {
+  corio__worker_t *w = corio__worker_current();
+  corio_rt_t *rt;
+
+  if (w != NULL)
+    return w->current;
+  rt = corio__loop_rt();
+  return rt != NULL ? rt->on_loop.current : NULL;
+}
+
+
+corio_rt_t *corio_current_rt(void) {
+  corio_task_t *t = corio_self();
+  return t != NULL ? t->rt : NULL;
+}
