@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "corio.h"
@@ -544,4 +545,67 @@ Test(loop, loop_only_mode_runs_every_task_on_the_loop_thread) {
   cr_assert_eq(corio_join(t, NULL), 0);
   cr_assert_eq(corio_rt_wait(rt), 0);
   cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* --- contracts ------------------------------------------------------------ */
+
+Test(loop, sleep_on_the_loop_thread_outside_a_task_is_einval) {
+  uv_loop_t loop;
+  corio_rt_t *rt;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1, .loop = &loop}), 0);
+  cr_assert_eq(corio_sleep(1), UV_EINVAL, "sleeping here would stop the loop");
+  cr_assert_eq(corio_rt_free(rt), 0);
+  cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* Starting with few descriptors left: corio_rt_new fails with a libuv
+ * error, or returns a runtime whose loop runs; never a dead loop. (With
+ * libuv 1.44 the loop's own set-up takes every descriptor corio's handles
+ * need, so the failing case is uv_loop_init's; corio_rt_new also reports
+ * a failure of its handles on the loop thread now.) */
+static void *naps(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)corio_sleep(1);
+}
+
+Test(loop, rt_new_reports_a_loop_that_cannot_start, .timeout = 30) {
+  struct rlimit lim;
+  int fds[4096], n, err, failed = 0;
+  corio_rt_t *rt;
+  corio_task_t *t;
+  uv_loop_t warm;
+  void *r;
+
+  /* libuv's one-time global set-up (its signal pipe) aborts without
+   * descriptors: have it done first. */
+  cr_assert_eq(uv_loop_init(&warm), 0);
+  cr_assert_eq(uv_loop_close(&warm), 0);
+  cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  lim.rlim_cur = 256; /* this test runs in a process of its own */
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  for (int left = 0; left <= 6; left++) {
+    n = 0;
+    while (n < 4096 && (fds[n] = dup(0)) >= 0)
+      n++;
+    cr_assert_lt(n, 4096);
+    for (int k = 0; k < left && n > 0; k++)
+      close(fds[--n]);
+    rt = NULL;
+    err = corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1});
+    while (n > 0)
+      close(fds[--n]);
+    if (err != 0) {
+      cr_assert_lt(err, 0);
+      failed++;
+      continue;
+    }
+    cr_assert_eq(corio_spawn(rt, naps, NULL, &t), 0);
+    cr_assert_eq(corio_join(t, &r), 0);
+    cr_assert_eq((intptr_t)r, 0, "%d descriptors left: the loop runs", left);
+    cr_assert_eq(corio_rt_free(rt), 0);
+  }
+  cr_assert_gt(failed, 0, "with no descriptor left, corio_rt_new fails");
 }

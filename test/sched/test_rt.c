@@ -555,3 +555,154 @@ Test(rt, a_task_joins_a_task_of_another_runtime) {
   cr_assert_eq((uintptr_t)r, 99);
   cr_assert_eq(corio_rt_free(other), 0);
 }
+
+/* --- contracts: calls that must run in a task, or outside one ------------ */
+
+static void *calls_main(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)corio_main(calls_main, NULL, NULL, NULL);
+}
+
+Test(rt, main_inside_a_task_is_einval) {
+  void *r = NULL;
+
+  cr_assert_eq(corio_main(calls_main, NULL, &(corio_rt_options_t){.workers = 1},
+                          &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL, "it would block a worker until itself ended");
+}
+
+/* --- joins that race the end of the joined task -------------------------- */
+
+static void *ends_soon(void *arg) {
+  unsigned spins = (unsigned)(uintptr_t)arg;
+
+  for (unsigned i = 0; i < spins; i++)
+    if (i % 64 == 0)
+      corio_yield();
+  return (void *)(uintptr_t)(spins + 1);
+}
+
+/* Joins with deadlines at the moment the joined task ends, and cancels of
+ * the joiner: every join ends once, with the result or an error after
+ * which the handle is still good. */
+static void *joins_racing_the_end(void *arg) {
+  unsigned n = (unsigned)(uintptr_t)arg, timeouts = 0;
+  uint64_t seed = 88172645463325252ull;
+
+  for (unsigned i = 0; i < n; i++) {
+    corio_task_t *t;
+    void *r = NULL;
+    int err;
+
+    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+    cr_assert_eq(corio_spawn(corio_current_rt(), ends_soon,
+                             (void *)(uintptr_t)(seed % 300), &t), 0);
+    /* a deadline that has passed, is now, or is a millisecond away */
+    err = corio_join_dl(t, &r, corio_now() + (seed >> 20) % 2 - (seed >> 24) % 2);
+    if (err == UV_ETIMEDOUT) {
+      timeouts++;
+      cr_assert_eq(corio_join(t, &r), 0, "the handle survives a timed-out join");
+    } else {
+      cr_assert_eq(err, 0);
+    }
+    cr_assert_eq((uintptr_t)r, seed % 300 + 1);
+  }
+  return (void *)(uintptr_t)timeouts;
+}
+
+static void *joins_forever_then_retries(void *arg) {
+  corio_task_t *t = arg;
+  void *r = NULL;
+  int err = corio_join(t, &r);
+
+  if (err == UV_ECANCELED)
+    err = corio_join(t, &r);
+  cr_assert_eq(err, 0);
+  return r;
+}
+
+static void *cancels_joiners_racing_the_end(void *arg) {
+  unsigned n = (unsigned)(uintptr_t)arg;
+
+  for (unsigned i = 0; i < n; i++) {
+    corio_task_t *t, *joiner;
+    void *r = NULL;
+
+    corio_spawn(corio_current_rt(), ends_soon, (void *)(uintptr_t)(i % 200), &t);
+    corio_spawn(corio_current_rt(), joins_forever_then_retries, t, &joiner);
+    for (unsigned k = 0; k < i % 3; k++)
+      corio_yield();
+    corio_cancel(joiner);
+    cr_assert_eq(corio_join(joiner, &r), 0);
+    cr_assert_eq((uintptr_t)r, i % 200 + 1);
+  }
+  return NULL;
+}
+
+Test(rt, joins_racing_the_end_of_the_task_end_once, .timeout = 120) {
+  unsigned n = CORIO_TEST_SLOW ? 2000 : 20000;
+  corio_rt_t *rt;
+  corio_task_t *a, *b;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_spawn(rt, joins_racing_the_end, (void *)(uintptr_t)n, &a), 0);
+  cr_assert_eq(corio_spawn(rt, cancels_joiners_racing_the_end,
+                           (void *)(uintptr_t)(n / 4), &b), 0);
+  cr_assert_eq(corio_join(a, NULL), 0);
+  cr_assert_eq(corio_join(b, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* --- deadlines that fire while the wait ends otherwise ------------------- */
+
+typedef struct {
+  corio_sem_t sem;
+  _Atomic(unsigned) taken, timed_out;
+} race_sem_t;
+
+static void *takes_with_deadline(void *arg) {
+  race_sem_t *rs = arg;
+
+  for (int i = 0; i < 200; i++) {
+    int err = corio_sem_acquire_dl(&rs->sem, corio_now() + 1);
+    if (err == 0)
+      atomic_fetch_add(&rs->taken, 1);
+    else if (err == UV_ETIMEDOUT)
+      atomic_fetch_add(&rs->timed_out, 1);
+    else
+      cr_assert_fail("unexpected %d", err);
+  }
+  return NULL;
+}
+
+static void *gives_now_and_then(void *arg) {
+  race_sem_t *rs = arg;
+
+  for (int i = 0; i < 1000; i++) {
+    corio_sem_release(&rs->sem, 1);
+    corio_sleep((uint64_t)(i % 2));
+  }
+  return NULL;
+}
+
+/* A deadline that fires just as the semaphore hands over: the waiter ends
+ * once (taken xor timed out), and no unit is lost or counted twice. */
+Test(rt, deadlines_racing_wake_ups_lose_nothing, .timeout = 120) {
+  race_sem_t rs = {0};
+  corio_task_t *t[9];
+  corio_rt_t *rt;
+  int64_t left = 0;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  corio_sem_init(&rs.sem, 0);
+  for (int i = 0; i < 8; i++)
+    corio_spawn(rt, takes_with_deadline, &rs, &t[i]);
+  corio_spawn(rt, gives_now_and_then, &rs, &t[8]);
+  for (int i = 0; i < 9; i++)
+    cr_assert_eq(corio_join(t[i], NULL), 0);
+  cr_assert_eq(atomic_load(&rs.taken) + atomic_load(&rs.timed_out), 8u * 200u);
+  while (corio_sem_tryacquire(&rs.sem) == 0)
+    left++;
+  cr_assert_eq((int64_t)atomic_load(&rs.taken) + left, 1000, "every unit once");
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
