@@ -12,3 +12,20 @@ void corio__block_sigpipe(void) {
   sigaddset(&set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
+
+
+void corio__thread_name(const char *name) {
+#if defined(__linux__)
+  char buf[16];
+  size_t i;
+
+  for (i = 0; i < sizeof buf - 1 && name[i] != '\0'; i++)
+    buf[i] = name[i];
+  buf[i] = '\0';
+  pthread_setname_np(pthread_self(), buf);
+#elif defined(__APPLE__)
+  pthread_setname_np(name);
+#else
+  (void)name;
+#endif
+}

@@ -8,4 +8,8 @@
  * writes on the loop thread cannot). */
 void corio__block_sigpipe(void);
 
+/* Name the calling thread (at most 15 bytes are kept), so that top, perf
+ * and gdb tell corio-loop from corio-w0. Best effort: nothing on failure. */
+void corio__thread_name(const char *name);
+
 #endif

@@ -222,6 +222,7 @@ static int init_handles(corio__loop_t *lp) {
 static void loop_thread_main(void *arg) {
   corio__loop_t *lp = arg;
 
+  corio__thread_name("corio-loop");
   corio__block_sigpipe();
   lp->start_err = init_handles(lp);
   uv_sem_post(&lp->started);

@@ -33,6 +33,7 @@
  * wakes it, or the parker's re-check sees the notifier's work.
  */
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -470,7 +471,10 @@ void *corio__worker_main(void *arg) {
   corio__worker_t *w = arg;
   corio_rt_t *rt = w->rt;
   corio_task_t *t;
+  char name[16];
 
+  snprintf(name, sizeof name, "corio-w%u", w->index);
+  corio__thread_name(name);
   tls_worker = w;
   corio__overflow_thread_init();
   corio__block_sigpipe();

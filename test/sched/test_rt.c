@@ -706,3 +706,27 @@ Test(rt, deadlines_racing_wake_ups_lose_nothing, .timeout = 120) {
   cr_assert_eq((int64_t)atomic_load(&rs.taken) + left, 1000, "every unit once");
   cr_assert_eq(corio_rt_free(rt), 0);
 }
+
+/* --- threads are named for what they are --------------------------------- */
+
+static void *says_thread_name(void *arg) {
+  char *name = arg;
+
+  pthread_getname_np(pthread_self(), name, 16);
+  return NULL;
+}
+
+Test(rt, threads_are_named_corio_loop_and_corio_w) {
+  char on_worker[16] = "", on_loop[16] = "";
+  corio_task_t *t;
+  corio_rt_t *rt;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_spawn(rt, says_thread_name, on_worker, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn_on_loop(rt, says_thread_name, on_loop, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_str_eq(on_worker, "corio-w0");
+  cr_assert_str_eq(on_loop, "corio-loop");
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
