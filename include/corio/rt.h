@@ -63,9 +63,9 @@ typedef struct corio_rt_options_s {
 CORIO_API int corio_rt_new(corio_rt_t **rt, const corio_rt_options_t *opts);
 
 /* Block the calling thread until every task of rt has finished (including
- * tasks spawned meanwhile). Returns 0, or UV_EINVAL when called from one of
- * rt's own tasks (it would wait for itself) or on rt's loop thread (it
- * would stop the loop the tasks need). Plain threads only. */
+ * tasks spawned meanwhile). Returns 0, or UV_EINVAL when called from a
+ * task, a worker or a loop thread (of any runtime: it would stall the
+ * tasks that thread runs). Plain threads only. */
 CORIO_API int corio_rt_wait(corio_rt_t *rt);
 
 /* Stop the workers and the loop bridge and free the runtime. Owned mode:
@@ -84,14 +84,18 @@ CORIO_API int corio_rt_wait(corio_rt_t *rt);
  * end the tasks first (corio_cancel, then join) when that matters. A
  * task that is running when this is called runs until it next suspends,
  * so a task that never suspends makes this wait for it. Returns 0, or
- * UV_EINVAL when called from one of rt's tasks. Plain threads only; no
- * other thread may use rt or its tasks during or after the call. */
+ * UV_EINVAL when called from a task or a worker thread, in owned mode from
+ * rt's own loop thread (it joins that thread), in attached mode from any
+ * thread but the loop's. Plain threads only; no other thread may use rt
+ * or its tasks during or after the call. */
 CORIO_API int corio_rt_free(corio_rt_t *rt);
 
 /* Run fn(arg) as the first task of a new runtime (opts may be NULL), wait
  * until it and everything it spawned have finished, free the runtime.
  * *result (if result is not NULL) gets fn's return value. Returns 0 or an
- * error of corio_rt_new / corio_spawn. Plain threads only. */
+ * error of corio_rt_new / corio_spawn; UV_EINVAL from a task, a worker or
+ * a loop thread (it would block that thread for the whole run). Plain
+ * threads only. */
 CORIO_API int corio_main(corio_task_fn fn, void *arg,
                          const corio_rt_options_t *opts, void **result);
 
@@ -109,10 +113,12 @@ CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
 
 /* Wait for task to finish, store its result in *result (if not NULL) and
  * release the handle. Inside a task it suspends the caller; on a plain
- * thread it blocks the thread. Returns 0, or UV_EINVAL (NULL task, a task
- * joining itself), or, in a task, UV_ECANCELED (corio_cancel, corio/sync.h)
- * with the handle still valid. A task is joined once, and not after a
- * detach. */
+ * thread it blocks the thread. On a loop or worker thread outside a task
+ * it returns UV_EINVAL unless the task has already finished (waiting
+ * there would stall the loop or the worker). Returns 0, or UV_EINVAL
+ * (NULL task, a task joining itself, a second joiner at once), or, in a
+ * task, UV_ECANCELED (corio_cancel) with the handle still valid. A task
+ * is joined once, and not after a detach. */
 CORIO_API int corio_join(corio_task_t *task, void **result);
 /* The same with a deadline (ms of corio_now()): UV_ETIMEDOUT when it
  * passes first; the handle stays valid and the join can be retried. From

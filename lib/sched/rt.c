@@ -148,15 +148,18 @@ int corio_on_loop_thread(corio_rt_t *rt) {
 }
 
 
-static int called_from_own_task(corio_rt_t *rt) {
-  return corio_current_rt() == rt;
+/* A worker or a loop thread (of any runtime), or a task: where blocking
+ * the thread would stall tasks. */
+static int on_corio_thread(void) {
+  return corio__worker_current() != NULL || corio__loop_current() != NULL ||
+         corio_self() != NULL;
 }
 
 
 int corio_rt_wait(corio_rt_t *rt) {
   uint32_t live;
 
-  if (rt == NULL || called_from_own_task(rt) || corio_on_loop_thread(rt))
+  if (rt == NULL || on_corio_thread())
     return UV_EINVAL;
   /* acquire: pairs with the last task's release decrement */
   while ((live = atomic_load_explicit(&rt->live, memory_order_acquire)) != 0)
@@ -168,7 +171,11 @@ int corio_rt_wait(corio_rt_t *rt) {
 int corio_rt_free(corio_rt_t *rt) {
   int err;
 
-  if (rt == NULL || called_from_own_task(rt))
+  if (rt == NULL || corio_self() != NULL || corio__worker_current() != NULL)
+    return UV_EINVAL;
+  /* Owned: not from its own loop thread (it joins that thread). Attached:
+   * only there (it closes handles of that loop). */
+  if ((corio__loop_current() == rt->lp) != !rt->lp->owned)
     return UV_EINVAL;
   if (!rt->lp->owned && atomic_load(&rt->lp->inflight) != 0)
     return UV_EBUSY;
@@ -187,9 +194,9 @@ int corio_main(corio_task_fn fn, void *arg, const corio_rt_options_t *opts,
   corio_rt_t *rt;
   int err;
 
-  /* From a task it would block a worker (or the loop) until its own
-   * runtime's tasks were done. */
-  if (fn == NULL || corio_self() != NULL)
+  /* From a task, a worker or a loop thread it would block that thread
+   * until the new runtime's tasks were done. */
+  if (fn == NULL || on_corio_thread())
     return UV_EINVAL;
   err = corio_rt_new(&rt, opts);
   if (err != 0)

@@ -206,8 +206,10 @@ int corio_join_dl(corio_task_t *t, void **result, uint64_t deadline) {
   if (!finished(t)) {
     if (self != NULL)
       err = join_from_task(t, deadline);
-    else if (deadline != UINT64_MAX)
-      err = UV_EINVAL; /* a plain thread waits without a deadline */
+    else if (deadline != UINT64_MAX || corio__loop_current() != NULL ||
+             corio__worker_current() != NULL)
+      err = UV_EINVAL; /* a plain thread waits without a deadline; a loop
+                          or worker thread must not wait at all */
     else
       err = join_from_thread(t);
     if (err != 0)

@@ -730,3 +730,64 @@ Test(rt, threads_are_named_corio_loop_and_corio_w) {
   cr_assert_str_eq(on_loop, "corio-loop");
   cr_assert_eq(corio_rt_free(rt), 0);
 }
+
+/* --- calls that would block a corio thread return UV_EINVAL -------------- */
+
+static void *waits_for_a_runtime(void *arg) {
+  return (void *)(intptr_t)corio_rt_wait(arg);
+}
+
+static void *frees_a_runtime(void *arg) {
+  return (void *)(intptr_t)corio_rt_free(arg);
+}
+
+static void *naps_a_while(void *arg) {
+  (void)arg;
+  corio_sleep(20);
+  return (void *)7;
+}
+
+static void *frees_from_a_plain_thread(void *arg) {
+  return (void *)(intptr_t)corio_rt_free(arg);
+}
+
+Test(rt, blocking_runtime_calls_from_corio_threads_are_einval) {
+  corio_rt_t *rt, *other;
+  corio_task_t *t;
+  void *r = NULL;
+  uv_loop_t loop;
+  pthread_t th;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_rt_new(&other, &(corio_rt_options_t){.workers = 1}), 0);
+  /* from a task of another runtime: it would block that worker */
+  cr_assert_eq(corio_spawn(rt, waits_for_a_runtime, other, &t), 0);
+  cr_assert_eq(corio_join(t, &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL);
+  cr_assert_eq(corio_spawn(rt, frees_a_runtime, other, &t), 0);
+  cr_assert_eq(corio_join(t, &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL);
+  /* owned mode, from its own loop thread: it would join itself */
+  cr_assert_eq(corio_spawn_on_loop(rt, frees_a_runtime, rt, &t), 0);
+  cr_assert_eq(corio_join(t, &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL);
+  cr_assert_eq(corio_rt_free(other), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+
+  /* attached mode: this thread is the loop thread */
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1, .loop = &loop}), 0);
+  cr_assert_eq(corio_spawn(rt, naps_a_while, NULL, &t), 0);
+  cr_assert_eq(corio_join(t, &r), UV_EINVAL, "joining here would stop the loop");
+  cr_assert_eq(corio_rt_wait(rt), UV_EINVAL);
+  cr_assert_eq(corio_main(naps_a_while, NULL, NULL, NULL), UV_EINVAL);
+  cr_assert_eq(pthread_create(&th, NULL, frees_from_a_plain_thread, rt), 0);
+  cr_assert_eq(pthread_join(th, &r), 0);
+  cr_assert_eq((intptr_t)r, UV_EINVAL, "attached: only on the loop thread");
+  cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(corio_join(t, &r), 0, "finished: no wait, so it works here");
+  cr_assert_eq((intptr_t)r, 7);
+  cr_assert_eq(corio_rt_free(rt), 0);
+  cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
