@@ -2,10 +2,13 @@
  * corio: the node lives inside the listed record (a waiter in a parked
  * task's frame, a connection, a task), so linking costs no allocation.
  *
- * A list is a circular ring through a sentinel head: empty when the head
- * points at itself; insert and remove touch no branches on the ends. A
- * node that is not on any list has next == NULL (corio__list_linked). The
- * list does no locking: its owner says which lock or thread guards it. */
+ * A list is a circular ring through a sentinel head: insert and remove
+ * touch no branches on the ends. An all-zero head is a valid empty list
+ * (it becomes a ring at the first insert), so lists can sit in objects
+ * made with an ..._INITIALIZER macro. A node that is not on any list has
+ * next == NULL (corio__list_linked). The list does no locking: its owner
+ * says which lock or thread guards it. A head that holds nodes must not
+ * be moved (copied) elsewhere. */
 #ifndef CORIO_CORE_LIST_H
 #define CORIO_CORE_LIST_H
 
@@ -24,7 +27,7 @@ static inline void corio__list_init(corio__list_t *head) {
 }
 
 static inline int corio__list_empty(const corio__list_t *head) {
-  return head->next == head;
+  return head->next == NULL || head->next == head;
 }
 
 /* Nonzero while n is on a list (nodes start zeroed or removed). */
@@ -32,8 +35,11 @@ static inline int corio__list_linked(const corio__list_t *n) {
   return n->next != NULL;
 }
 
+/* at is a node on a list or a head (made a ring if still all-zero). */
 static inline void corio__list_insert_before(corio__list_t *at,
                                              corio__list_t *n) {
+  if (at->next == NULL)
+    corio__list_init(at);
   n->next = at;
   n->prev = at->prev;
   at->prev->next = n;
@@ -47,6 +53,8 @@ static inline void corio__list_push_back(corio__list_t *head, corio__list_t *n) 
 
 static inline void corio__list_push_front(corio__list_t *head,
                                           corio__list_t *n) {
+  if (head->next == NULL)
+    corio__list_init(head);
   corio__list_insert_before(head->next, n);
 }
 
@@ -60,7 +68,7 @@ static inline void corio__list_remove(corio__list_t *n) {
 }
 
 static inline corio__list_t *corio__list_first(const corio__list_t *head) {
-  return head->next != head ? head->next : NULL;
+  return corio__list_empty(head) ? NULL : head->next;
 }
 
 static inline corio__list_t *corio__list_pop_front(corio__list_t *head) {
@@ -72,8 +80,9 @@ static inline corio__list_t *corio__list_pop_front(corio__list_t *head) {
 }
 
 /* for (n = each node) ; safe against removing n inside the body. */
-#define corio__list_foreach_safe(n, tmp, head) \
-  for ((n) = (head)->next, (tmp) = (n)->next; (n) != (head); \
+#define corio__list_foreach_safe(n, tmp, head)                          \
+  for ((n) = corio__list_first(head), (tmp) = (n) ? (n)->next : NULL; \
+       (n) != NULL && (n) != (head);                                 \
        (n) = (tmp), (tmp) = (n)->next)
 
 #endif
