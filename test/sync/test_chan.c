@@ -1055,3 +1055,179 @@ Test(select, double_select_delivers_every_value_once, .timeout = 120) {
   cr_assert_eq(corio_main(double_select, NULL, &(corio_rt_options_t){.workers = 2},
                           NULL), 0);
 }
+
+/* runtime TestChan, for each capacity: what blocks and what does not,
+ * FIFO order, values intact, len and cap. */
+
+static void *chan_ops_at(void *arg) {
+  size_t cap = (size_t)(uintptr_t)arg;
+  corio_chan_t *c;
+  int v = 0;
+
+  cr_assert_eq(corio_chan_new(&c, sizeof(int), cap), 0);
+  cr_assert_eq(corio_chan_cap(c), cap);
+  /* a receive from an empty channel blocks; a non-blocking one does not */
+  cr_assert_eq(corio_chan_recv_dl(c, &v, PAST), UV_ETIMEDOUT);
+  cr_assert_eq(corio_chan_try_recv(c, &v), UV_EAGAIN);
+  /* sends fill the buffer without blocking, then block */
+  for (v = 0; v < (int)cap; v++) {
+    cr_assert_eq(corio_chan_send_dl(c, &v, PAST), 0);
+    cr_assert_eq(corio_chan_len(c), (size_t)v + 1);
+  }
+  cr_assert_eq(corio_chan_send_dl(c, &v, PAST), UV_ETIMEDOUT);
+  cr_assert_eq(corio_chan_try_send(c, &v), UV_EAGAIN);
+  /* received in FIFO order, intact */
+  for (int i = 0; i < (int)cap; i++) {
+    cr_assert_eq(corio_chan_recv_dl(c, &v, PAST), 0);
+    cr_assert_eq(v, i);
+  }
+  cr_assert_eq(corio_chan_len(c), 0);
+  /* a closed channel yields UV_EOF, never blocking, again and again */
+  cr_assert_eq(corio_chan_close(c), 0);
+  for (int i = 0; i < 10; i++)
+    cr_assert_eq(corio_chan_recv_dl(c, &v, PAST), UV_EOF);
+  cr_assert_eq(corio_chan_send_dl(c, &v, PAST), UV_EPIPE);
+  cr_assert_eq(corio_chan_try_send(c, &v), UV_EPIPE);
+  cr_assert_eq(corio_chan_free(c), 0);
+  return NULL;
+}
+
+typedef struct {
+  corio_chan_t *c;
+  int from, n;
+} span_t;
+
+static void *sends_span(void *arg) {
+  span_t *s = arg;
+
+  for (int v = s->from; v < s->from + s->n; v++)
+    cr_assert_eq(corio_chan_send(s->c, &v), 0);
+  return NULL;
+}
+
+static void *chan_fifo_at(void *arg) {
+  size_t cap = (size_t)(uintptr_t)arg;
+  enum { SENDERS = 4, EACH = 1000 };
+  span_t s[SENDERS];
+  corio_task_t *t[SENDERS];
+  int last[SENDERS], v;
+  long sum = 0;
+
+  cr_assert_eq(corio_chan_new(&s[0].c, sizeof(int), cap), 0);
+  for (int k = 0; k < SENDERS; k++) {
+    s[k] = (span_t){s[0].c, k * EACH, EACH};
+    last[k] = -1;
+    cr_assert_eq(corio_spawn(corio_current_rt(), sends_span, &s[k], &t[k]), 0);
+  }
+  for (int i = 0; i < SENDERS * EACH; i++) {
+    cr_assert_eq(corio_chan_recv(s[0].c, &v), 0);
+    cr_assert(v >= 0 && v < SENDERS * EACH);
+    cr_assert_gt(v, last[v / EACH], "each sender's values in order");
+    last[v / EACH] = v;
+    sum += v;
+  }
+  cr_assert_eq(sum, (long)SENDERS * EACH * (SENDERS * EACH - 1) / 2);
+  for (int k = 0; k < SENDERS; k++)
+    cr_assert_eq(corio_join(t[k], NULL), 0);
+  cr_assert_eq(corio_chan_free(s[0].c), 0);
+  return NULL;
+}
+
+Test(chan, ops_block_or_not_as_in_go_for_each_capacity) {
+  static const size_t caps[] = {0, 1, 2, 10, 100};
+
+  for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+    cr_assert_eq(corio_main(chan_ops_at, (void *)(uintptr_t)caps[i], NULL, NULL), 0);
+    cr_assert_eq(corio_main(chan_fifo_at, (void *)(uintptr_t)caps[i],
+                            &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  }
+}
+
+/* nonblock.go: a non-blocking send or receive succeeds once a partner
+ * waits, for an unbuffered and a buffered channel. */
+
+static void *receives_123(void *arg) {
+  int v = 0;
+
+  cr_assert_eq(corio_chan_recv(arg, &v), 0);
+  cr_assert_eq(v, 123);
+  return NULL;
+}
+
+static void *sends_234(void *arg) {
+  int v = 234;
+
+  cr_assert_eq(corio_chan_send(arg, &v), 0);
+  return NULL;
+}
+
+static void *nonblocking_meets_partner(void *arg) {
+  (void)arg;
+  for (size_t cap = 0; cap < 2; cap++) {
+    corio_chan_t *c;
+    corio_task_t *t;
+    int v = 123, r;
+    corio_select_case_t cs[1] = {{NULL, CORIO_RECV, &v, 0}};
+
+    cr_assert_eq(corio_chan_new(&c, sizeof(int), cap), 0);
+    cs[0].ch = c;
+    cr_assert_eq(corio_select_try(cs, 1), UV_EAGAIN, "nobody sends yet");
+    cr_assert_eq(corio_spawn(corio_current_rt(), receives_123, c, &t), 0);
+    cs[0].op = CORIO_SEND;
+    while ((r = corio_select_try(cs, 1)) == UV_EAGAIN)
+      corio_yield();
+    cr_assert_eq(r, 0);
+    cr_assert_eq(corio_join(t, NULL), 0);
+
+    cr_assert_eq(corio_spawn(corio_current_rt(), sends_234, c, &t), 0);
+    cs[0].op = CORIO_RECV;
+    while ((r = corio_select_try(cs, 1)) == UV_EAGAIN)
+      corio_yield();
+    cr_assert_eq(r, 0);
+    cr_assert_eq(v, 234);
+    cr_assert_eq(corio_join(t, NULL), 0);
+    cr_assert_eq(corio_chan_free(c), 0);
+  }
+  return NULL;
+}
+
+Test(chan, nonblocking_ops_meet_a_waiting_partner) {
+  cr_assert_eq(corio_main(nonblocking_meets_partner, NULL, &one_thread, NULL), 0);
+  cr_assert_eq(corio_main(nonblocking_meets_partner, NULL,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+}
+
+/* The header's argument errors, and the element size bound. */
+Test(chan, argument_errors_are_einval) {
+  corio_chan_t *ch;
+  int v = 0;
+
+  cr_assert_eq(corio_chan_new(NULL, sizeof(int), 1), UV_EINVAL);
+  cr_assert_eq(corio_chan_new(&ch, CORIO_CHAN_ELEM_MAX + 1, 0), UV_EINVAL);
+  cr_assert_eq(corio_chan_new(&ch, 8, SIZE_MAX / 4), UV_EINVAL, "size overflows");
+  cr_assert_eq(corio_chan_new(&ch, CORIO_CHAN_ELEM_MAX, 1), 0);
+  cr_assert_eq(corio_chan_cap(ch), 1);
+  cr_assert_eq(corio_chan_free(ch), 0);
+  cr_assert_eq(corio_chan_new(&ch, sizeof(int), 1), 0);
+  cr_assert_eq(corio_chan_send(NULL, &v), UV_EINVAL);
+  cr_assert_eq(corio_chan_send(ch, NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_send_dl(ch, NULL, PAST), UV_EINVAL);
+  cr_assert_eq(corio_chan_try_send(NULL, &v), UV_EINVAL);
+  cr_assert_eq(corio_chan_try_send(ch, NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_recv(NULL, &v), UV_EINVAL);
+  cr_assert_eq(corio_chan_recv(ch, NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_recv_dl(ch, NULL, PAST), UV_EINVAL);
+  cr_assert_eq(corio_chan_try_recv(NULL, &v), UV_EINVAL);
+  cr_assert_eq(corio_chan_try_recv(ch, NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_close(NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_free(NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_len(NULL), 0);
+  cr_assert_eq(corio_chan_cap(NULL), 0);
+  /* on a plain thread: what needs no wait is done, a wait is UV_EINVAL */
+  cr_assert_eq(corio_chan_send_dl(ch, &v, PAST), 0);
+  cr_assert_eq(corio_chan_send_dl(ch, &v, PAST), UV_EINVAL);
+  cr_assert_eq(corio_chan_len(ch), 1, "nothing changed");
+  cr_assert_eq(corio_chan_recv_dl(ch, &v, PAST), 0);
+  cr_assert_eq(corio_chan_recv_dl(ch, &v, PAST), UV_EINVAL);
+  cr_assert_eq(corio_chan_free(ch), 0);
+}
