@@ -97,9 +97,10 @@ CORIO_API size_t corio_chan_cap(const corio_chan_t *ch);
  * cancelled (UV_ECANCELED). The same channel may appear in several cases,
  * also for both directions; a select never completes with itself. */
 
-/* The most cases one select takes. Its per-case waiters live in the
- * calling task's frame (about 4 KiB at this bound), so a select never
- * allocates; a select over more channels is a design to revisit. */
+/* The most cases one select takes (counting NULL ones); more is
+ * UV_EINVAL. A select keeps a waiter per case in the calling task's frame,
+ * about 4 KiB at this bound, and so never allocates. To wait on more
+ * channels, fan them in: a task per group forwards to one channel. */
 #define CORIO_SELECT_MAX 64
 
 enum { CORIO_SEND = 1, CORIO_RECV = 2 };

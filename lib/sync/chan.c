@@ -11,7 +11,11 @@
  * selects cannot deadlock, as in Go's sellock), completes a ready case if
  * there is one (starting at a random case), else queues one waiter per
  * case, all sharing the task's single wake token, and parks; the channel
- * that claims first wins, and the task takes its other waiters back.
+ * that claims first wins, and the task takes its other waiters back. A
+ * case with a NULL channel is skipped throughout (Go's nil channel); a
+ * select with no live case parks with no waiter anywhere, so only its
+ * deadline or a cancel ends it. The waiters and the lock list live in the
+ * caller's frame, bounded by CORIO_SELECT_MAX.
  */
 #include <stdlib.h>
 #include <string.h>
