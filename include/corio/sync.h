@@ -49,8 +49,9 @@ extern "C" {
 /* ------------------------------------------------------------------------
  * Mutex. First come, first served: unlock hands the mutex straight to the
  * longest waiter (no thundering herd, no barging), and an uncontended
- * lock or unlock is one atomic operation, no suspension. Any task may
- * unlock it (as with Go's sync.Mutex). */
+ * lock or unlock is one atomic operation, no suspension. Any task or
+ * thread may unlock it, not only the one that locked it (as with Go's
+ * sync.Mutex). */
 
 typedef struct corio_mutex_s { CORIO__SYNC_STORAGE; } corio_mutex_t;
 #define CORIO_MUTEX_INITIALIZER {{{0}}}
