@@ -22,11 +22,13 @@
  * Transfer-Encoding, invalid or conflicting Content-Length), 408 (header
  * timeout), 413 (Content-Length over the body limit), 414 (target over the
  * header limit), 417 (an Expect other than 100-continue), 431 (header
- * block over the limit, too many headers), 501 (unknown method, a
- * Transfer-Encoding other than chunked), 505 (HTTP major version not 1).
+ * block over the limit, more than CORIO_HTTP_MAX_HEADERS header fields),
+ * 501 (unknown method, a Transfer-Encoding other than chunked), 505 (HTTP
+ * major version not 1).
  *
- * All calls here are for the connection's own task (the handler), may
- * suspend, and return 0 / a count or a negative libuv error.
+ * The calls on requests and responses are for the connection's own task
+ * (the handler), may suspend, and return 0 / a count or a negative libuv
+ * error. The serving calls say each where they may be called.
  */
 #ifndef CORIO_HTTP_H
 #define CORIO_HTTP_H
@@ -59,44 +61,96 @@ typedef struct corio_http_str_s {
 typedef int (*corio_http_handler_fn)(corio_http_req_t *req,
                                      corio_http_res_t *res, void *arg);
 
-/* Server options; all-zero fields take the documented defaults. */
+/* ------------------------------------------------------------------------
+ * Options and limits. A zero field of corio_http_options_t takes the
+ * CORIO_HTTP_DEFAULT_ value of its name; the other constants are fixed
+ * limits of the server. */
+
+#define CORIO_HTTP_DEFAULT_MAX_HEADER_BYTES 8192
+/* max_header_bytes above it is lowered to it: a request head takes at most
+ * half the connection's buffer (CORIO_TCP_BUFFER, corio/net.h), so its
+ * body has room to stream behind it. */
+#define CORIO_HTTP_MAX_HEADER_BYTES_CAP (CORIO_TCP_BUFFER / 2)
+#define CORIO_HTTP_DEFAULT_MAX_BODY_BYTES ((uint64_t)1 << 30) /* 1 GiB */
+#define CORIO_HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define CORIO_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define CORIO_HTTP_DEFAULT_MAX_CONNECTIONS 10000
+/* Header fields a request head may have; more is a 431. */
+#define CORIO_HTTP_MAX_HEADERS 100
+/* The buffer of corio_http_send_file, and each of the two of
+ * corio_http_body_to_file: one threadpool round trip moves this much. */
+#define CORIO_HTTP_FILE_BUFFER (256 * 1024)
+
 typedef struct corio_http_options_s {
-  size_t max_header_bytes;     /* request line + headers; 0: 8192 (<= 32768) */
-  uint64_t max_body_bytes;     /* 0: 1 GiB; over it: 413 or UV_E2BIG */
-  uint64_t header_timeout_ms;  /* first byte to end of headers; 0: 10000 */
-  uint64_t idle_timeout_ms;    /* keep-alive wait, and any read or write
-                                * making no progress; 0: 60000 */
-  unsigned max_connections;    /* beyond it: 503 and close; 0: 10000 */
+  /* Request line + headers; over it: 431 (414 if the target alone is).
+   * 0: CORIO_HTTP_DEFAULT_MAX_HEADER_BYTES; at most
+   * CORIO_HTTP_MAX_HEADER_BYTES_CAP. */
+  size_t max_header_bytes;
+  /* Over it: 413, or UV_E2BIG from the body calls.
+   * 0: CORIO_HTTP_DEFAULT_MAX_BODY_BYTES. */
+  uint64_t max_body_bytes;
+  /* From a request's first byte to the end of its headers; over it: 408.
+   * 0: CORIO_HTTP_DEFAULT_HEADER_TIMEOUT_MS. */
+  uint64_t header_timeout_ms;
+  /* The keep-alive wait for the next request, and any read or write making
+   * no progress. 0: CORIO_HTTP_DEFAULT_IDLE_TIMEOUT_MS. */
+  uint64_t idle_timeout_ms;
+  /* Connections served at once; beyond it: 503 and close.
+   * 0: CORIO_HTTP_DEFAULT_MAX_CONNECTIONS. */
+  unsigned max_connections;
 } corio_http_options_t;
 
 /* ------------------------------------------------------------------------
- * Serving. */
+ * Serving. A server serves one listener with a task per connection. It is
+ * stopped by shutdown, which waits for the connections to close, and
+ * freed after that; corio_http_serve does all of it for a listener that
+ * someone else closes. */
 
 /* A server for ln (which it serves, and closes on shutdown). opts may be
- * NULL. Returns 0 and *srv, UV_EINVAL, or UV_ENOMEM. Does not suspend. */
+ * NULL. Returns 0 and *srv, UV_EINVAL, or UV_ENOMEM. Does not suspend;
+ * any thread. */
 CORIO_API int corio_http_server_new(corio_http_server_t **srv,
                                     corio_tcp_listener_t *ln,
                                     corio_http_handler_fn handler, void *arg,
                                     const corio_http_options_t *opts);
 
 /* Serve until the server is shut down (or its listener closed): returns 0
- * then. Blocks the calling task (or plain thread, not the loop thread). */
+ * then, or at once if shutdown came first. Blocks the calling task (or
+ * plain thread, not the loop thread). */
 CORIO_API int corio_http_server_run(corio_http_server_t *srv);
 
-/* Graceful stop: close the listener (so run returns), close idle
+/* Graceful stop: close the listener (so run returns) and the idle
  * keep-alive connections, let requests in progress finish until deadline
  * (ms of corio_now()), then cancel the tasks of those left (their calls
- * return UV_ECANCELED) and close them. Returns once every connection is
- * closed: 0, or UV_ETIMEDOUT if some had to be cut at the deadline. Any
- * task, or a plain thread; once. */
+ * return UV_ECANCELED, again and again if a handler carries on) and wait
+ * for them to close. The last connection to close wakes the caller: no
+ * polling.
+ *
+ * Returns once every connection is closed: 0, or UV_ETIMEDOUT if some had
+ * to be cut at the deadline, or UV_ECANCELED if the calling task was
+ * cancelled (corio_cancel) while it waited: the rest were cut then.
+ * Returns at once with UV_EALREADY if shutdown was called before (it may
+ * still be running), or UV_EINVAL (NULL; on the loop thread outside a
+ * task, where waiting would stop the loop): both change nothing.
+ *
+ * May suspend. From any task, or any plain thread, which it blocks: a
+ * thread that waits for signals (sigwait, signalfd) may call it; a signal
+ * handler may not. */
 CORIO_API int corio_http_server_shutdown(corio_http_server_t *srv,
                                          uint64_t deadline);
 
 /* Free a server that run has returned for and that has no connections
- * (after shutdown). UV_EBUSY otherwise. */
+ * (after shutdown). Returns 0, or UV_EBUSY (nothing is freed). Does not
+ * suspend; any thread. */
 CORIO_API int corio_http_server_free(corio_http_server_t *srv);
 
-/* new + run + free: serve ln until it is closed. */
+/* new + run + free: serve ln until it is closed (corio_tcp_listener_close
+ * from another task or thread), or until the calling task is cancelled.
+ * Then close the idle keep-alive connections, wait without a deadline
+ * for the requests in progress to finish (a cancel of the calling task
+ * meanwhile cuts them), and free the server. Returns run's result, or an
+ * error of new. Blocks the calling task (or plain thread, not the loop
+ * thread). */
 CORIO_API int corio_http_serve(corio_tcp_listener_t *ln,
                                corio_http_handler_fn handler, void *arg,
                                const corio_http_options_t *opts);
@@ -117,8 +171,11 @@ CORIO_API int corio_http_version(const corio_http_req_t *req);
  * surrounding whitespace; .p == NULL if absent. */
 CORIO_API corio_http_str_t corio_http_header(const corio_http_req_t *req,
                                              const char *name);
-/* Headers in arrival order: 0 and *name, *value for i < count, else UV_EOF. */
+/* The number of header fields of the request head (trailers are not
+ * counted). */
 CORIO_API size_t corio_http_header_count(const corio_http_req_t *req);
+/* Headers in arrival order: 0 and *name, *value (each may be NULL) for
+ * i < count, else UV_EOF. */
 CORIO_API int corio_http_header_at(const corio_http_req_t *req, size_t i,
                                    corio_http_str_t *name,
                                    corio_http_str_t *value);
@@ -138,9 +195,11 @@ CORIO_API int corio_http_keep_alive(const corio_http_req_t *req);
 CORIO_API ssize_t corio_http_body_read(corio_http_req_t *req, void *buf,
                                        size_t len);
 /* Write the whole body to path (created or truncated, mode 0644) through
- * the loop's file calls, in constant memory (two 256 KiB buffers while
- * it runs: a helper task writes one while the body fills the other); *bytes (if not NULL) gets the count. 0, or an error as body_read's or the file's; on error the file
- * is removed. */
+ * the loop's file calls, in constant memory (two buffers of
+ * CORIO_HTTP_FILE_BUFFER bytes while it runs: a helper task writes one
+ * while the body fills the other); *bytes (if not NULL) gets the count.
+ * 0, or an error as body_read's or the file's; on error the file is
+ * removed. */
 CORIO_API int corio_http_body_to_file(corio_http_req_t *req, const char *path,
                                       uint64_t *bytes);
 /* Read and drop the rest of the body. 0 or an error as body_read's. */
@@ -164,7 +223,7 @@ CORIO_API int corio_http_res_write(corio_http_res_t *res, const void *data,
                                    size_t len);
 CORIO_API int corio_http_res_end(corio_http_res_t *res);
 /* The file at path as the body, status 200, in constant memory (one
- * 256 KiB buffer while it runs):
+ * buffer of CORIO_HTTP_FILE_BUFFER bytes while it runs):
  * UV_ENOENT (nothing was sent: answer 404 yourself) or another error. */
 CORIO_API int corio_http_send_file(corio_http_res_t *res, const char *path,
                                    const char *headers);

@@ -26,10 +26,15 @@
  * owner (the handler of corio_tcp_serve, the caller of accept or connect),
  * which closes it. At most one task reads at a time and writes are
  * serialised in arrival order, so another task may write while the owner
- * reads. All calls that wait take a deadline in their _dl twin (ms of
- * corio_now(), UV_ETIMEDOUT when it passes) and return UV_ECANCELED when
- * the task is cancelled (corio_cancel). They may suspend and must be
- * called from a task (UV_EINVAL elsewhere) unless they say otherwise.
+ * reads. Calls that wait for the network or the peer (accept, connect,
+ * read, write, shutdown) take a deadline in their _dl twin (ms of
+ * corio_now(); UV_ETIMEDOUT when it passes, never before; UV_ENOMEM if no
+ * memory is left to arm it); listen, serve, listener_close and adopt wait
+ * only for the loop thread (serve: until the listener closes) and have
+ * none. A call that waits returns UV_ECANCELED when its task is cancelled
+ * (corio_cancel) unless it says otherwise. Each call says where it may be
+ * called; "in a task" means a task itself, not a coroutine nested in one,
+ * and such a call returns UV_EINVAL anywhere else instead of waiting.
  *
  * Defaults: TCP_NODELAY is set on every connection (small responses go out
  * at once, as in Go). SIGPIPE never reaches the application: corio sends
@@ -51,41 +56,61 @@
 extern "C" {
 #endif
 
-/* Bytes of each connection's read buffer. */
+/* Bytes of each connection's read buffer: enough for a request head and a
+ * good part of a body at once, and small enough for thousands of idle
+ * connections (an idle connection that never received holds none). */
 #define CORIO_TCP_BUFFER (64 * 1024)
+
+/* The most buffers one corio_writev takes: IOV_MAX on Linux and macOS, as
+ * many as one sendmsg(2) accepts. */
+#define CORIO_TCP_WRITEV_MAX 1024
+
+/* The listen(2) backlog when the options give none: 511, as nginx,
+ * Node.js and Redis use (the kernel caps it at net.core.somaxconn). */
+#define CORIO_TCP_DEFAULT_BACKLOG 511
 
 typedef struct corio_tcp_s corio_tcp_t;
 typedef struct corio_tcp_listener_s corio_tcp_listener_t;
 
 /* ------------------------------------------------------------------------
- * Servers. */
+ * Servers. A listener accepts into a task waiting in corio_tcp_accept, or,
+ * served by corio_tcp_serve, spawns a task per connection from the loop
+ * thread. Connections that come while nobody accepts wait in the kernel's
+ * backlog. */
 
 typedef struct corio_tcp_listen_options_s {
-  int backlog;    /* listen(2) backlog; 0: 511 */
+  int backlog;    /* listen(2) backlog; 0 or less: CORIO_TCP_DEFAULT_BACKLOG */
   int reuseport;  /* nonzero: SO_REUSEPORT, for several listeners on a port */
   int ipv6_only;  /* nonzero: an IPv6 listener takes no IPv4 connections */
   /* The runtime whose loop listens; NULL: the calling task's runtime. */
   corio_rt_t *rt;
 } corio_tcp_listen_options_t;
 
-/* Listen on host:port. host is a numeric IPv4 or IPv6 address, a
- * name (resolved; the first address is used), or NULL for every IPv4
- * address ("0.0.0.0"); port 0 picks a free port (see
- * corio_tcp_listener_port). opts may be NULL. Returns 0 and sets *ln, or a
- * libuv error (UV_EADDRINUSE, UV_EACCES, UV_EAI_NONAME, ...; UV_EINVAL
- * without a runtime). May suspend; also works from a plain thread (which
- * it blocks) when opts->rt is set, but not on the loop thread outside a
- * task. */
+/* Listen on host:port. host is a numeric IPv4 or IPv6 address, a name
+ * (resolved; the first address is used), or NULL for every IPv4 address
+ * ("0.0.0.0"); port 0 picks a free port (see corio_tcp_listener_port).
+ * opts may be NULL. Returns 0 and sets *ln, or a libuv error:
+ * UV_EADDRINUSE, UV_EACCES, ... (bind, listen), UV_EAI_NONAME, ...
+ * (resolution), UV_ENOMEM, UV_ECANCELED (the task was cancelled; nothing
+ * is left listening), UV_EINVAL (ln NULL; port outside 0..65535; no
+ * runtime: outside a task without opts->rt; on a loop thread outside a
+ * task; SO_REUSEPORT could not be set). May suspend. In a task, or on a
+ * plain thread when opts->rt is set (it blocks the thread, and resolves a
+ * name with getaddrinfo(3)). */
 CORIO_API int corio_tcp_listen(corio_tcp_listener_t **ln,
                                const char *host, int port,
                                const corio_tcp_listen_options_t *opts);
 
-/* The port the listener is bound to, or a negative libuv error. Any thread. */
+/* The port ln is bound to (> 0), or a negative libuv error (UV_EINVAL for
+ * NULL). Does not suspend; any thread. */
 CORIO_API int corio_tcp_listener_port(corio_tcp_listener_t *ln);
 
 /* Wait for the next connection: 0 and *conn (the caller owns it), or
- * UV_ECANCELED (task cancelled, or the listener closed), UV_ETIMEDOUT
- * (_dl), UV_EBUSY (the listener is being served by corio_tcp_serve). */
+ * UV_ECANCELED (the task was cancelled, or the listener closed),
+ * UV_ETIMEDOUT (_dl), UV_EBUSY (ln is served by corio_tcp_serve),
+ * UV_EINVAL (ln or conn NULL; not in a task). Several tasks may wait on
+ * one listener: connections go to them in the order they came. May
+ * suspend; in a task. */
 CORIO_API int corio_tcp_accept(corio_tcp_listener_t *ln, corio_tcp_t **conn);
 CORIO_API int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
                                   uint64_t deadline);
@@ -96,93 +121,125 @@ typedef void (*corio_tcp_handler_fn)(corio_tcp_t *conn, void *arg);
 
 /* Serve ln: every accepted connection gets a new task running
  * handler(conn, arg), spawned by the loop thread as it accepts, with no
- * accept round trip. Returns when the listener is closed (0), or at once
- * with UV_EBUSY if ln is already served or has accept waiters. Blocks the
- * calling task (or plain thread, not the loop thread) until then.
- * Connections already accepted live on after the listener closes.
- * When accept fails for lack of descriptors (EMFILE, ENFILE), libuv's
- * reserve descriptor lets the loop refuse the waiting connections instead
- * of spinning; serving resumes as soon as descriptors are free. */
+ * accept round trip. Waits until the listener is closed and returns 0;
+ * returns at once with UV_EBUSY if ln is already served or has accept
+ * waiters, UV_EINVAL for NULL ln or handler or on a loop thread outside a
+ * task. A cancelled task returns UV_ECANCELED and stops serving: the
+ * listener stays open (close it, or serve it again). Connections already
+ * accepted live on after the listener closes. When accept fails for lack
+ * of descriptors (EMFILE, ENFILE), libuv's reserve descriptor lets the
+ * loop refuse the waiting connections instead of spinning; serving
+ * resumes as soon as descriptors are free. May suspend; in a task, or on
+ * a plain thread (which it blocks). */
 CORIO_API int corio_tcp_serve(corio_tcp_listener_t *ln,
                               corio_tcp_handler_fn handler, void *arg);
 
 /* Stop listening and free ln: corio_tcp_serve returns 0 and accept waiters
- * get UV_ECANCELED. Returns 0 once the socket is closed. May suspend; also
- * from a plain thread (not the loop thread outside a task). */
+ * get UV_ECANCELED; no call on ln may start after this one. Waits until
+ * the socket is closed, then returns 0; a cancel does not cut that short
+ * (it stays pending for the task's next wait). UV_EINVAL, with nothing
+ * done, for NULL or on a loop thread outside a task. May suspend; in a
+ * task, or on a plain thread (which it blocks). */
 CORIO_API int corio_tcp_listener_close(corio_tcp_listener_t *ln);
 
 /* ------------------------------------------------------------------------
  * Clients. */
 
 /* Connect to host:port: resolves host through the loop (numeric addresses
- * without the threadpool) and tries each address in turn. Returns 0 and
- * *conn (the caller owns it), or the last address's error as a libuv code
- * (UV_ECONNREFUSED, UV_ENETUNREACH, UV_EAI_NONAME, ...), UV_ETIMEDOUT
- * (_dl: the deadline covers resolution and every attempt), UV_ECANCELED. */
+ * without the threadpool; NULL: "127.0.0.1") and tries each address in
+ * turn. Returns 0 and *conn (the caller owns it), or a libuv error: the
+ * last address's (UV_ECONNREFUSED, UV_ENETUNREACH, ...), UV_EAI_NONAME,
+ * ... (resolution), UV_ETIMEDOUT (_dl: the deadline covers resolution and
+ * every attempt), UV_ECANCELED, UV_ENOMEM, UV_EINVAL (conn NULL; port
+ * outside 0..65535; not in a task). May suspend; in a task. */
 CORIO_API int corio_tcp_connect(corio_tcp_t **conn, const char *host, int port);
 CORIO_API int corio_tcp_connect_dl(corio_tcp_t **conn, const char *host,
                                    int port, uint64_t deadline);
 
 /* ------------------------------------------------------------------------
- * Data. */
+ * Data. Reads take what the loop has buffered; writes send from the
+ * calling task and wait only when the kernel's buffer is full. */
 
 /* Read up to len bytes: the number read (> 0), UV_EOF once the peer has
  * shut down its side and everything before was read, a libuv error
- * (UV_ECONNRESET, ...), UV_ETIMEDOUT (_dl), UV_ECANCELED (the task was
- * cancelled, or the owner closed conn meanwhile), UV_EBUSY (another task
- * is reading). Returns without waiting when bytes are buffered. len == 0
- * returns 0. Nothing is lost when it gives up: unread bytes stay buffered. */
+ * (UV_ECONNRESET, ...; UV_ENOBUFS: no memory for the connection's
+ * buffer), UV_ETIMEDOUT (_dl), UV_ECANCELED (the task was cancelled, or
+ * the owner closed conn, before or meanwhile), UV_EBUSY (another task is
+ * reading), UV_EINVAL (conn NULL; buf NULL with len > 0; not in a task).
+ * The end of the stream and errors stay: every later read returns them
+ * again. Returns without waiting when bytes are buffered. len == 0
+ * returns 0. Nothing is lost when it gives up: unread bytes stay
+ * buffered. May suspend; in a task. */
 CORIO_API ssize_t corio_read(corio_tcp_t *conn, void *buf, size_t len);
 CORIO_API ssize_t corio_read_dl(corio_tcp_t *conn, void *buf, size_t len,
                                 uint64_t deadline);
 
 /* Read exactly len bytes: len, or an error as corio_read (UV_EOF if the
- * stream ends first). On an error, *got (if not NULL) says how many bytes
- * were read into buf before it. */
+ * stream ends first). *got (if not NULL) says how many bytes were read
+ * into buf, also on an error. len == 0 returns 0. The _dl deadline covers
+ * the whole read. May suspend; in a task. */
 CORIO_API ssize_t corio_read_full(corio_tcp_t *conn, void *buf, size_t len,
                                   size_t *got);
 CORIO_API ssize_t corio_read_full_dl(corio_tcp_t *conn, void *buf, size_t len,
                                      size_t *got, uint64_t deadline);
 
-/* Write all of buf: returns len once the kernel has accepted every byte,
- * or a libuv error (UV_EPIPE, UV_ECONNRESET, ...; once a write failed,
- * every later write fails the same way). A write that gives up (deadline,
- * cancel) with bytes still queued leaves the stream in an unknown state:
- * corio shuts the socket down, and later writes return UV_EPIPE. */
+/* Write all of buf: returns len once the kernel has accepted every byte
+ * (0 for len == 0), or a libuv error: UV_EPIPE, UV_ECONNRESET, ... (once
+ * a write failed, every later write fails the same way; after
+ * corio_shutdown, UV_EPIPE), UV_ETIMEDOUT (_dl), UV_ECANCELED (the task
+ * was cancelled, or the owner closed conn, before or meanwhile),
+ * UV_ENOMEM, UV_EINVAL (conn NULL; buf NULL with len > 0; not in a task).
+ * A write that gives up (deadline, cancel) with bytes still queued leaves
+ * the stream in an unknown state: corio shuts the socket down, and later
+ * writes return UV_EPIPE. May suspend (only when the kernel's buffer is
+ * full, or behind another task's write); in a task. */
 CORIO_API ssize_t corio_write(corio_tcp_t *conn, const void *buf, size_t len);
 CORIO_API ssize_t corio_write_dl(corio_tcp_t *conn, const void *buf,
                                  size_t len, uint64_t deadline);
 /* The same for several buffers, written in order as one stream (one
- * system call when the kernel takes them all). At most 1024 buffers. */
+ * system call when the kernel takes them all): their total length, or an
+ * error as corio_write (UV_EINVAL also for bufs NULL with nbufs > 0, or
+ * more than CORIO_TCP_WRITEV_MAX buffers). */
 CORIO_API ssize_t corio_writev(corio_tcp_t *conn, const uv_buf_t *bufs,
                                unsigned nbufs);
 CORIO_API ssize_t corio_writev_dl(corio_tcp_t *conn, const uv_buf_t *bufs,
                                   unsigned nbufs, uint64_t deadline);
 
-/* Half-close: no more writes (the peer reads EOF); reading goes on. Waits
- * for a write in progress to finish. Returns 0 or a libuv error. */
+/* Half-close: no more writes (the peer reads EOF, later writes return
+ * UV_EPIPE); reading goes on. Waits for the writes before it to finish.
+ * Returns 0, or a libuv error: UV_ENOTCONN, ... (shutdown(2)),
+ * UV_ETIMEDOUT (_dl, still behind a write), UV_ECANCELED (the task was
+ * cancelled, or the owner closed conn, before or meanwhile), UV_EINVAL
+ * (conn NULL; not in a task). May suspend; in a task. */
 CORIO_API int corio_shutdown(corio_tcp_t *conn);
+CORIO_API int corio_shutdown_dl(corio_tcp_t *conn, uint64_t deadline);
 
 /* Close conn and release it. The owner only, once; conn is invalid after.
- * Another task blocked in corio_read or corio_write on conn returns
+ * Another task blocked in a read, write or shutdown on conn returns
  * UV_ECANCELED (the record stays valid until it has returned), but no
  * task may start a call on conn after this: the owner makes sure its
- * helpers have stopped. Does not wait: the loop closes the socket (an
- * adopted handle: called from a task, it waits until the close is
- * complete; elsewhere the handle must outlive the loop's next iteration).
- * Returns 0. Any thread, also outside a task. */
+ * helpers have stopped. Does not wait: the loop closes the socket. The
+ * exception is an adopted handle (corio_tcp_adopt), whose memory is the
+ * application's: called in a task, it waits until the close is complete
+ * (a cancel does not cut that short and stays pending for the task's next
+ * wait); elsewhere the handle must outlive the loop's next iteration.
+ * Returns 0, or UV_EINVAL for NULL. Any thread. */
 CORIO_API int corio_close(corio_tcp_t *conn);
 
 /* ------------------------------------------------------------------------
- * Options, addresses, interop. None of these waits; any thread. */
+ * Options, addresses, interop. None of these suspends; any thread, while
+ * conn is open. */
 
-/* TCP_NODELAY on (nonzero, the default) or off. 0 or a libuv error. */
+/* TCP_NODELAY on (nonzero, the default) or off. 0, or a libuv error
+ * (UV_EINVAL for NULL). */
 CORIO_API int corio_tcp_nodelay(corio_tcp_t *conn, int enable);
-/* TCP keep-alive probes after delay_s idle seconds (enable != 0), or off. */
+/* TCP keep-alive probes after delay_s idle seconds (enable != 0), or off.
+ * 0, or a libuv error (UV_EINVAL for NULL, or enable with delay_s 0). */
 CORIO_API int corio_tcp_keepalive(corio_tcp_t *conn, int enable,
                                   unsigned delay_s);
 /* The peer's and the local address; *len is in/out as for getpeername(2).
- * 0 or a libuv error. */
+ * 0, or a libuv error (UV_EINVAL for a NULL argument or *len < 0;
+ * UV_ENOTCONN, ...). */
 CORIO_API int corio_tcp_peer(corio_tcp_t *conn, struct sockaddr *addr, int *len);
 CORIO_API int corio_tcp_local(corio_tcp_t *conn, struct sockaddr *addr, int *len);
 
@@ -190,14 +247,17 @@ CORIO_API int corio_tcp_local(corio_tcp_t *conn, struct sockaddr *addr, int *len
  * handle on rt's loop): corio stops the application's reads, and from now
  * on reads, writes and closes it; its memory must stay valid until the
  * close completes, which corio_close on an adopted handle waits for.
- * Returns 0 and *conn, or a libuv error (UV_EINVAL: not a connected TCP
- * handle of the runtime's loop). Call it on a runtime's loop thread (a
- * callback of the application, or a task pinned there) or from a task of
- * that runtime. */
+ * Returns 0 and *conn, or a libuv error: UV_EINVAL (NULL; not a connected
+ * TCP handle of the runtime's loop; neither on a loop thread nor in a
+ * task), UV_ENOMEM, UV_ECANCELED (from a cancelled task: not adopted, the
+ * handle is still the application's). Call it on a runtime's loop thread
+ * (a callback of the application, or a task pinned there), where it does
+ * not suspend, or in a task of that runtime, where it may. */
 CORIO_API int corio_tcp_adopt(corio_tcp_t **conn, uv_tcp_t *handle);
 
-/* The libuv handle under conn, for code that needs libuv directly: touch
- * it on the loop thread only, and do not read from it or close it. */
+/* The libuv handle under conn (NULL for NULL), for code that needs libuv
+ * directly: touch it on the loop thread only, and do not read from it or
+ * close it. Does not suspend; any thread. */
 CORIO_API uv_tcp_t *corio_tcp_handle(corio_tcp_t *conn);
 
 #ifdef __cplusplus

@@ -1,22 +1,25 @@
 /* The HTTP server's insides, shared by its files.
  *
- * A connection's task owns a corio__hconn_t (on its stack) and serves
- * requests in order. The request's bytes stay in the TCP connection's
- * read buffer (lib/net/tcp.h), parsed in place by llhttp: while a request
- * is served, its head occupies [0, head_len) of the buffer and never
- * moves; body bytes come after it, and the ones already handed to the
- * handler are cut out when more room is needed. */
+ * A connection's task owns a corio__hconn_t (calloc'ed when the task
+ * starts, freed when it ends) and serves requests in order. The request's
+ * bytes stay in the TCP connection's read buffer (lib/net/tcp.h), parsed
+ * in place by llhttp: while a request is served, its head occupies
+ * [0, head_len) of the buffer and never moves; body bytes come after it,
+ * and the ones already handed to the handler are cut out when more room
+ * is needed. */
 #ifndef CORIO_HTTP_INTERNAL_H
 #define CORIO_HTTP_INTERNAL_H
 
 #include <llhttp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
+#include "core/list.h"
 #include "corio/http.h"
 #include "corio/sync.h"
+#include "corio/uv.h"
 #include "net/tcp.h"
-
-#define CORIO__HTTP_MAX_HEADERS 100
+#include "core/spin.h"
 
 typedef struct corio__hspan {
   size_t off, len;   /* from the start of the buffer */
@@ -24,12 +27,13 @@ typedef struct corio__hspan {
 
 typedef struct corio__hconn corio__hconn_t;
 
+/* A request and its response are members of their connection
+ * (corio__hconn_of_req, corio__hconn_of_res get back to it). */
 struct corio_http_req_s {
-  corio__hconn_t *hc;
   corio_http_str_t method, target, path, query;
   int version;                   /* 10, 11 */
-  corio_http_str_t names[CORIO__HTTP_MAX_HEADERS];
-  corio_http_str_t values[CORIO__HTTP_MAX_HEADERS];
+  corio_http_str_t names[CORIO_HTTP_MAX_HEADERS];
+  corio_http_str_t values[CORIO_HTTP_MAX_HEADERS];
   size_t nheaders;
   int64_t content_length;        /* -1: chunked */
   int keep_alive;
@@ -44,7 +48,6 @@ struct corio_http_req_s {
 };
 
 struct corio_http_res_s {
-  corio__hconn_t *hc;
   int started, done;             /* head sent; response complete */
   int chunked;
   int64_t remaining;             /* Content-Length bytes still owed, or -1 */
@@ -55,8 +58,8 @@ struct corio_http_res_s {
 /* Parsing state, llhttp's user data while it runs. */
 typedef struct corio__hparse {
   corio__hspan_t method, url, version;
-  corio__hspan_t names[CORIO__HTTP_MAX_HEADERS];
-  corio__hspan_t values[CORIO__HTTP_MAX_HEADERS];
+  corio__hspan_t names[CORIO_HTTP_MAX_HEADERS];
+  corio__hspan_t values[CORIO_HTTP_MAX_HEADERS];
   size_t n;
   int field_open, value_open, url_done;
   size_t field_end;              /* offset just past the last field name */
@@ -83,24 +86,79 @@ struct corio__hconn {
   corio__hparse_t ps;
   corio_http_req_t req;
   corio_http_res_t res;
-  corio__hconn_t *prev, *next;   /* the server's list, under its lock */
+  corio__list_t link;            /* on srv->conns, under srv->lock */
   corio_task_t *task;
   int idle;                      /* waiting for a request (under srv lock) */
 };
 
+static inline corio__hconn_t *corio__hconn_of_req(corio_http_req_t *req) {
+  return corio__container_of(req, corio__hconn_t, req);
+}
+
+
+static inline corio__hconn_t *corio__hconn_of_res(corio_http_res_t *res) {
+  return corio__container_of(res, corio__hconn_t, res);
+}
+
+
+typedef struct corio__hthread_waiter corio__hthread_waiter_t;
+
+/* The server. Everything below `lock` is under it, except `pending`
+ * (atomic) and `left` (a wait group, changed under the lock).
+ *
+ * Ending: the connections have all ended once none is registered
+ * (nconns == 0) and none can still come: the listener spawns no more
+ * tasks (ln_done: it is closed, or run has returned) and those it spawned
+ * have all begun (pending == 0): then the gate opens. `left` counts what
+ * is left, 1 for the gate and 1 per registered connection; a task waiting
+ * for the end waits on it, a plain thread on its own condition variable
+ * (thread_waiter, server.c). Whoever brings the count to zero wakes both,
+ * under the lock, which is its last touch of srv. */
 struct corio_http_server_s {
-  corio_tcp_listener_t *ln;
+  corio_tcp_listener_t *ln;      /* NULL once shutdown has taken it */
   corio_http_handler_fn handler;
   void *arg;
   corio_http_options_t opts;
   corio__spin_t lock;
-  corio__hconn_t *conns;         /* live connections */
-  unsigned nconns;               /* registered connections */
+  corio__list_t conns;           /* registered connections (hc->link) */
+  unsigned nconns;
   /* Connection tasks spawned but not registered yet (lib/net counts them
-   * as it spawns): srv must outlive them too. */
+   * as it spawns, on the loop thread): srv must outlive them too. */
   _Atomic(int) pending;
-  int draining;
+  int shutting;                  /* shutdown was called */
+  /* Refuse new connections, end idle ones. Set under lock; read without
+   * it by must_close (response.c). */
+  _Atomic(int) draining;
+  int ln_done, gate_open;
+  corio_wg_t left;
+  corio__hthread_waiter_t *thread_waiter;
 };
+
+/* Connections close after their current request: the server is
+ * stopping. Relaxed: a hint for the response head ("Connection: close");
+ * set_idle (server.c) reads it again under the lock before the next
+ * request, and that read decides. */
+static inline int corio__http_draining(corio_http_server_t *srv) {
+  return atomic_load_explicit(&srv->draining, memory_order_relaxed);
+}
+
+
+/* A deadline in ms of corio_now() as the ns lib/net's waits take; one
+ * that would wrap is no deadline (UINT64_MAX), as libuv clamps a timer. */
+static inline uint64_t corio__http_deadline_ns(uint64_t deadline_ms) {
+  return deadline_ms >= UINT64_MAX / 1000000u ? UINT64_MAX
+                                              : deadline_ms * 1000000u;
+}
+
+
+/* ms from now as a deadline; saturates at UINT64_MAX (no deadline), so a
+ * huge timeout option cannot wrap into the past. */
+static inline uint64_t corio__http_after(uint64_t ms) {
+  uint64_t now = corio_now();
+
+  return ms >= UINT64_MAX - now ? UINT64_MAX : now + ms;
+}
+
 
 /* parse.c */
 extern const llhttp_settings_t corio__http_settings;

@@ -64,7 +64,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   ps->field_end = ps->base_off + (size_t)(at - ps->base) + len;
   ps->have_field = 1;
   if (!ps->field_open) {
-    if (ps->n == CORIO__HTTP_MAX_HEADERS) {
+    if (ps->n == CORIO_HTTP_MAX_HEADERS) {
       ps->too_many = 1;
       return HPE_USER;
     }
@@ -425,7 +425,9 @@ int corio__http_read_head(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
   corio__hparse_t *ps = &hc->ps;
   corio_http_options_t *o = &hc->srv->opts;
-  uint64_t idle_dl = corio_now() + o->idle_timeout_ms, head_dl = UINT64_MAX;
+  /* Until the request begins, the idle timeout; then the header one. */
+  uint64_t deadline = corio__http_after(o->idle_timeout_ms);
+  int begun = 0;
   llhttp_errno_t err;
   ssize_t n;
   char *buf;
@@ -436,8 +438,10 @@ int corio__http_read_head(corio__hconn_t *hc) {
     size_t avail = corio__tcp_peek(hc->tcp, &buf);
 
     if (avail > req->parse_off) {
-      if (head_dl == UINT64_MAX) /* the request has begun */
-        head_dl = corio_now() + o->header_timeout_ms;
+      if (!begun) {
+        begun = 1;
+        deadline = corio__http_after(o->header_timeout_ms);
+      }
       err = execute(hc);
       if (err != HPE_OK)
         return status_of(err, hc);
@@ -455,8 +459,7 @@ int corio__http_read_head(corio__hconn_t *hc) {
     }
     if (avail >= o->max_header_bytes)
       return too_big(hc);
-    n = corio__tcp_fill_dl(hc->tcp, avail,
-                           (head_dl == UINT64_MAX ? idle_dl : head_dl) * 1000000u);
+    n = corio__tcp_fill_dl(hc->tcp, avail, corio__http_deadline_ns(deadline));
     if (n == UV_ETIMEDOUT)
       return avail > 0 ? 408 : -1;
     if (n < 0)
@@ -512,7 +515,7 @@ ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
 
   if (req == NULL || (out == NULL && len > 0))
     return UV_EINVAL;
-  hc = req->hc;
+  hc = corio__hconn_of_req(req);
   if (!req->body_started) {
     req->body_started = 1;
     if (!req->body_done && (n = corio__http_continue(hc)) < 0)
@@ -543,7 +546,8 @@ ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
       corio__tcp_cut(hc->tcp, req->head_len, req->parse_off - req->head_len);
       req->parse_off = req->head_len;
     }
-    n = corio__tcp_fill_dl(hc->tcp, req->parse_off, corio__http_deadline(hc) * 1000000u);
+    n = corio__tcp_fill_dl(hc->tcp, req->parse_off,
+                           corio__http_deadline_ns(corio__http_deadline(hc)));
     if (n < 0)
       return req->body_err = (n == UV_ENOBUFS ? UV_EPROTO : (int)n);
   }
@@ -587,7 +591,6 @@ void corio__http_next(corio__hconn_t *hc) {
    * start of the buffer. */
   corio__tcp_cut(hc->tcp, 0, used);
   memset(req, 0, sizeof *req);
-  req->hc = hc;
 }
 
 

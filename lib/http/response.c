@@ -67,7 +67,7 @@ static const char *date_line(void) {
 
 
 uint64_t corio__http_deadline(corio__hconn_t *hc) {
-  return corio_now() + hc->srv->opts.idle_timeout_ms;
+  return corio__http_after(hc->srv->opts.idle_timeout_ms);
 }
 
 
@@ -89,7 +89,7 @@ static ssize_t send_bufs(corio__hconn_t *hc, uv_buf_t *bufs, unsigned n) {
 static int must_close(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
 
-  if (!req->keep_alive || hc->srv->draining || hc->res.close_after)
+  if (!req->keep_alive || corio__http_draining(hc->srv) || hc->res.close_after)
     return 1;
   if (req->body_done && req->left.len == 0)
     return 0;
@@ -134,7 +134,7 @@ static int no_body_status(int status) {
 /* Write the head: status line, Date, framing, the caller's lines. */
 static int send_head(corio_http_res_t *res, int status, const char *headers,
                      int64_t content_length, const void *body, size_t len) {
-  corio__hconn_t *hc = res->hc;
+  corio__hconn_t *hc = corio__hconn_of_res(res);
   corio_http_req_t *req = &hc->req;
   char head[HEAD_MAX];
   out_t o = {head, head + HEAD_MAX - 2}; /* room for the blank line */
@@ -232,7 +232,7 @@ int corio_http_res_write(corio_http_res_t *res, const void *data, size_t len) {
 
   if (res == NULL || (data == NULL && len > 0) || !res->started || res->done)
     return UV_EINVAL;
-  hc = res->hc;
+  hc = corio__hconn_of_res(res);
   if (len == 0 || hc->req.head_method || no_body_status(res->status))
     return 0;
   if (res->remaining >= 0 && (uint64_t)len > (uint64_t)res->remaining)
@@ -255,13 +255,15 @@ int corio_http_res_write(corio_http_res_t *res, const void *data, size_t len) {
 
 int corio_http_res_end(corio_http_res_t *res) {
   uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+  corio__hconn_t *hc;
 
   if (res == NULL || !res->started || res->done)
     return UV_EINVAL;
+  hc = corio__hconn_of_res(res);
   res->done = 1;
-  if (res->chunked && !res->hc->req.head_method)
-    return send_bufs(res->hc, &last, 1) < 0 ? UV_EPIPE : 0;
-  if (res->remaining > 0 && !res->hc->req.head_method) {
+  if (res->chunked && !hc->req.head_method)
+    return send_bufs(hc, &last, 1) < 0 ? UV_EPIPE : 0;
+  if (res->remaining > 0 && !hc->req.head_method) {
     res->close_after = 1; /* the body fell short: the client must see it */
     return UV_EINVAL;
   }
@@ -271,7 +273,6 @@ int corio_http_res_end(corio_http_res_t *res) {
 
 int corio_http_send_file(corio_http_res_t *res, const char *path,
                          const char *headers) {
-  enum { CHUNK = 256 * 1024 }; /* a threadpool round trip per chunk */
   uv_stat_t st;
   int64_t off = 0;
   char *chunk;
@@ -286,13 +287,14 @@ int corio_http_send_file(corio_http_res_t *res, const char *path,
     corio_fs_close(fd);
     return err != 0 ? err : UV_EISDIR;
   }
-  if ((chunk = malloc(CHUNK)) == NULL) {
+  if ((chunk = malloc(CORIO_HTTP_FILE_BUFFER)) == NULL) {
     corio_fs_close(fd);
     return UV_ENOMEM;
   }
   err = corio_http_res_start(res, 200, headers, (int64_t)st.st_size);
-  while (err == 0 && !res->hc->req.head_method && off < (int64_t)st.st_size) {
-    n = corio_fs_read(fd, chunk, CHUNK, off);
+  while (err == 0 && !corio__hconn_of_res(res)->req.head_method &&
+         off < (int64_t)st.st_size) {
+    n = corio_fs_read(fd, chunk, CORIO_HTTP_FILE_BUFFER, off);
     if (n <= 0) { /* the file shrank or failed: the client sees a short body */
       err = n < 0 ? (int)n : UV_EIO;
       break;

@@ -10,8 +10,6 @@
 #include "corio/chan.h"
 #include "http.h"
 
-#define CHUNK (256 * 1024)
-
 typedef struct piece {
   char *buf;
   size_t len;          /* buf == NULL: the end */
@@ -57,7 +55,9 @@ static int read_into(corio_http_req_t *req, upload_t *u) {
     if (u->err != 0)
       return u->err;
     p.len = 0;
-    while (p.len < CHUNK && (n = corio_http_body_read(req, p.buf + p.len, CHUNK - p.len)) > 0)
+    while (p.len < CORIO_HTTP_FILE_BUFFER &&
+           (n = corio_http_body_read(req, p.buf + p.len,
+                                     CORIO_HTTP_FILE_BUFFER - p.len)) > 0)
       p.len += (size_t)n;
     if (n < 0)
       return (int)n;
@@ -79,7 +79,7 @@ int corio_http_body_to_file(corio_http_req_t *req, const char *path,
 
   if (req == NULL || path == NULL || corio_self() == NULL)
     return UV_EINVAL;
-  if ((bufs = malloc(2 * CHUNK)) == NULL)
+  if ((bufs = malloc(2 * CORIO_HTTP_FILE_BUFFER)) == NULL)
     return UV_ENOMEM;
   if ((err = corio_chan_new(&u.full, sizeof(piece_t), 3)) != 0 ||
       (err = corio_chan_new(&u.empty, sizeof(piece_t), 2)) != 0)
@@ -90,7 +90,7 @@ int corio_http_body_to_file(corio_http_req_t *req, const char *path,
   }
   p.buf = bufs;
   corio_chan_send(u.empty, &p);
-  p.buf = bufs + CHUNK;
+  p.buf = bufs + CORIO_HTTP_FILE_BUFFER;
   corio_chan_send(u.empty, &p);
   if ((err = corio_spawn(corio_current_rt(), writer, &u, &w)) == 0) {
     err = read_into(req, &u);

@@ -12,7 +12,7 @@
 int corio__resolve(const char *host, int port, int passive, uint64_t deadline,
                    corio__addrs_t *out) {
   struct addrinfo hints, *res = NULL, *ai;
-  char service[16];
+  char service[sizeof "65535"];
   int err;
 
   out->n = 0;

@@ -1,18 +1,33 @@
 /* Connections: the loop's persistent reads, the reader's side of the
  * buffer, syscall-first writes, close. See tcp.h for the protocol. */
 #include <errno.h>
-#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/list.h"
 #include "sched/sched.h"
 #include "tcp.h"
 
-#define CAP ((size_t)CORIO_TCP_BUFFER)
-#define MAX_BUFS 1024u
+/* Each connection's read buffer (DESIGN.md 8), allocated when its first
+ * bytes arrive. */
+#define RBUF_CAP ((size_t)CORIO_TCP_BUFFER)
+/* The reader asks the loop to read again (a hop) only once this much of
+ * the buffer is free, unless it is about to wait: resuming on any room
+ * would cost a hop for every few bytes taken from a full buffer, and half
+ * a buffer is still one large read for the loop. */
+#define RESUME_ROOM (RBUF_CAP / 2)
+/* The reader moves its unread bytes to the front of the buffer once this
+ * many consumed bytes lie before them (or the end is reached, or it is
+ * about to wait): copying a short tail is cheap, and then the loop has
+ * room behind it again. */
+#define COMPACT_AT (RBUF_CAP / 2)
+/* Buffers a write hands to the loop without allocating (the rest of a
+ * writev the kernel did not take); more are rare, and get a malloc. */
+#define WRITE_LOCAL_BUFS 16
 
 static void close_run(corio__req_t *req);
 static void resume_run(corio__req_t *req);
@@ -48,14 +63,14 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
   (void)suggested;
   if (c->rbuf == NULL) /* only the loop thread sets it */
-    fresh = malloc(CAP);
+    fresh = malloc(RBUF_CAP);
   corio__spin_lock(&c->lock);
   if (fresh != NULL)
     c->rbuf = fresh;
   if (c->rbuf == NULL) {
     *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
   } else {
-    *buf = uv_buf_init(c->rbuf + c->wpos, (unsigned)(CAP - c->wpos));
+    *buf = uv_buf_init(c->rbuf + c->wpos, (unsigned)(RBUF_CAP - c->wpos));
     c->filling = 1;
   }
   corio__spin_unlock(&c->lock);
@@ -65,16 +80,21 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   corio_tcp_t *c = s->data;
   corio__waiter_t *w;
+  corio_task_t *t;
   int stop;
 
   (void)buf;
   corio__spin_lock(&c->lock);
   c->filling = 0;
+  if ((t = c->cutter) != NULL) { /* parked until now: lock_not_filling */
+    c->cutter = NULL;
+    corio__ready(t);
+  }
   if (nread > 0)
     c->wpos += (size_t)nread;
   else if (nread < 0 && c->read_err == 0)
     c->read_err = (int)nread;
-  stop = nread < 0 || c->wpos == CAP;
+  stop = nread < 0 || c->wpos == RBUF_CAP;
   if (stop)
     c->read_on = 0;
   /* Wake under the lock: a reader that gave up unlinks itself under it,
@@ -138,14 +158,14 @@ static void unlist(corio_tcp_t *c) {
 
 /* Asked for by a reader that drained the buffer (users counts it). */
 static void resume_run(corio__req_t *req) {
-  corio_tcp_t *c = (corio_tcp_t *)((char *)req - offsetof(corio_tcp_t, resume_req));
+  corio_tcp_t *c = corio__container_of(req, corio_tcp_t, resume_req);
   int start, free_now, err;
 
   corio__spin_lock(&c->lock);
   c->resume_queued = 0;
   c->users--;
   start = !c->closing && !c->handle_closed && !c->read_on && c->read_err == 0 &&
-          c->wpos < CAP;
+          c->wpos < RBUF_CAP;
   if (start)
     c->read_on = 1;
   free_now = c->handle_closed && c->users == 0;
@@ -168,15 +188,16 @@ static int make_room_locked(corio_tcp_t *c, int want) {
   if (!c->filling) {
     if (c->rpos == c->wpos) {
       c->rpos = c->wpos = 0;
-    } else if (c->rpos > 0 && (c->wpos == CAP || c->rpos >= CAP / 2 || want)) {
+    } else if (c->rpos > 0 &&
+               (c->wpos == RBUF_CAP || c->rpos >= COMPACT_AT || want)) {
       memmove(c->rbuf, c->rbuf + c->rpos, c->wpos - c->rpos);
       c->wpos -= c->rpos;
       c->rpos = 0;
     }
   }
-  room = CAP - c->wpos;
+  room = RBUF_CAP - c->wpos;
   if (c->read_on || c->resume_queued || c->read_err != 0 || c->closing ||
-      room == 0 || (!want && room < CAP / 2))
+      room == 0 || (!want && room < RESUME_ROOM))
     return 0;
   c->resume_queued = 1;
   c->users++;
@@ -285,7 +306,7 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
     return err;
   }
   u.resume = make_room_locked(c, 1);
-  if (c->wpos == CAP && c->rpos == 0) {
+  if (c->wpos == RBUF_CAP && c->rpos == 0) {
     corio__spin_unlock(&c->lock); /* nothing was queued: no room */
     return UV_ENOBUFS;
   }
@@ -341,6 +362,10 @@ ssize_t corio_read_full_dl(corio_tcp_t *c, void *buf, size_t len, size_t *got,
   size_t done = 0;
   ssize_t n = 0;
 
+  if (got != NULL)
+    *got = 0;
+  if (c == NULL || (buf == NULL && len > 0) || !corio__in_task())
+    return UV_EINVAL; /* also for len == 0, as corio_read */
   while (done < len) {
     n = corio_read_dl(c, (char *)buf + done, len - done, deadline);
     if (n <= 0)
@@ -351,7 +376,7 @@ ssize_t corio_read_full_dl(corio_tcp_t *c, void *buf, size_t len, size_t *got,
     *got = done;
   if (done == len)
     return (ssize_t)len;
-  return n < 0 ? n : UV_EINVAL;
+  return n; /* < 0: corio_read_dl returns > 0 or an error for len > 0 */
 }
 
 
@@ -421,14 +446,15 @@ static void post_close_locked(corio_tcp_t *c, int *post);
 
 ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
                         uint64_t deadline) {
-  uv_buf_t local[16], *rest = local;
+  uv_buf_t local[WRITE_LOCAL_BUFS], *rest = local;
   write_job_t job;
   size_t total = 0, sent;
   ssize_t n;
   unsigned i, first;
   int err, post = 0;
 
-  if (c == NULL || (bufs == NULL && nbufs > 0) || nbufs > MAX_BUFS || !corio__in_task())
+  if (c == NULL || (bufs == NULL && nbufs > 0) || nbufs > CORIO_TCP_WRITEV_MAX ||
+      !corio__in_task())
     return UV_EINVAL;
   for (i = 0; i < nbufs; i++)
     total += bufs[i].len;
@@ -467,7 +493,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
   sent = n > 0 ? (size_t)n : 0;
   for (first = 0; sent >= bufs[first].len; first++)
     sent -= bufs[first].len;
-  if (nbufs - first > sizeof local / sizeof local[0] &&
+  if (nbufs - first > WRITE_LOCAL_BUFS &&
       (rest = malloc((nbufs - first) * sizeof *rest)) == NULL) {
     err = UV_ENOMEM;
     goto unlock;
@@ -524,8 +550,8 @@ ssize_t corio_write(corio_tcp_t *c, const void *buf, size_t len) {
 }
 
 
-int corio_shutdown(corio_tcp_t *c) {
-  int err;
+int corio_shutdown_dl(corio_tcp_t *c, uint64_t deadline) {
+  int err, post = 0;
 
   if (c == NULL || !corio__in_task())
     return UV_EINVAL;
@@ -537,34 +563,36 @@ int corio_shutdown(corio_tcp_t *c) {
   c->users++;
   corio__spin_unlock(&c->lock);
   /* After the writes before it: they finish before releasing wmu. */
-  if ((err = corio_mutex_lock(&c->wmu)) == 0) {
-    corio__spin_lock(&c->lock);
-    if (c->closing) { /* closed while we waited: the fd may be gone */
-      corio__spin_unlock(&c->lock);
-      corio_mutex_unlock(&c->wmu);
-      corio__spin_lock(&c->lock);
-      leave_locked_and_unlock(c);
-      return UV_ECANCELED;
-    }
-    c->sending = 1;
+  if ((err = corio_mutex_lock_dl(&c->wmu, deadline)) != 0)
+    goto leave;
+  corio__spin_lock(&c->lock);
+  if (c->closing) { /* closed while we waited: the fd may be gone */
     corio__spin_unlock(&c->lock);
-    err = shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
-    corio__spin_lock(&c->lock);
-    c->sending = 0;
-    if (err == 0 && c->write_err == 0)
-      c->write_err = UV_EPIPE;
-    {
-      int post = 0;
-      post_close_locked(c, &post);
-      corio__spin_unlock(&c->lock);
-      if (post)
-        corio__loop_post(c->lp, &c->close_req);
-    }
-    corio_mutex_unlock(&c->wmu);
+    err = UV_ECANCELED;
+    goto unlock;
   }
+  c->sending = 1;
+  corio__spin_unlock(&c->lock);
+  err = shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
+  corio__spin_lock(&c->lock);
+  c->sending = 0;
+  if (err == 0 && c->write_err == 0)
+    c->write_err = UV_EPIPE;
+  post_close_locked(c, &post); /* a close that came during the call */
+  corio__spin_unlock(&c->lock);
+  if (post)
+    corio__loop_post(c->lp, &c->close_req);
+unlock:
+  corio_mutex_unlock(&c->wmu);
+leave:
   corio__spin_lock(&c->lock);
   leave_locked_and_unlock(c);
   return err;
+}
+
+
+int corio_shutdown(corio_tcp_t *c) {
+  return corio_shutdown_dl(c, UINT64_MAX);
 }
 
 
@@ -582,14 +610,14 @@ static void post_close_locked(corio_tcp_t *c, int *post) {
 
 static void close_cb(uv_handle_t *h) {
   corio_tcp_t *c = h->data;
-  corio__waiter_t *w;
+  corio_task_t *t;
   int free_now;
 
   corio__spin_lock(&c->lock);
   c->handle_closed = 1;
-  if ((w = c->closer) != NULL) {
+  if ((t = c->closer) != NULL) { /* parked in corio_close */
     c->closer = NULL;
-    corio__wake(w, 0);
+    corio__ready(t);
   }
   free_now = c->users == 0;
   corio__spin_unlock(&c->lock);
@@ -608,20 +636,21 @@ static void close_handle(corio_tcp_t *c) {
 
 
 static void close_run(corio__req_t *req) {
-  close_handle((corio_tcp_t *)((char *)req - offsetof(corio_tcp_t, close_req)));
+  close_handle(corio__container_of(req, corio_tcp_t, close_req));
 }
 
 
 /* The runtime stops: its tasks never run again, so nothing waits for
  * them; the record goes with the handle. */
 static void force_close(corio__loop_closer_t *node) {
-  corio_tcp_t *c = (corio_tcp_t *)node;
+  corio_tcp_t *c = corio__container_of(node, corio_tcp_t, node);
 
   corio__spin_lock(&c->lock);
   c->closing = 1;
   c->close_queued = 1;
   c->users = 0;
   c->closer = NULL;
+  c->cutter = NULL;
   c->reader = NULL;
   corio__spin_unlock(&c->lock);
   close_handle(c);
@@ -653,46 +682,52 @@ static int begin_close_locked(corio_tcp_t *c) {
 }
 
 
+/* The park function of a task that waits with c->lock held (the closer,
+ * the cutter): it is off its stack now, so whoever readies it may. */
+static int unlock_parked(corio_task_t *self, void *arg) {
+  corio_tcp_t *c = arg;
+
+  (void)self;
+  corio__spin_unlock(&c->lock);
+  return 0;
+}
+
+
+/* An adopted handle's memory is the application's: wait for close_cb
+ * before returning. A plain park, with no wake token, so neither a
+ * deadline nor corio_cancel can end it (the close comes soon): a cancel
+ * stays pending for the task's next wait. users keeps c alive until we
+ * are back. Locked on entry; unlocked on return. */
+static void wait_closed_locked(corio_tcp_t *c, int post) {
+  corio_task_t *self = corio_self();
+
+  c->users++;
+  corio__spin_unlock(&c->lock);
+  if (post)
+    corio__loop_post(c->lp, &c->close_req);
+  corio__spin_lock(&c->lock);
+  while (!c->handle_closed) {
+    c->closer = self; /* close_cb readies us; it needs the lock first */
+    corio__park(unlock_parked, c);
+    corio__spin_lock(&c->lock);
+  }
+  leave_locked_and_unlock(c);
+}
+
+
 int corio_close(corio_tcp_t *c) {
-  corio__waiter_t w;
-  int post, wait, recancel = 0;
+  int post;
 
   if (c == NULL)
     return UV_EINVAL;
-  /* A cancel that is pending must not cut this wait short (the handle's
-   * memory must outlive the close): take it now, and give it back after. */
-  wait = c->adopted && corio__in_task();
-  if (wait && corio__wait_begin(&w) == UV_ECANCELED) {
-    recancel = 1;
-    corio__wait_begin(&w);
-  }
   corio__spin_lock(&c->lock);
   if (c->closing) {
     corio__spin_unlock(&c->lock);
     return UV_EINVAL; /* closed twice */
   }
   post = begin_close_locked(c);
-  if (wait) {
-    /* The application's handle memory must outlive the close: wait for
-     * close_cb, without deadline or cancel (it comes soon). */
-    c->closer = &w;
-    c->users++;
-    corio__spin_unlock(&c->lock);
-    if (post)
-      corio__loop_post(c->lp, &c->close_req);
-    corio__spin_lock(&c->lock);
-    if (c->closer == &w) {
-      corio__wait_park(&w, &c->lock, CORIO__NO_DEADLINE);
-      corio__spin_lock(&c->lock);
-    }
-    while (c->closer == &w) { /* a cancel ended the wait: wait on */
-      corio__spin_unlock(&c->lock);
-      corio_yield();
-      corio__spin_lock(&c->lock);
-    }
-    leave_locked_and_unlock(c);
-    if (recancel)
-      corio_cancel(corio_self());
+  if (c->adopted && corio__in_task()) {
+    wait_closed_locked(c, post);
     return 0;
   }
   corio__spin_unlock(&c->lock);
@@ -773,13 +808,28 @@ uv_tcp_t *corio_tcp_handle(corio_tcp_t *c) {
 
 /* --- for in-place parsers (tcp.h) --------------------------------------- */
 
-/* Wait out the loop's alloc_cb..read_cb window (a read system call on the
- * loop thread) before moving bytes. Locked on return. */
+/* Wait out the loop's alloc_cb..read_cb window (one read system call on
+ * the loop thread, which may take long if that thread is preempted)
+ * before moving bytes. The task parks and read_cb readies it; a plain
+ * park, not cancellable, since the read ends by itself. The loop may
+ * start its next read before we run: then we park again, which happens
+ * only while bytes keep arriving, and the buffer bounds those. Locked on
+ * return. */
 static void lock_not_filling(corio_tcp_t *c) {
+  corio_task_t *self = corio_self();
+
   corio__spin_lock(&c->lock);
   while (c->filling) {
-    corio__spin_unlock(&c->lock);
-    sched_yield();
+    c->cutter = self;
+    if (corio__park(unlock_parked, c) != 0) {
+      /* Not a task (tcp.h says the reader must be one), so nothing can
+       * park: yield the CPU to the loop thread. Bounded: between alloc_cb
+       * and read_cb the loop makes one non-blocking read(2) and takes no
+       * lock (it takes c->lock again in read_cb, and we hold none). */
+      c->cutter = NULL;
+      corio__spin_unlock(&c->lock);
+      sched_yield();
+    }
     corio__spin_lock(&c->lock);
   }
 }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "core/list.h"
 #include "sched/sched.h"
 #include "tcp.h"
 
@@ -17,7 +18,7 @@ typedef struct connect_job {
 
 
 static void connect_cb(uv_connect_t *req, int status) {
-  connect_job_t *j = (connect_job_t *)req;
+  connect_job_t *j = corio__container_of(req, connect_job_t, req);
 
   if (status == 0 && !uv_is_closing((uv_handle_t *)j->c->h)) {
     corio__tcp_opened(j->c);
@@ -70,7 +71,7 @@ int corio_tcp_connect_dl(corio_tcp_t **out, const char *host, int port,
   intptr_t status;
   int i, err;
 
-  if (out == NULL || rt == NULL || corio_self() == NULL)
+  if (out == NULL || rt == NULL || !corio__in_task())
     return UV_EINVAL;
   if ((err = corio__resolve(host, port, 0, deadline, &addrs)) != 0)
     return err;

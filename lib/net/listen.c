@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "addr.h"
+#include "core/list.h"
 #include "sched/sched.h"
 #include "tcp.h"
 
 typedef struct accept_job {
-  struct accept_job *next, *prev;
+  corio__list_t link;          /* on ln->accepting while it waits */
   corio_tcp_listener_t *ln;
   corio_await_t *aw;
   corio_tcp_t *conn;           /* what the loop handed over */
@@ -20,31 +21,23 @@ typedef struct accept_job {
 
 struct corio_tcp_listener_s {
   uv_tcp_t h;
-  corio__loop_closer_t node;      /* first: the loop's list points here */
+  corio__loop_closer_t node;      /* on the loop's list of sockets */
   corio__loop_t *lp;
   /* Loop thread only. */
   int pending;                 /* libuv holds an accepted descriptor */
   int closed;
-  accept_job_t *head, *tail;   /* tasks in corio_tcp_accept */
+  corio__list_t accepting;     /* accept_job_t: tasks in corio_tcp_accept */
   accept_job_t *serve;         /* corio_tcp_serve's job, or NULL */
   corio_await_t *close_aw;
   unsigned long accept_errors; /* EMFILE and friends, after libuv's trick */
 };
 
-#define LN_OF_NODE(n) \
-  ((corio_tcp_listener_t *)((char *)(n) - offsetof(corio_tcp_listener_t, node)))
 
+/* The first task waiting in corio_tcp_accept, or NULL. */
+static accept_job_t *first_acceptor(corio_tcp_listener_t *ln) {
+  corio__list_t *n = corio__list_first(&ln->accepting);
 
-static void job_unlink(corio_tcp_listener_t *ln, accept_job_t *j) {
-  if (j->prev != NULL)
-    j->prev->next = j->next;
-  else
-    ln->head = j->next;
-  if (j->next != NULL)
-    j->next->prev = j->prev;
-  else
-    ln->tail = j->prev;
-  j->next = j->prev = NULL;
+  return n != NULL ? corio__container_of(n, accept_job_t, link) : NULL;
 }
 
 
@@ -110,9 +103,9 @@ static void connection_cb(uv_stream_t *server, int status) {
   }
   if (ln->serve != NULL) {
     serve_one(ln);
-  } else if ((j = ln->head) != NULL) {
+  } else if ((j = first_acceptor(ln)) != NULL) {
     if ((j->conn = take(ln)) != NULL) {
-      job_unlink(ln, j);
+      corio__list_remove(&j->link);
       corio_await_done(j->aw, 0);
     }
   } else {
@@ -137,14 +130,14 @@ static void free_cb(uv_handle_t *h) {
 
 
 static void force_close(corio__loop_closer_t *node) {
-  corio_tcp_listener_t *ln = LN_OF_NODE(node);
+  corio_tcp_listener_t *ln = corio__container_of(node, corio_tcp_listener_t, node);
   accept_job_t *j;
 
   /* The runtime stops. Only plain threads still wait (tasks never run
    * again); let them go. */
   corio__loop_closer_remove(node);
-  while ((j = ln->head) != NULL) {
-    job_unlink(ln, j);
+  while ((j = first_acceptor(ln)) != NULL) {
+    corio__list_remove(&j->link);
     if (corio__await_by_thread(j->aw))
       corio_await_done(j->aw, UV_ECANCELED);
   }
@@ -160,7 +153,8 @@ static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   corio_tcp_listener_t *ln = j->ln;
   uv_os_fd_t fd;
   int err, one = 1;
-  int backlog = j->opts->backlog > 0 ? j->opts->backlog : 511;
+  int backlog = j->opts->backlog > 0 ? j->opts->backlog
+                                      : CORIO_TCP_DEFAULT_BACKLOG;
 
   /* On failure this disposes of ln: the caller must not touch it. */
   j->started = 1;
@@ -207,11 +201,16 @@ int corio_tcp_listen(corio_tcp_listener_t **out, const char *host, int port,
   rt = opts->rt != NULL ? opts->rt : corio_current_rt();
   if (rt == NULL)
     return UV_EINVAL;
+  /* A loop thread waits only in a task: a plain wait there (for the name,
+   * then for the listen) would stop its loop. */
+  if (!corio__in_task() && corio__loop_current() != NULL)
+    return UV_EINVAL;
   if ((err = corio__resolve(host, port, 1, UINT64_MAX, &addrs)) != 0)
     return err;
   if ((ln = calloc(1, sizeof *ln)) == NULL)
     return UV_ENOMEM;
   ln->lp = rt->lp;
+  corio__list_init(&ln->accepting);
   memset(&job, 0, sizeof job);
   job.ln = ln;
   job.addr = (const struct sockaddr *)&addrs.a[0];
@@ -250,7 +249,7 @@ int corio_tcp_listener_port(corio_tcp_listener_t *ln) {
 static void accept_give_up(void *arg) {
   accept_job_t *j = arg;
 
-  job_unlink(j->ln, j);
+  corio__list_remove(&j->link);
   corio_await_done(j->aw, UV_ECANCELED);
 }
 
@@ -265,17 +264,12 @@ static int accept_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
     return UV_ECANCELED;
   if (ln->serve != NULL)
     return UV_EBUSY;
-  if (ln->pending && ln->head == NULL && (j->conn = take(ln)) != NULL) {
+  if (ln->pending && corio__list_empty(&ln->accepting) &&
+      (j->conn = take(ln)) != NULL) {
     corio_await_done(aw, 0);
     return 0;
   }
-  j->prev = ln->tail;
-  j->next = NULL;
-  if (ln->tail != NULL)
-    ln->tail->next = j;
-  else
-    ln->head = j;
-  ln->tail = j;
+  corio__list_push_back(&ln->accepting, &j->link);
   corio__await_on_give_up(aw, accept_give_up, j);
   return 0;
 }
@@ -287,7 +281,7 @@ int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
   intptr_t status = 0;
   int err;
 
-  if (ln == NULL || conn == NULL || corio_self() == NULL)
+  if (ln == NULL || conn == NULL || !corio__in_task())
     return UV_EINVAL;
   memset(&job, 0, sizeof job);
   job.ln = ln;
@@ -328,7 +322,7 @@ static int serve_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   j->aw = aw;
   if (ln->closed)
     return UV_ECANCELED;
-  if (ln->serve != NULL || ln->head != NULL)
+  if (ln->serve != NULL || !corio__list_empty(&ln->accepting))
     return UV_EBUSY;
   ln->serve = j;
   corio__await_on_give_up(aw, serve_give_up, j);
@@ -378,8 +372,8 @@ static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
   (void)loop;
   ln->closed = 1;
-  while ((j = ln->head) != NULL) {
-    job_unlink(ln, j);
+  while ((j = first_acceptor(ln)) != NULL) {
+    corio__list_remove(&j->link);
     corio_await_done(j->aw, UV_ECANCELED);
   }
   if (ln->serve != NULL) {
@@ -394,15 +388,24 @@ static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
 
 int corio_tcp_listener_close(corio_tcp_listener_t *ln) {
-  int err;
+  int err, cancelled = 0;
 
   if (ln == NULL)
     return UV_EINVAL;
-  /* Whatever ends the wait, the close itself completes before it returns
-   * (corio_await), so ln is free to go. */
-  err = corio_await(corio__loop_owner(ln->lp), close_start, ln, NULL);
+  /* Once started, the close completes before corio_await returns, whatever
+   * ends the wait. A cancel that was pending returns at once instead, with
+   * nothing started (ln->closed still 0, and no other thread writes it):
+   * the close must happen all the same, so try again, and give the cancel
+   * back for the task's next wait. Each round consumes one cancel. */
+  do {
+    err = corio_await(corio__loop_owner(ln->lp), close_start, ln, NULL);
+    if (err == UV_ECANCELED)
+      cancelled = 1;
+  } while (err == UV_ECANCELED && !ln->closed);
   if (err == UV_EINVAL)
     return err;
   free(ln);
-  return err;
+  if (cancelled)
+    corio_cancel(corio_self());
+  return 0;
 }

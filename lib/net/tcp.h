@@ -4,9 +4,11 @@
  * loop appends behind wpos (alloc_cb hands out [wpos, end), read_cb moves
  * wpos); only the reader consumes and compacts, so bytes the reader is
  * looking at never move under it. `filling` marks the loop between
- * alloc_cb and read_cb, when the reader must not compact. A full buffer
- * stops the loop's reads; the reader asks for them again (resume_req) once
- * it has drained half, or when it would otherwise wait.
+ * alloc_cb and read_cb (one read system call), when the reader must not
+ * move bytes: compaction is put off, and a cut for an in-place parser
+ * parks (`cutter`) until read_cb readies it. A full buffer stops the
+ * loop's reads; the reader asks for them again (resume_req) once it has
+ * drained half, or when it would otherwise wait.
  *
  * Write side: writers take wmu, then send on the socket themselves; only
  * what the kernel did not take goes to the loop as a uv_write. `sending`
@@ -17,6 +19,14 @@
  * no task is inside a call on it (`users`, which counts callers, the serve
  * task around its handler, and a queued resume_req). Everything below is
  * under `lock` unless it says otherwise.
+ *
+ * `lock` is a spinlock, and its waits are bounded: every holder keeps it
+ * for a few field updates, a memmove within one buffer or the readying of
+ * one task, never across a system call, a wait or a switch, except a task
+ * that parks with it held, whose park function releases it on the worker
+ * at once (DESIGN.md 3). No task ever waits by spinning on it for
+ * something the other side has yet to do: such waits park (the reader,
+ * the cutter, an adopted handle's closer).
  */
 #ifndef CORIO_NET_TCP_H
 #define CORIO_NET_TCP_H
@@ -41,7 +51,8 @@ struct corio_tcp_s {
   corio__spin_t lock;
   char *rbuf;                  /* CORIO_TCP_BUFFER bytes, or NULL yet */
   size_t rpos, wpos;
-  int filling;
+  int filling;                 /* the loop is in a read system call */
+  corio_task_t *cutter;        /* parked in corio__tcp_cut until read_cb */
   int read_on;                 /* the loop reads (uv_read_start in effect) */
   int read_err;                /* UV_EOF or an error, after the bytes */
   int in_read;                 /* a task is reading */
@@ -58,7 +69,7 @@ struct corio_tcp_s {
   int close_queued;
   int handle_closed;
   corio__req_t close_req;
-  corio__waiter_t *closer;     /* adopted: corio_close waits for close_cb */
+  corio_task_t *closer;        /* adopted: corio_close parks until close_cb */
 
   corio_tcp_handler_fn handler; /* corio_tcp_serve */
   void *handler_arg;
@@ -82,8 +93,8 @@ void corio__tcp_serve_end(corio_tcp_t *c);
 /* Loop thread: close a record no task has seen (failed connect, ...). */
 void corio__tcp_discard(corio_tcp_t *c);
 
-/* For protocols that parse in place (HTTP). The calling task must be the
- * only reader. corio__tcp_peek: the buffered bytes, valid until the next
+/* For protocols that parse in place (HTTP), from the one reading task
+ * (between read_begin and read_end; UV_EBUSY if another reads). corio__tcp_peek: the buffered bytes, valid until the next
  * consume or fill. corio__tcp_fill_dl waits until more than `have` bytes
  * (what the caller last saw) are buffered, compacting to make room:
  * returns the bytes now buffered (> have), UV_EOF, an error, UV_ENOBUFS
@@ -96,7 +107,9 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns);
 /* Remove n buffered bytes at offset off from the first; off == 0 also
  * moves what is left to the start of the buffer (so offsets from the
  * buffer and from the first byte agree, and stay so while the reader only
- * cuts at off > 0). Moves bytes: pointers from peek are stale after. */
+ * cuts at off > 0). Moves bytes: pointers from peek are stale after. May
+ * suspend the task briefly: while the loop is reading into the buffer,
+ * it parks until that read is over (no deadline, not cancellable). */
 void corio__tcp_cut(corio_tcp_t *c, size_t off, size_t n);
 
 #endif

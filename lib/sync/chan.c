@@ -11,7 +11,11 @@
  * selects cannot deadlock, as in Go's sellock), completes a ready case if
  * there is one (starting at a random case), else queues one waiter per
  * case, all sharing the task's single wake token, and parks; the channel
- * that claims first wins, and the task takes its other waiters back.
+ * that claims first wins, and the task takes its other waiters back. A
+ * case with a NULL channel is skipped throughout (Go's nil channel); a
+ * select with no live case parks with no waiter anywhere, so only its
+ * deadline or a cancel ends it. The waiters and the lock list live in the
+ * caller's frame, bounded by CORIO_SELECT_MAX.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +23,6 @@
 
 #include "corio/chan.h"
 #include "sched/wait.h"
-
-#define ELEM_MAX 65536u
 
 struct corio_chan_s {
   corio__spin_t lock;
@@ -35,7 +37,7 @@ struct corio_chan_s {
 int corio_chan_new(corio_chan_t **out, size_t elem_size, size_t capacity) {
   corio_chan_t *ch;
 
-  if (out == NULL || elem_size == 0 || elem_size > ELEM_MAX ||
+  if (out == NULL || elem_size == 0 || elem_size > CORIO_CHAN_ELEM_MAX ||
       capacity > SIZE_MAX / elem_size)
     return UV_EINVAL;
   ch = calloc(1, sizeof *ch);
@@ -252,13 +254,11 @@ size_t corio_chan_cap(const corio_chan_t *ch) {
 
 /* --- select ------------------------------------------------------------- */
 
-#define SELECT_MAX 64
-
 typedef struct select_state {
   corio_select_case_t *cases;
   size_t n;
-  corio_chan_t *locked[SELECT_MAX];  /* distinct channels, address order */
-  size_t nlocked;
+  corio_chan_t *locked[CORIO_SELECT_MAX]; /* distinct channels, address order */
+  size_t nlocked;                         /* 0: no live case */
 } select_state_t;
 
 
@@ -283,13 +283,17 @@ static int cmp_ptr(const void *a, const void *b) {
 }
 
 
+/* Check the cases and list their distinct channels. A NULL channel
+ * disables its case (Go's nil channel): no live case at all is valid, and
+ * leaves nlocked 0. */
 static int select_prepare(select_state_t *s, corio_select_case_t *cases, size_t n) {
   size_t i, k = 0;
 
-  if (cases == NULL || n == 0 || n > SELECT_MAX)
+  if ((cases == NULL && n > 0) || n > CORIO_SELECT_MAX)
     return UV_EINVAL;
   s->cases = cases;
   s->n = n;
+  s->nlocked = 0;
   for (i = 0; i < n; i++) {
     if (cases[i].ch == NULL)
       continue;
@@ -299,9 +303,8 @@ static int select_prepare(select_state_t *s, corio_select_case_t *cases, size_t 
     s->locked[k++] = cases[i].ch;
   }
   if (k == 0)
-    return UV_EINVAL;
+    return 0;
   qsort(s->locked, k, sizeof s->locked[0], cmp_ptr);
-  s->nlocked = 0;
   for (i = 0; i < k; i++)
     if (i == 0 || s->locked[i] != s->locked[i - 1])
       s->locked[s->nlocked++] = s->locked[i];
@@ -309,13 +312,14 @@ static int select_prepare(select_state_t *s, corio_select_case_t *cases, size_t 
 }
 
 
-/* A cheap per-thread generator for the random start; quality does not
- * matter, only that every ready case gets its turn. */
+/* xorshift32 (Marsaglia, "Xorshift RNGs", 2003; 13, 17, 5 are its shift
+ * triple), per thread, for the random start: quality does not matter,
+ * only that every ready case gets its turn. */
 static unsigned select_random(void) {
   static _Thread_local uint32_t x;
 
   if (x == 0)
-    x = (uint32_t)(uintptr_t)&x | 1u;
+    x = (uint32_t)(uintptr_t)&x | 1u; /* any nonzero seed */
   x ^= x << 13;
   x ^= x >> 17;
   x ^= x << 5;
@@ -326,8 +330,11 @@ static unsigned select_random(void) {
 /* Under all locks: do a ready case, starting at a random one. Returns its
  * index, or UV_EAGAIN. */
 static int select_now(select_state_t *s) {
-  size_t start = select_random() % s->n;
+  size_t start;
 
+  if (s->nlocked == 0)
+    return UV_EAGAIN; /* no live case: never ready */
+  start = select_random() % s->n;
   for (size_t k = 0; k < s->n; k++) {
     size_t i = (start + k) % s->n;
     corio_select_case_t *c = &s->cases[i];
@@ -358,14 +365,33 @@ int corio_select_try(corio_select_case_t *cases, size_t n) {
 }
 
 
+/* Go's `select {}`: nothing can end the wait but the deadline or a
+ * cancel. */
+static int select_none(uint64_t deadline) {
+  corio__waiter_t w;
+  int err;
+
+  if ((err = corio__wait_begin(&w)) != 0)
+    return err;
+  return corio__wait_park(&w, NULL, corio__deadline_ns(deadline));
+}
+
+
+static corio__wlist_t *case_queue(corio_select_case_t *c) {
+  return c->op == CORIO_SEND ? &c->ch->senders : &c->ch->receivers;
+}
+
+
 int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
-  corio__waiter_t w[SELECT_MAX];
+  corio__waiter_t w[CORIO_SELECT_MAX];
   select_state_t s;
   int r, err;
   size_t i;
 
   if ((r = select_prepare(&s, cases, n)) != 0)
     return r;
+  if (s.nlocked == 0)
+    return select_none(deadline);
   lock_all(&s);
   if ((r = select_now(&s)) != UV_EAGAIN) {
     unlock_all(&s);
@@ -381,9 +407,7 @@ int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
     w[i].data = cases[i].elem;
     w[i].linked = 0;
     if (cases[i].ch != NULL)
-      corio__wlist_push(cases[i].op == CORIO_SEND ? &cases[i].ch->senders
-                                                  : &cases[i].ch->receivers,
-                        &w[i]);
+      corio__wlist_push(case_queue(&cases[i]), &w[i]);
   }
   err = corio__wait_park_unlock(&w[0], unlock_all, &s, corio__deadline_ns(deadline));
   /* Take back the waiters that did not fire. */
@@ -396,9 +420,7 @@ int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
       cases[i].result = w[i].result;
       r = (int)i;
     }
-    corio__wlist_unlink(cases[i].op == CORIO_SEND ? &cases[i].ch->senders
-                                                  : &cases[i].ch->receivers,
-                        &w[i]);
+    corio__wlist_unlink(case_queue(&cases[i]), &w[i]);
   }
   unlock_all(&s);
   return r;

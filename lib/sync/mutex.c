@@ -6,6 +6,8 @@
 #include "corio/sync.h"
 #include "sched/wait.h"
 
+/* The state word's bits. WAITERS is set, under the guard, only while
+ * LOCKED is: it sends unlock to the slow path, which hands over. */
 enum { LOCKED = 1u, WAITERS = 2u };
 
 typedef struct mutex {
@@ -15,6 +17,14 @@ typedef struct mutex {
 } mutex_t;
 
 static_assert(sizeof(mutex_t) <= CORIO__SYNC_SIZE, "corio_mutex_t too small");
+
+
+/* Under the guard: with nobody left on the list, let unlock take the fast
+ * path again. relaxed: the guard orders it with the list. */
+static void drop_waiters_bit(mutex_t *m) {
+  if (m->waiters.head == NULL)
+    atomic_fetch_and_explicit(&m->state, ~WAITERS, memory_order_relaxed);
+}
 
 
 int corio_mutex_trylock(corio_mutex_t *cm) {
@@ -42,21 +52,33 @@ int corio_mutex_lock_dl(corio_mutex_t *cm, uint64_t deadline) {
     return UV_EINVAL;
   if (corio_mutex_trylock(cm) == 0)
     return 0;
-  if ((err = corio__wait_begin(&w)) != 0)
-    return err;
   corio__spin_lock(&m->guard);
+  /* relaxed: a first guess for the CAS below, which re-reads on failure */
+  s = atomic_load_explicit(&m->state, memory_order_relaxed);
   for (;;) {
-    s = atomic_load(&m->state);
     if (!(s & LOCKED)) {
-      if (atomic_compare_exchange_weak(&m->state, &s, s | LOCKED)) {
+      /* acquire: the critical section starts here */
+      if (atomic_compare_exchange_weak_explicit(&m->state, &s, s | LOCKED,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
         corio__spin_unlock(&m->guard);
         return 0;
       }
       continue;
     }
-    /* Mark waiters, so that unlock takes the slow path and hands over. */
-    if ((s & WAITERS) || atomic_compare_exchange_weak(&m->state, &s, s | WAITERS))
+    /* Mark waiters, so that unlock takes the slow path and hands over.
+     * relaxed: only the word itself matters (unlock's CAS on it then
+     * fails); the hand-over is ordered by the guard and the wake token. */
+    if ((s & WAITERS) ||
+        atomic_compare_exchange_weak_explicit(&m->state, &s, s | WAITERS,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed))
       break;
+  }
+  if ((err = corio__wait_begin(&w)) != 0) {
+    drop_waiters_bit(m);
+    corio__spin_unlock(&m->guard);
+    return err;
   }
   corio__wlist_push(&m->waiters, &w);
   err = corio__wait_park(&w, &m->guard, corio__deadline_ns(deadline));
@@ -64,8 +86,7 @@ int corio_mutex_lock_dl(corio_mutex_t *cm, uint64_t deadline) {
     return 0; /* handed over: ours, still LOCKED */
   corio__spin_lock(&m->guard);
   corio__wlist_unlink(&m->waiters, &w);
-  if (m->waiters.head == NULL)
-    atomic_fetch_and(&m->state, ~WAITERS);
+  drop_waiters_bit(m);
   corio__spin_unlock(&m->guard);
   return err;
 }
@@ -94,8 +115,7 @@ int corio_mutex_unlock(corio_mutex_t *cm) {
   while ((w = corio__wlist_pop(&m->waiters)) != NULL) {
     if (corio__wake(w, 0)) {
       /* Baton passed: stays LOCKED, now the waiter's. */
-      if (m->waiters.head == NULL)
-        atomic_fetch_and(&m->state, ~WAITERS);
+      drop_waiters_bit(m);
       corio__spin_unlock(&m->guard);
       return 0;
     }
@@ -111,5 +131,7 @@ int corio_mutex_destroy(corio_mutex_t *cm) {
 
   if (m == NULL)
     return UV_EINVAL;
-  return atomic_load(&m->state) != 0 ? UV_EBUSY : 0;
+  /* relaxed: a snapshot; by contract nothing else uses m meanwhile */
+  return atomic_load_explicit(&m->state, memory_order_relaxed) != 0 ? UV_EBUSY
+                                                                     : 0;
 }

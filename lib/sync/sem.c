@@ -15,11 +15,18 @@ typedef struct counted {
 static_assert(sizeof(counted_t) <= CORIO__SYNC_SIZE, "sync storage too small");
 
 
-/* Park w on c (the guard is held; it is released once w is off its stack);
- * on a deadline or a cancel, take w off the list. */
+/* With the guard held, the caller having found it must wait: begin the
+ * wait (UV_EINVAL outside a task, or a pending cancel, and the guard is
+ * released), park w on c (the guard is released once w is off its stack),
+ * and on a deadline or a cancel take w off the list. Checking before the
+ * wait begins keeps a pending cancel for a call that really waits. */
 static int park_on(counted_t *c, corio__waiter_t *w, uint64_t deadline) {
   int err;
 
+  if ((err = corio__wait_begin(w)) != 0) {
+    corio__spin_unlock(&c->guard);
+    return err;
+  }
   corio__wlist_push(&c->waiters, w);
   err = corio__wait_park(w, &c->guard, corio__deadline_ns(deadline));
   if (err != 0) {
@@ -28,6 +35,16 @@ static int park_on(counted_t *c, corio__waiter_t *w, uint64_t deadline) {
     corio__spin_unlock(&c->guard);
   }
   return err;
+}
+
+
+static int counted_busy(counted_t *c) {
+  int busy;
+
+  corio__spin_lock(&c->guard);
+  busy = c->waiters.head != NULL;
+  corio__spin_unlock(&c->guard);
+  return busy;
 }
 
 
@@ -64,12 +81,9 @@ int corio_sem_tryacquire(corio_sem_t *cs) {
 int corio_sem_acquire_dl(corio_sem_t *cs, uint64_t deadline) {
   counted_t *s = (counted_t *)cs;
   corio__waiter_t w;
-  int err;
 
   if (s == NULL)
     return UV_EINVAL;
-  if ((err = corio__wait_begin(&w)) != 0)
-    return err;
   corio__spin_lock(&s->guard);
   if (s->count > 0) {
     s->count--;
@@ -92,6 +106,12 @@ int corio_sem_release(corio_sem_t *cs, int64_t n) {
   if (s == NULL || n <= 0)
     return UV_EINVAL;
   corio__spin_lock(&s->guard);
+  /* Waiters exist only at count 0, so a count that cannot take n now
+   * cannot take what the waiters leave of it either. */
+  if (s->count > INT64_MAX - n) {
+    corio__spin_unlock(&s->guard);
+    return UV_EINVAL;
+  }
   while (n > 0 && (w = corio__wlist_pop(&s->waiters)) != NULL)
     if (corio__wake(w, 0))
       n--;
@@ -103,14 +123,10 @@ int corio_sem_release(corio_sem_t *cs, int64_t n) {
 
 int corio_sem_destroy(corio_sem_t *cs) {
   counted_t *s = (counted_t *)cs;
-  int busy;
 
   if (s == NULL)
     return UV_EINVAL;
-  corio__spin_lock(&s->guard);
-  busy = s->waiters.head != NULL;
-  corio__spin_unlock(&s->guard);
-  return busy ? UV_EBUSY : 0;
+  return counted_busy(s) ? UV_EBUSY : 0;
 }
 
 
@@ -123,7 +139,8 @@ int corio_wg_add(corio_wg_t *cw, int64_t n) {
   if (g == NULL)
     return UV_EINVAL;
   corio__spin_lock(&g->guard);
-  if (g->count + n < 0) {
+  /* count >= 0 always, so count + n cannot overflow below */
+  if (n > 0 ? g->count > INT64_MAX - n : g->count + n < 0) {
     corio__spin_unlock(&g->guard);
     return UV_EINVAL;
   }
@@ -144,12 +161,9 @@ int corio_wg_done(corio_wg_t *g) {
 int corio_wg_wait_dl(corio_wg_t *cw, uint64_t deadline) {
   counted_t *g = (counted_t *)cw;
   corio__waiter_t w;
-  int err;
 
   if (g == NULL)
     return UV_EINVAL;
-  if ((err = corio__wait_begin(&w)) != 0)
-    return err;
   corio__spin_lock(&g->guard);
   if (g->count == 0) {
     corio__spin_unlock(&g->guard);
@@ -165,71 +179,9 @@ int corio_wg_wait(corio_wg_t *g) {
 
 
 int corio_wg_destroy(corio_wg_t *cw) {
-  return corio_sem_destroy((corio_sem_t *)cw);
-}
+  counted_t *g = (counted_t *)cw;
 
-
-/* --- condition variable ------------------------------------------------- */
-
-int corio_cond_wait_dl(corio_cond_t *cc, corio_mutex_t *m, uint64_t deadline) {
-  counted_t *c = (counted_t *)cc;
-  corio__waiter_t w;
-  int err;
-
-  if (c == NULL || m == NULL)
+  if (g == NULL)
     return UV_EINVAL;
-  if ((err = corio__wait_begin(&w)) != 0)
-    return err;
-  corio__spin_lock(&c->guard);
-  corio__wlist_push(&c->waiters, &w);
-  /* On the list before the mutex goes: a signal after the unlock finds
-   * us (the signaller needs the guard we hold). */
-  corio_mutex_unlock(m);
-  err = corio__wait_park(&w, &c->guard, corio__deadline_ns(deadline));
-  if (err != 0) {
-    corio__spin_lock(&c->guard);
-    corio__wlist_unlink(&c->waiters, &w);
-    corio__spin_unlock(&c->guard);
-  }
-  /* Always back with the mutex. A cancel that arrives while we take it
-   * again is not lost: this call reports it. */
-  while (corio_mutex_lock(m) == UV_ECANCELED)
-    if (err == 0)
-      err = UV_ECANCELED;
-  return err;
-}
-
-
-int corio_cond_wait(corio_cond_t *c, corio_mutex_t *m) {
-  return corio_cond_wait_dl(c, m, UINT64_MAX);
-}
-
-
-static int cond_wake(corio_cond_t *cc, int all) {
-  counted_t *c = (counted_t *)cc;
-  corio__waiter_t *w;
-
-  if (c == NULL)
-    return UV_EINVAL;
-  corio__spin_lock(&c->guard);
-  while ((w = corio__wlist_pop(&c->waiters)) != NULL)
-    if (corio__wake(w, 0) && !all)
-      break;
-  corio__spin_unlock(&c->guard);
-  return 0;
-}
-
-
-int corio_cond_signal(corio_cond_t *c) {
-  return cond_wake(c, 0);
-}
-
-
-int corio_cond_broadcast(corio_cond_t *c) {
-  return cond_wake(c, 1);
-}
-
-
-int corio_cond_destroy(corio_cond_t *c) {
-  return corio_sem_destroy((corio_sem_t *)c);
+  return counted_busy(g) ? UV_EBUSY : 0;
 }

@@ -20,6 +20,7 @@
 
 #include "corio.h"
 #include "../support/sizes.h"
+#include "net/tcp.h" /* white-box: the cut test at the end */
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -1045,4 +1046,472 @@ static void *shutdown_racing_close(void *arg) {
 
 Test(tcp, a_shutdown_waiting_behind_a_write_never_touches_a_closed_descriptor) {
   run_both_with_peer(1, shutdown_racing_close);
+}
+
+/* --- calls that must run in a task ------------------------------------------- */
+
+typedef struct pair {
+  corio_tcp_listener_t *ln;
+  corio_tcp_t *c, *a; /* the client's end and the accepted one */
+  int port;
+  _Atomic(int) ready;
+} pair_t;
+
+/* In a task: a listener and a connection through it, both ends kept. */
+static void *pair_open(void *arg) {
+  pair_t *p = arg;
+
+  cr_assert_eq(corio_tcp_listen(&p->ln, "127.0.0.1", 0, NULL), 0);
+  p->port = corio_tcp_listener_port(p->ln);
+  cr_assert_eq(corio_tcp_connect(&p->c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_accept_dl(p->ln, &p->a, corio_now() + 10000), 0);
+  atomic_store(&p->ready, 1);
+  return NULL;
+}
+
+/* Every call that needs a task says so with UV_EINVAL, consuming nothing. */
+static void expect_einval_outside_a_task(pair_t *p) {
+  uv_buf_t b = uv_buf_init((char *)"x", 1);
+  corio_tcp_t *x = NULL;
+  char buf[4];
+  size_t got = 99;
+
+  cr_assert_eq(corio_read(p->a, buf, sizeof buf), UV_EINVAL);
+  cr_assert_eq(corio_read(p->a, buf, 0), UV_EINVAL);
+  cr_assert_eq(corio_read_dl(p->a, buf, sizeof buf, 0), UV_EINVAL);
+  cr_assert_eq(corio_read_full(p->a, buf, sizeof buf, &got), UV_EINVAL);
+  cr_assert_eq(got, 0);
+  got = 99;
+  cr_assert_eq(corio_read_full_dl(p->a, buf, 0, &got, 0), UV_EINVAL); /* not 0 */
+  cr_assert_eq(got, 0);
+  cr_assert_eq(corio_write(p->c, "x", 1), UV_EINVAL);
+  cr_assert_eq(corio_write(p->c, "", 0), UV_EINVAL);
+  cr_assert_eq(corio_write_dl(p->c, "x", 1, 0), UV_EINVAL);
+  cr_assert_eq(corio_writev(p->c, &b, 1), UV_EINVAL);
+  cr_assert_eq(corio_writev_dl(p->c, &b, 1, 0), UV_EINVAL);
+  cr_assert_eq(corio_shutdown(p->c), UV_EINVAL);
+  cr_assert_eq(corio_shutdown_dl(p->c, 0), UV_EINVAL);
+  cr_assert_eq(corio_tcp_accept(p->ln, &x), UV_EINVAL);
+  cr_assert_eq(corio_tcp_accept_dl(p->ln, &x, 0), UV_EINVAL);
+  cr_assert_eq(corio_tcp_connect(&x, "127.0.0.1", p->port), UV_EINVAL);
+  cr_assert_eq(corio_tcp_connect_dl(&x, "127.0.0.1", p->port, 0), UV_EINVAL);
+  cr_assert_null(x);
+  /* the calls that never wait work anywhere */
+  cr_assert_eq(corio_tcp_listener_port(p->ln), p->port);
+  cr_assert_eq(corio_tcp_nodelay(p->a, 1), 0);
+  cr_assert_not_null(corio_tcp_handle(p->a));
+}
+
+/* In a task: nothing was written, read or shut down above. */
+static void *pair_still_works(void *arg) {
+  pair_t *p = arg;
+  char buf[4];
+
+  cr_assert_eq(corio_write(p->c, "ok", 2), 2);
+  cr_assert_eq(corio_read_full_dl(p->a, buf, 2, NULL, corio_now() + 10000), 2);
+  cr_assert_eq(memcmp(buf, "ok", 2), 0);
+  cr_assert_eq(corio_write(p->a, "!", 1), 1);
+  cr_assert_eq(corio_read_dl(p->c, buf, sizeof buf, corio_now() + 10000), 1);
+  return NULL;
+}
+
+Test(tcp, calls_that_wait_return_einval_on_a_plain_thread) {
+  corio_tcp_listen_options_t with_rt = {0};
+  corio_tcp_listener_t *ln2;
+  pair_t p = {0};
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&rt, &on_workers), 0);
+  cr_assert_eq(corio_spawn(rt, pair_open, &p, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  expect_einval_outside_a_task(&p);
+  cr_assert_eq(corio_spawn(rt, pair_still_works, &p, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  /* listen needs a runtime; with one, a plain thread may listen and close */
+  cr_assert_eq(corio_tcp_listen(&ln2, "127.0.0.1", 0, NULL), UV_EINVAL);
+  with_rt.rt = rt;
+  cr_assert_eq(corio_tcp_listen(&ln2, "127.0.0.1", 0, &with_rt), 0);
+  cr_assert_eq(corio_tcp_listener_close(ln2), 0);
+  /* closing never waits: any thread */
+  cr_assert_eq(corio_close(p.c), 0);
+  cr_assert_eq(corio_close(p.a), 0);
+  cr_assert_eq(corio_tcp_listener_close(p.ln), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+typedef struct on_loop {
+  uv_loop_t loop;
+  uv_timer_t poll;
+  corio_rt_t *rt;
+  pair_t p;
+  int checked;
+} on_loop_t;
+
+static void *pair_close(void *arg) {
+  pair_t *p = arg;
+
+  corio_close(p->c);
+  corio_close(p->a);
+  cr_assert_eq(corio_tcp_listener_close(p->ln), 0);
+  return NULL;
+}
+
+/* The application's timer, on the loop thread outside any task. */
+static void on_loop_check(uv_timer_t *timer) {
+  on_loop_t *o = timer->data;
+  corio_tcp_listen_options_t with_rt = {.rt = o->rt};
+  corio_tcp_listener_t *x;
+  uint64_t t0;
+
+  if (!atomic_load(&o->p.ready))
+    return;
+  expect_einval_outside_a_task(&o->p);
+  /* waiting here would stop the loop: not even a name is resolved */
+  t0 = uv_hrtime();
+  cr_assert_eq(corio_tcp_listen(&x, "localhost", 0, &with_rt), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listen(&x, "127.0.0.1", 0, &with_rt), UV_EINVAL);
+  cr_assert_lt(uv_hrtime() - t0, 1000000000u);
+  cr_assert_eq(corio_tcp_serve(o->p.ln, echo, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listener_close(o->p.ln), UV_EINVAL); /* still open */
+  cr_assert_eq(corio_tcp_listener_port(o->p.ln), o->p.port);
+  o->checked = 1;
+  uv_close((uv_handle_t *)timer, NULL);
+  cr_assert_eq(corio_spawn(o->rt, pair_close, &o->p, NULL), 0);
+}
+
+Test(tcp, calls_that_wait_return_einval_on_the_loop_thread_outside_a_task) {
+  on_loop_t o;
+
+  memset(&o, 0, sizeof o);
+  cr_assert_eq(uv_loop_init(&o.loop), 0);
+  cr_assert_eq(corio_rt_new(&o.rt, &(corio_rt_options_t){.workers = 2, .loop = &o.loop}), 0);
+  uv_timer_init(&o.loop, &o.poll);
+  o.poll.data = &o;
+  uv_timer_start(&o.poll, on_loop_check, 1, 1);
+  cr_assert_eq(corio_spawn(o.rt, pair_open, &o.p, NULL), 0);
+  uv_run(&o.loop, UV_RUN_DEFAULT); /* until the timer and corio's tasks are done */
+  cr_assert(o.checked);
+  cr_assert_eq(corio_rt_free(o.rt), 0);
+  uv_run(&o.loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&o.loop), 0);
+}
+
+/* --- documented edges ------------------------------------------------------- */
+
+static void *edges(void *arg) {
+  static char bytes[CORIO_TCP_WRITEV_MAX + 1];
+  static uv_buf_t bufs[CORIO_TCP_WRITEV_MAX + 1];
+  static char got[CORIO_TCP_WRITEV_MAX];
+  corio_tcp_t *x = NULL;
+  pair_t p = {0};
+  size_t n = 99;
+  unsigned i;
+
+  (void)arg;
+  pair_open(&p);
+  cr_assert_eq(corio_tcp_connect(&x, "127.0.0.1", 70000), UV_EINVAL);
+  cr_assert_null(x);
+  cr_assert_eq(corio_read_full(p.a, got, 0, &n), 0);
+  cr_assert_eq(n, 0);
+  cr_assert_eq(corio_write(p.c, "", 0), 0);
+  /* at most CORIO_TCP_WRITEV_MAX buffers, in order */
+  for (i = 0; i <= CORIO_TCP_WRITEV_MAX; i++) {
+    bytes[i] = (char)(i * 7);
+    bufs[i] = uv_buf_init(&bytes[i], 1);
+  }
+  cr_assert_eq(corio_writev(p.c, bufs, CORIO_TCP_WRITEV_MAX + 1), UV_EINVAL);
+  cr_assert_eq(corio_writev(p.c, bufs, CORIO_TCP_WRITEV_MAX), CORIO_TCP_WRITEV_MAX);
+  cr_assert_eq(corio_read_full_dl(p.a, got, sizeof got, NULL, corio_now() + 10000),
+               (ssize_t)sizeof got);
+  cr_assert_eq(memcmp(got, bytes, sizeof got), 0);
+  pair_close(&p);
+  return NULL;
+}
+
+Test(tcp, writev_takes_at_most_the_documented_buffers_and_connect_checks_the_port) {
+  run_both(edges, NULL);
+}
+
+/* --- accept waiters, serve and close under cancellation ----------------------- */
+
+typedef struct acceptor {
+  corio_tcp_listener_t *ln;
+  _Atomic(int) order; /* 1 + the rank in which it got a connection, or 0 */
+  int result;
+  corio_task_t *task;
+} acceptor_t;
+
+static _Atomic(int) accepted_rank;
+
+static void *acceptor_main(void *arg) {
+  acceptor_t *a = arg;
+  corio_tcp_t *c;
+
+  a->result = corio_tcp_accept(a->ln, &c);
+  if (a->result == 0) {
+    atomic_store(&a->order, atomic_fetch_add(&accepted_rank, 1) + 1);
+    corio_close(c);
+  }
+  return NULL;
+}
+
+static void *accept_in_order(void *arg) {
+  acceptor_t acc[4];
+  corio_tcp_listener_t *ln;
+  corio_tcp_t *c[3];
+  int i, port;
+
+  (void)arg;
+  atomic_store(&accepted_rank, 0);
+  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", 0, NULL), 0);
+  port = corio_tcp_listener_port(ln);
+  memset(acc, 0, sizeof acc);
+  for (i = 0; i < 4; i++) {
+    acc[i].ln = ln;
+    cr_assert_eq(corio_spawn(corio_current_rt(), acceptor_main, &acc[i], &acc[i].task), 0);
+    corio_sleep(20); /* let it queue, in this order */
+  }
+  /* the second gives up: the others keep their places */
+  cr_assert_eq(corio_cancel(acc[1].task), 0);
+  cr_assert_eq(corio_join(acc[1].task, NULL), 0);
+  cr_assert_eq(acc[1].result, UV_ECANCELED);
+  for (i = 0; i < 2; i++) {
+    cr_assert_eq(corio_tcp_connect(&c[i], "127.0.0.1", port), 0);
+    while (atomic_load(&accepted_rank) < i + 1)
+      corio_sleep(1);
+  }
+  cr_assert_eq(atomic_load(&acc[0].order), 1);
+  cr_assert_eq(atomic_load(&acc[2].order), 2);
+  cr_assert_eq(atomic_load(&acc[3].order), 0);
+  /* serve refuses a listener with accept waiters */
+  cr_assert_eq(corio_tcp_serve(ln, echo, NULL), UV_EBUSY);
+  /* closing the listener ends the last wait */
+  cr_assert_eq(corio_tcp_listener_close(ln), 0);
+  for (i = 0; i < 4; i++)
+    if (i != 1)
+      cr_assert_eq(corio_join(acc[i].task, NULL), 0);
+  cr_assert_eq(acc[3].result, UV_ECANCELED);
+  for (i = 0; i < 2; i++)
+    corio_close(c[i]);
+  return NULL;
+}
+
+Test(tcp, accept_waiters_get_connections_in_arrival_order) {
+  run_both(accept_in_order, NULL);
+}
+
+typedef struct served {
+  corio_tcp_listener_t *ln;
+  int result;
+} served_t;
+
+static void *serve_until(void *arg) {
+  served_t *s = arg;
+
+  s->result = corio_tcp_serve(s->ln, echo, NULL);
+  return NULL;
+}
+
+static void *cancel_serve(void *arg) {
+  served_t s = {0};
+  corio_tcp_t *c, *a;
+  corio_task_t *t;
+  char buf[4];
+  int port;
+
+  (void)arg;
+  cr_assert_eq(corio_tcp_listen(&s.ln, "127.0.0.1", 0, NULL), 0);
+  port = corio_tcp_listener_port(s.ln);
+  cr_assert_eq(corio_spawn(corio_current_rt(), serve_until, &s, &t), 0);
+  corio_sleep(20);
+  cr_assert_eq(corio_cancel(t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(s.result, UV_ECANCELED);
+  /* the listener stays open, no longer served: accept takes the next one */
+  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", port), 0);
+  cr_assert_eq(corio_tcp_accept_dl(s.ln, &a, corio_now() + 10000), 0);
+  cr_assert_eq(corio_write(c, "hi", 2), 2);
+  cr_assert_eq(corio_read_full_dl(a, buf, 2, NULL, corio_now() + 10000), 2);
+  corio_close(a);
+  corio_close(c);
+  cr_assert_eq(corio_tcp_listener_close(s.ln), 0);
+  return NULL;
+}
+
+Test(tcp, a_cancelled_serve_returns_ecanceled_and_leaves_the_listener_open) {
+  run_both(cancel_serve, NULL);
+}
+
+static void *close_listener_cancelled(void *arg) {
+  corio_tcp_listener_t *ln;
+  int port;
+
+  (void)arg;
+  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", 0, NULL), 0);
+  port = corio_tcp_listener_port(ln);
+  cr_assert_eq(corio_cancel(corio_self()), 0); /* pending */
+  cr_assert_eq(corio_tcp_listener_close(ln), 0);
+  cr_assert_eq(corio_sleep(1), UV_ECANCELED); /* kept for the next wait */
+  /* the port is free again: the socket really closed */
+  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", port, NULL), 0);
+  cr_assert_eq(corio_tcp_listener_close(ln), 0);
+  return NULL;
+}
+
+Test(tcp, closing_a_listener_in_a_cancelled_task_still_closes_it) {
+  run_both(close_listener_cancelled, NULL);
+}
+
+/* --- shutdown with a deadline ------------------------------------------------- */
+
+static void *shutdown_deadline(void *arg) {
+  raw_peer_t *p = arg;
+  corio_task_t *t;
+  stuck_t w = {0};
+  uint64_t t0, waited;
+
+  cr_assert_eq(corio_tcp_connect(&w.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer_nodl, &w, &t), 0);
+  while (!atomic_load(&w.entered))
+    corio_sleep(1);
+  corio_sleep(30); /* the writer waits in the loop, holding the write lock */
+  t0 = uv_hrtime();
+  cr_assert_eq(corio_shutdown_dl(w.c, corio_now() + 50), UV_ETIMEDOUT);
+  waited = uv_hrtime() - t0;
+  cr_assert_geq(waited, 49000000u, "gave up after %llu ns", (unsigned long long)waited);
+  cr_assert_eq(corio_close(w.c), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(w.result, UV_ECANCELED);
+  atomic_store(&p->release, 1);
+  return NULL;
+}
+
+Test(tcp, a_shutdown_behind_a_stuck_write_times_out) {
+  run_both_with_peer(1, shutdown_deadline);
+}
+
+/* --- adopted handles and cancellation ----------------------------------------- */
+
+typedef struct adoptee {
+  raw_peer_t *peer;
+  uv_tcp_t *h;
+} adoptee_t;
+
+/* On the loop thread (a pinned task): a connected handle of rt's loop, in
+ * memory the test frees once corio_close has returned. */
+static void *make_app_handle(void *arg) {
+  adoptee_t *ad = arg;
+  int fd = connect_raw(ad->peer->port);
+
+  cr_assert_geq(fd, 0);
+  ad->h = malloc(sizeof *ad->h);
+  cr_assert_eq(uv_tcp_init(corio_rt_loop(corio_current_rt()), ad->h), 0);
+  cr_assert_eq(uv_tcp_open(ad->h, fd), 0);
+  return NULL;
+}
+
+static void *adopt_and_close_cancelled(void *arg) {
+  adoptee_t *ad = arg;
+  corio_task_t *t;
+  corio_tcp_t *c;
+
+  cr_assert_eq(corio_spawn_on_loop(corio_current_rt(), make_app_handle, ad, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  if (!corio_on_loop_thread(corio_current_rt())) {
+    /* from a worker, adopting waits for the loop: a cancel stops it */
+    cr_assert_eq(corio_cancel(corio_self()), 0);
+    cr_assert_eq(corio_tcp_adopt(&c, ad->h), UV_ECANCELED);
+  }
+  cr_assert_eq(corio_tcp_adopt(&c, ad->h), 0);
+  cr_assert_eq(corio_cancel(corio_self()), 0); /* pending */
+  cr_assert_eq(corio_close(c), 0); /* waits for the close all the same */
+  free(ad->h); /* the application's memory is its own again */
+  cr_assert_eq(corio_sleep(1), UV_ECANCELED); /* the cancel was kept */
+  atomic_store(&ad->peer->release, 1);
+  return NULL;
+}
+
+static void *adopt_on_workers(void *arg) {
+  return adopt_and_close_cancelled(arg);
+}
+
+static void *adopt_on_loop(void *arg) {
+  corio_task_t *t;
+
+  /* the same from a task pinned to the loop thread */
+  cr_assert_eq(corio_spawn_on_loop(corio_current_rt(), adopt_and_close_cancelled, arg, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  return NULL;
+}
+
+Test(tcp, closing_an_adopted_handle_in_a_cancelled_task_waits_and_keeps_the_cancel) {
+  raw_peer_t p;
+  adoptee_t ad = {&p, NULL};
+
+  raw_peer_start(&p, 1);
+  run_in(on_workers, adopt_on_workers, &ad);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 1);
+  run_in(on_workers, adopt_on_loop, &ad);
+  raw_peer_stop(&p);
+  raw_peer_start(&p, 1);
+  run_in(loop_only, adopt_on_workers, &ad);
+  raw_peer_stop(&p);
+}
+
+/* --- white-box: a cut waits for the loop's read by parking ------------------- */
+
+typedef struct cutting {
+  corio_tcp_t *c;
+  _Atomic(int) done;
+} cutting_t;
+
+static void *cut_task(void *arg) {
+  cutting_t *ct = arg;
+
+  corio__tcp_cut(ct->c, 0, 0);
+  atomic_store(&ct->done, 1);
+  return NULL;
+}
+
+static void *cut_waits_for_read(void *arg) {
+  cutting_t ct = {0};
+  corio_task_t *t;
+  int parked;
+  pair_t p = {0};
+  char buf[4];
+
+  (void)arg;
+  pair_open(&p);
+  ct.c = p.a;
+  cr_assert_eq(corio__tcp_read_begin(p.a), 0);
+  /* As if the loop were between alloc_cb and read_cb (nothing has been
+   * sent, so the real loop is not). */
+  corio__spin_lock(&p.a->lock);
+  p.a->filling = 1;
+  corio__spin_unlock(&p.a->lock);
+  cr_assert_eq(corio_spawn(corio_current_rt(), cut_task, &ct, &t), 0);
+  /* A spinning cutter would keep this task (on the only worker, or the
+   * loop thread) from waking up at all. */
+  corio_sleep(30);
+  cr_assert_eq(atomic_load(&ct.done), 0);
+  corio__spin_lock(&p.a->lock);
+  parked = p.a->cutter != NULL;
+  corio__spin_unlock(&p.a->lock);
+  cr_assert(parked, "the cutter is not parked");
+  /* the loop's next read ends the window and readies the cutter */
+  cr_assert_eq(corio_write(p.c, "x", 1), 1);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(atomic_load(&ct.done), 1);
+  corio__tcp_read_end(p.a);
+  cr_assert_eq(corio_read_dl(p.a, buf, sizeof buf, corio_now() + 10000), 1);
+  cr_assert_eq(buf[0], 'x');
+  pair_close(&p);
+  return NULL;
+}
+
+Test(tcp, a_cut_during_the_loops_read_parks_until_the_read_is_over) {
+  run_in((corio_rt_options_t){.workers = 1}, cut_waits_for_read, NULL);
+  run_in(loop_only, cut_waits_for_read, NULL);
 }

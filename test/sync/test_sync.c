@@ -664,3 +664,336 @@ Test(cancel, one_cancel_ends_one_wait, .timeout = 60) {
   cr_assert_eq(corio_rt_free(rt), 0);
   cr_assert_eq(corio_chan_free(one_ch), 0);
 }
+
+/* --- what the header promises about threads, errors and cancels --------- */
+
+#define PAST 0 /* a deadline that has passed: "only if no wait is needed" */
+
+Test(sem, acquire_that_needs_no_wait_works_on_a_plain_thread) {
+  corio_sem_t s;
+
+  cr_assert_eq(corio_sem_init(&s, 1), 0);
+  cr_assert_eq(corio_sem_acquire(&s), 0);
+  cr_assert_eq(corio_sem_acquire(&s), UV_EINVAL, "it would wait");
+  cr_assert_eq(corio_sem_acquire_dl(&s, PAST), UV_EINVAL);
+  cr_assert_eq(corio_sem_release(&s, 1), 0);
+  cr_assert_eq(corio_sem_acquire_dl(&s, PAST), 0, "the count was untouched");
+  cr_assert_eq(corio_sem_destroy(&s), 0);
+}
+
+Test(wg, wait_at_zero_works_on_a_plain_thread) {
+  corio_wg_t g = {{{0}}};
+
+  cr_assert_eq(corio_wg_wait(&g), 0);
+  cr_assert_eq(corio_wg_wait_dl(&g, PAST), 0);
+  cr_assert_eq(corio_wg_add(&g, 1), 0);
+  cr_assert_eq(corio_wg_wait(&g), UV_EINVAL, "it would wait");
+  cr_assert_eq(corio_wg_wait_dl(&g, PAST), UV_EINVAL);
+  cr_assert_eq(corio_wg_done(&g), 0);
+  cr_assert_eq(corio_wg_destroy(&g), 0);
+}
+
+Test(sem, counts_stay_within_int64) {
+  corio_sem_t s;
+
+  cr_assert_eq(corio_sem_init(&s, -1), UV_EINVAL);
+  cr_assert_eq(corio_sem_init(NULL, 1), UV_EINVAL);
+  cr_assert_eq(corio_sem_init(&s, INT64_MAX - 1), 0);
+  cr_assert_eq(corio_sem_release(&s, 1), 0);
+  cr_assert_eq(corio_sem_release(&s, 1), UV_EINVAL, "would pass INT64_MAX");
+  cr_assert_eq(corio_sem_release(&s, INT64_MAX), UV_EINVAL);
+  cr_assert_eq(corio_sem_release(&s, -1), UV_EINVAL);
+  cr_assert_eq(corio_sem_tryacquire(&s), 0, "nothing changed");
+  cr_assert_eq(corio_sem_release(&s, 1), 0);
+  cr_assert_eq(corio_sem_destroy(&s), 0);
+}
+
+Test(wg, counter_stays_within_int64) {
+  corio_wg_t g = {{{0}}};
+
+  cr_assert_eq(corio_wg_add(&g, INT64_MAX), 0);
+  cr_assert_eq(corio_wg_add(&g, 1), UV_EINVAL, "would pass INT64_MAX");
+  cr_assert_eq(corio_wg_add(&g, INT64_MIN), UV_EINVAL, "would go negative");
+  cr_assert_eq(corio_wg_add(&g, -INT64_MAX), 0, "nothing had changed");
+  cr_assert_eq(corio_wg_wait(&g), 0);
+  cr_assert_eq(corio_wg_add(&g, 0), 0);
+  cr_assert_eq(corio_wg_done(&g), UV_EINVAL);
+}
+
+Test(sync, every_call_takes_null_as_einval) {
+  corio_mutex_t m = CORIO_MUTEX_INITIALIZER;
+
+  cr_assert_eq(corio_mutex_lock(NULL), UV_EINVAL);
+  cr_assert_eq(corio_mutex_lock_dl(NULL, PAST), UV_EINVAL);
+  cr_assert_eq(corio_mutex_trylock(NULL), UV_EINVAL);
+  cr_assert_eq(corio_mutex_unlock(NULL), UV_EINVAL);
+  cr_assert_eq(corio_mutex_destroy(NULL), UV_EINVAL);
+  cr_assert_eq(corio_sem_acquire(NULL), UV_EINVAL);
+  cr_assert_eq(corio_sem_acquire_dl(NULL, PAST), UV_EINVAL);
+  cr_assert_eq(corio_sem_tryacquire(NULL), UV_EINVAL);
+  cr_assert_eq(corio_sem_release(NULL, 1), UV_EINVAL);
+  cr_assert_eq(corio_sem_destroy(NULL), UV_EINVAL);
+  cr_assert_eq(corio_wg_add(NULL, 1), UV_EINVAL);
+  cr_assert_eq(corio_wg_done(NULL), UV_EINVAL);
+  cr_assert_eq(corio_wg_wait(NULL), UV_EINVAL);
+  cr_assert_eq(corio_wg_wait_dl(NULL, PAST), UV_EINVAL);
+  cr_assert_eq(corio_wg_destroy(NULL), UV_EINVAL);
+  cr_assert_eq(corio_cond_wait(NULL, &m), UV_EINVAL);
+  cr_assert_eq(corio_cond_wait_dl(NULL, &m, PAST), UV_EINVAL);
+  cr_assert_eq(corio_cond_signal(NULL), UV_EINVAL);
+  cr_assert_eq(corio_cond_broadcast(NULL), UV_EINVAL);
+  cr_assert_eq(corio_cond_destroy(NULL), UV_EINVAL);
+  cr_assert_eq(corio_cancel(NULL), UV_EINVAL);
+}
+
+/* A cancel is for a wait: calls that complete without waiting leave it
+ * pending, and the first call that waits takes it. */
+static void *cancel_waits_for_a_wait(void *arg) {
+  corio_mutex_t m = CORIO_MUTEX_INITIALIZER;
+  corio_sem_t s;
+  corio_wg_t g = {{{0}}};
+  corio_chan_t *ch;
+  int v = 1;
+
+  (void)arg;
+  cr_assert_eq(corio_sem_init(&s, 1), 0);
+  cr_assert_eq(corio_chan_new(&ch, sizeof(int), 1), 0);
+  cr_assert_eq(corio_cancel(corio_self()), 0);
+  cr_assert_eq(corio_mutex_lock(&m), 0, "free: no wait");
+  cr_assert_eq(corio_sem_acquire(&s), 0, "count 1: no wait");
+  cr_assert_eq(corio_wg_wait(&g), 0, "counter 0: no wait");
+  cr_assert_eq(corio_chan_send(ch, &v), 0, "room: no wait");
+  cr_assert_eq(corio_chan_recv(ch, &v), 0, "a value: no wait");
+  cr_assert_eq(corio_sem_acquire(&s), UV_ECANCELED, "the first wait");
+  cr_assert_eq(corio_sem_acquire_dl(&s, PAST), UV_ETIMEDOUT, "taken once");
+  cr_assert_eq(corio_mutex_unlock(&m), 0);
+  cr_assert_eq(corio_chan_free(ch), 0);
+  return NULL;
+}
+
+Test(cancel, a_pending_cancel_is_kept_for_the_first_call_that_waits) {
+  cr_assert_eq(corio_main(cancel_waits_for_a_wait, NULL, NULL, NULL), 0);
+}
+
+/* Where a call that has to wait is refused: a plain thread (the test's
+ * own), the loop thread outside a task, a coroutine run inside a task. */
+
+typedef struct {
+  corio_mutex_t m, held;
+  corio_sem_t empty;
+  corio_wg_t busy;
+  corio_cond_t c;
+  corio_chan_t *ch;
+  int results[10];
+} refuse_t;
+
+static void try_every_wait(refuse_t *r) {
+  int v = 0, i = 0;
+  corio_select_case_t cs[1] = {{r->ch, CORIO_RECV, &v, 0}};
+
+  r->results[i++] = corio_mutex_lock(&r->held);
+  r->results[i++] = corio_mutex_lock_dl(&r->held, corio_now() + 1000);
+  r->results[i++] = corio_sem_acquire(&r->empty);
+  r->results[i++] = corio_wg_wait(&r->busy);
+  r->results[i++] = corio_chan_recv(r->ch, &v);
+  r->results[i++] = corio_chan_send_dl(r->ch, &v, PAST);
+  r->results[i++] = corio_select(cs, 1);
+  r->results[i++] = corio_select(NULL, 0);
+  /* cond_wait always waits: refused with m still locked */
+  r->results[i++] = corio_mutex_trylock(&r->m);
+  r->results[i++] = corio_cond_wait(&r->c, &r->m);
+}
+
+static void check_refused(refuse_t *r, const char *where) {
+  for (int i = 0; i < 10; i++)
+    if (i != 8)
+      cr_assert_eq(r->results[i], UV_EINVAL, "%s: wait %d gave %d", where, i,
+                   r->results[i]);
+  cr_assert_eq(r->results[8], 0);
+  cr_assert_eq(corio_mutex_trylock(&r->m), UV_EBUSY, "%s: m stays locked", where);
+  cr_assert_eq(corio_mutex_unlock(&r->m), 0);
+  cr_assert_eq(corio_chan_len(r->ch), 0, "%s: nothing sent", where);
+  cr_assert_eq(corio_sem_destroy(&r->empty), 0, "%s: no waiter left", where);
+  cr_assert_eq(corio_wg_destroy(&r->busy), 0);
+  cr_assert_eq(corio_cond_destroy(&r->c), 0);
+}
+
+static void refuse_setup(refuse_t *r) {
+  memset(r, 0, sizeof *r);
+  cr_assert_eq(corio_mutex_trylock(&r->held), 0);
+  cr_assert_eq(corio_wg_add(&r->busy, 1), 0);
+  cr_assert_eq(corio_chan_new(&r->ch, sizeof(int), 0), 0);
+}
+
+static void refuse_teardown(refuse_t *r) {
+  cr_assert_eq(corio_mutex_unlock(&r->held), 0);
+  cr_assert_eq(corio_wg_done(&r->busy), 0);
+  cr_assert_eq(corio_chan_free(r->ch), 0);
+}
+
+Test(sync, waits_on_a_plain_thread_are_einval) {
+  refuse_t r;
+
+  refuse_setup(&r);
+  try_every_wait(&r);
+  check_refused(&r, "plain thread");
+  refuse_teardown(&r);
+}
+
+static int waits_in_a_loop_callback(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  (void)loop;
+  (void)aw;
+  try_every_wait(arg);
+  return UV_E2BIG; /* no request started: corio_await returns this at once */
+}
+
+static void *refused_on_the_loop_thread(void *arg) {
+  refuse_t *r = arg;
+
+  cr_assert_eq(corio_await(corio_current_rt(), waits_in_a_loop_callback, r, NULL),
+               UV_E2BIG);
+  check_refused(r, "loop thread");
+  return NULL;
+}
+
+Test(sync, waits_on_the_loop_thread_outside_a_task_are_einval) {
+  refuse_t r;
+
+  refuse_setup(&r);
+  cr_assert_eq(corio_main(refused_on_the_loop_thread, &r,
+                          &(corio_rt_options_t){.workers = 1}, NULL), 0);
+  refuse_teardown(&r);
+}
+
+static void *waits_in_a_coroutine(void *arg) {
+  try_every_wait(arg);
+  return NULL;
+}
+
+static void *refused_in_a_nested_coroutine(void *arg) {
+  refuse_t *r = arg;
+  corio_coro_t *co;
+
+  cr_assert_eq(corio_coro_create(&co, waits_in_a_coroutine, r, NULL), 0);
+  cr_assert_eq(corio_coro_resume(co, NULL, NULL), CORIO_CORO_FINISHED);
+  cr_assert_eq(corio_coro_free(co), 0);
+  check_refused(r, "coroutine in a task");
+  return NULL;
+}
+
+Test(sync, waits_in_a_coroutine_run_by_a_task_are_einval) {
+  refuse_t r;
+
+  refuse_setup(&r);
+  cr_assert_eq(corio_main(refused_in_a_nested_coroutine, &r, NULL, NULL), 0);
+  refuse_teardown(&r);
+}
+
+/* --- condition variable: the mutex's rules, cancels while relocking ----- */
+
+static void *waits_with_an_unlocked_mutex(void *arg) {
+  corio_mutex_t m = CORIO_MUTEX_INITIALIZER;
+  corio_cond_t c = {{{0}}};
+
+  (void)arg;
+  cr_assert_eq(corio_cond_wait(&c, &m), UV_EPERM);
+  cr_assert_eq(corio_cond_wait_dl(&c, &m, corio_now() + 1000), UV_EPERM);
+  cr_assert_eq(corio_cond_destroy(&c), 0, "it did not stay queued");
+  cr_assert_eq(corio_mutex_trylock(&m), 0, "m was left alone");
+  cr_assert_eq(corio_mutex_unlock(&m), 0);
+  return NULL;
+}
+
+Test(cond, wait_with_an_unlocked_mutex_is_eperm) {
+  cr_assert_eq(corio_main(waits_with_an_unlocked_mutex, NULL, NULL, NULL), 0);
+}
+
+typedef struct {
+  corio_mutex_t m;
+  corio_cond_t c;
+  corio_sem_t never;
+  _Atomic(int) locked;
+  int first, second;
+  uint64_t deadline;
+} relock_t;
+
+static void *cond_waits_then_waits_again(void *arg) {
+  relock_t *x = arg;
+
+  cr_assert_eq(corio_mutex_lock(&x->m), 0);
+  atomic_store(&x->locked, 1);
+  x->first = x->deadline != 0 ? corio_cond_wait_dl(&x->c, &x->m, x->deadline)
+                              : corio_cond_wait(&x->c, &x->m);
+  cr_assert_eq(corio_mutex_trylock(&x->m), UV_EBUSY, "back with the mutex");
+  cr_assert_eq(corio_mutex_unlock(&x->m), 0);
+  x->second = corio_sem_acquire_dl(&x->never, corio_now() + 50);
+  return NULL;
+}
+
+/* Signalled, then cancelled while it waits to take the mutex back: the
+ * wait reports the cancel. On one thread (loop_only) the order is sure:
+ * a yield lets the signalled task run until it parks on the mutex. With
+ * workers the cancel may come before it tries the mutex; the lock then
+ * needs no wait, and the cancel is the next wait's. */
+static void *cancels_while_relocking(void *arg) {
+  int one_thread = arg != NULL;
+  relock_t x;
+  corio_task_t *t;
+
+  memset(&x, 0, sizeof x);
+  cr_assert_eq(corio_spawn(corio_current_rt(), cond_waits_then_waits_again, &x, &t), 0);
+  while (!atomic_load(&x.locked))
+    corio_yield();
+  cr_assert_eq(corio_mutex_lock(&x.m), 0); /* ours once it waits on c */
+  cr_assert_eq(corio_cond_signal(&x.c), 0);
+  if (one_thread)
+    corio_yield(); /* it runs, and parks on m */
+  cr_assert_eq(corio_cancel(t), 0);
+  cr_assert_eq(corio_mutex_unlock(&x.m), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  if (one_thread || x.first != 0) {
+    cr_assert_eq(x.first, UV_ECANCELED);
+    cr_assert_eq(x.second, UV_ETIMEDOUT, "one cancel, one wait");
+  } else {
+    cr_assert_eq(x.second, UV_ECANCELED, "kept for the next wait");
+  }
+  return NULL;
+}
+
+Test(cond, cancel_while_taking_the_mutex_back_is_reported) {
+  cr_assert_eq(corio_main(cancels_while_relocking, (void *)1,
+                          &(corio_rt_options_t){.loop_only = 1}, NULL), 0);
+  cr_assert_eq(corio_main(cancels_while_relocking, NULL,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+}
+
+/* Timed out, then cancelled while it waits to take the mutex back: the
+ * wait reports the timeout and the cancel hits the next wait. */
+static void *cancels_after_timeout_while_relocking(void *arg) {
+  relock_t x;
+  corio_task_t *t;
+
+  (void)arg;
+  memset(&x, 0, sizeof x);
+  x.deadline = corio_now() + 5;
+  cr_assert_eq(corio_spawn(corio_current_rt(), cond_waits_then_waits_again, &x, &t), 0);
+  while (!atomic_load(&x.locked))
+    corio_yield();
+  cr_assert_eq(corio_mutex_lock(&x.m), 0);
+  corio_sleep(30); /* its deadline passes while we hold the mutex */
+  cr_assert_eq(corio_cancel(t), 0);
+  cr_assert_eq(corio_mutex_unlock(&x.m), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  /* the cancel is not lost, whichever came first */
+  if (x.first == UV_ETIMEDOUT)
+    cr_assert_eq(x.second, UV_ECANCELED, "kept for the next wait");
+  else
+    cr_assert(x.first == UV_ECANCELED && x.second == UV_ETIMEDOUT,
+              "first %d second %d", x.first, x.second);
+  return NULL;
+}
+
+Test(cond, cancel_while_taking_the_mutex_back_after_a_timeout_is_kept) {
+  cr_assert_eq(corio_main(cancels_after_timeout_while_relocking, NULL,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+}
