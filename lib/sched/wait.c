@@ -16,50 +16,13 @@
 #define STATE(w) ((w) & 3u)
 
 
-void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w) {
-  w->next = NULL;
-  w->prev = l->tail;
-  if (l->tail != NULL)
-    l->tail->next = w;
-  else
-    l->head = w;
-  l->tail = w;
-  w->linked = 1;
-}
-
-
-void corio__wlist_unlink(corio__wlist_t *l, corio__waiter_t *w) {
-  if (!w->linked)
-    return;
-  if (w->prev != NULL)
-    w->prev->next = w->next;
-  else
-    l->head = w->next;
-  if (w->next != NULL)
-    w->next->prev = w->prev;
-  else
-    l->tail = w->prev;
-  w->linked = 0;
-}
-
-
-corio__waiter_t *corio__wlist_pop(corio__wlist_t *l) {
-  corio__waiter_t *w = l->head;
-
-  if (w != NULL)
-    corio__wlist_unlink(l, w);
-  return w;
-}
-
-
 int corio__wait_begin(corio__waiter_t *w) {
   corio_task_t *t = corio_self();
 
   if (t == NULL || corio_coro_current() != t->co)
     return UV_EINVAL;
   w->task = t;
-  w->next = w->prev = NULL;
-  w->linked = 0;
+  w->link.next = w->link.prev = NULL;
   w->fired = 0;
   w->result = 0;
   w->data = NULL;

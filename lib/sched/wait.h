@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/list.h"
 #include "core/spin.h"
 #include "task.h"
 
@@ -39,22 +40,36 @@ static inline uint64_t corio__deadline_ns(uint64_t deadline_ms) {
 
 
 typedef struct corio__waiter {
-  struct corio__waiter *next, *prev;
+  corio__list_t link; /* on the primitive's list (under its lock) */
   corio_task_t *task;
   uint64_t seq;
   void *data;        /* for the primitive: a value to hand over, ... */
-  int linked;        /* on the primitive's list (under its lock) */
   int fired;         /* set by the waker that claimed this waiter */
   int result;        /* what the waker says happened (channels) */
 } corio__waiter_t;
 
+/* A primitive's waiters, oldest first. All-zero is an empty list. */
 typedef struct corio__wlist {
-  corio__waiter_t *head, *tail;
+  corio__list_t head;
 } corio__wlist_t;
 
-void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w);
-void corio__wlist_unlink(corio__wlist_t *l, corio__waiter_t *w);
-corio__waiter_t *corio__wlist_pop(corio__wlist_t *l);
+static inline int corio__wlist_empty(const corio__wlist_t *l) {
+  return corio__list_empty(&l->head);
+}
+
+static inline void corio__wlist_push(corio__wlist_t *l, corio__waiter_t *w) {
+  corio__list_push_back(&l->head, &w->link);
+}
+
+/* Take w off its list if it is on one. */
+static inline void corio__wlist_unlink(corio__waiter_t *w) {
+  corio__list_remove(&w->link);
+}
+
+static inline corio__waiter_t *corio__wlist_pop(corio__wlist_t *l) {
+  corio__list_t *n = corio__list_pop_front(&l->head);
+  return n != NULL ? corio__container_of(n, corio__waiter_t, link) : NULL;
+}
 
 /* Start a wait of the calling task: fills w. Returns 0, UV_EINVAL outside
  * a task, or UV_ECANCELED if a cancel is pending (it is consumed). */

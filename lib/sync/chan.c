@@ -60,7 +60,8 @@ int corio_chan_free(corio_chan_t *ch) {
   if (ch == NULL)
     return UV_EINVAL;
   corio__spin_lock(&ch->lock);
-  busy = ch->senders.head != NULL || ch->receivers.head != NULL;
+  busy = !corio__wlist_empty(&ch->senders) ||
+         !corio__wlist_empty(&ch->receivers);
   corio__spin_unlock(&ch->lock);
   if (busy)
     return UV_EBUSY;
@@ -187,7 +188,7 @@ static int chan_op(corio_chan_t *ch, int op, void *elem, uint64_t deadline) {
   if (err == 0)
     return w.result; /* done by the other side, or the channel closed */
   corio__spin_lock(&ch->lock);
-  corio__wlist_unlink(queue, &w);
+  corio__wlist_unlink(&w);
   corio__spin_unlock(&ch->lock);
   return err;
 }
@@ -405,7 +406,7 @@ int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
   for (i = 0; i < n; i++) {
     w[i] = w[0];
     w[i].data = cases[i].elem;
-    w[i].linked = 0;
+    w[i].link.next = w[i].link.prev = NULL;
     if (cases[i].ch != NULL)
       corio__wlist_push(case_queue(&cases[i]), &w[i]);
   }
@@ -420,7 +421,7 @@ int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
       cases[i].result = w[i].result;
       r = (int)i;
     }
-    corio__wlist_unlink(case_queue(&cases[i]), &w[i]);
+    corio__wlist_unlink(&w[i]);
   }
   unlock_all(&s);
   return r;

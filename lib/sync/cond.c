@@ -47,14 +47,14 @@ int corio_cond_wait_dl(corio_cond_t *cc, corio_mutex_t *m, uint64_t deadline) {
   /* On the list before the mutex goes: a signal after the unlock finds
    * us (the signaller needs the guard we hold). */
   if ((err = corio_mutex_unlock(m)) != 0) {
-    corio__wlist_unlink(&c->waiters, &w);
+    corio__wlist_unlink(&w);
     corio__spin_unlock(&c->guard);
     return err; /* UV_EPERM: m was not locked */
   }
   err = corio__wait_park(&w, &c->guard, corio__deadline_ns(deadline));
   if (err != 0) {
     corio__spin_lock(&c->guard);
-    corio__wlist_unlink(&c->waiters, &w);
+    corio__wlist_unlink(&w);
     corio__spin_unlock(&c->guard);
   }
   return relock(m, err);
@@ -98,7 +98,7 @@ int corio_cond_destroy(corio_cond_t *cc) {
   if (c == NULL)
     return UV_EINVAL;
   corio__spin_lock(&c->guard);
-  busy = c->waiters.head != NULL;
+  busy = !corio__wlist_empty(&c->waiters);
   corio__spin_unlock(&c->guard);
   return busy ? UV_EBUSY : 0;
 }

@@ -22,7 +22,7 @@ static_assert(sizeof(mutex_t) <= CORIO__SYNC_SIZE, "corio_mutex_t too small");
 /* Under the guard: with nobody left on the list, let unlock take the fast
  * path again. relaxed: the guard orders it with the list. */
 static void drop_waiters_bit(mutex_t *m) {
-  if (m->waiters.head == NULL)
+  if (corio__wlist_empty(&m->waiters))
     atomic_fetch_and_explicit(&m->state, ~WAITERS, memory_order_relaxed);
 }
 
@@ -85,7 +85,7 @@ int corio_mutex_lock_dl(corio_mutex_t *cm, uint64_t deadline) {
   if (err == 0)
     return 0; /* handed over: ours, still LOCKED */
   corio__spin_lock(&m->guard);
-  corio__wlist_unlink(&m->waiters, &w);
+  corio__wlist_unlink(&w);
   drop_waiters_bit(m);
   corio__spin_unlock(&m->guard);
   return err;

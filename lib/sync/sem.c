@@ -31,7 +31,7 @@ static int park_on(counted_t *c, corio__waiter_t *w, uint64_t deadline) {
   err = corio__wait_park(w, &c->guard, corio__deadline_ns(deadline));
   if (err != 0) {
     corio__spin_lock(&c->guard);
-    corio__wlist_unlink(&c->waiters, w);
+    corio__wlist_unlink(w);
     corio__spin_unlock(&c->guard);
   }
   return err;
@@ -42,7 +42,7 @@ static int counted_busy(counted_t *c) {
   int busy;
 
   corio__spin_lock(&c->guard);
-  busy = c->waiters.head != NULL;
+  busy = !corio__wlist_empty(&c->waiters);
   corio__spin_unlock(&c->guard);
   return busy;
 }
@@ -57,7 +57,7 @@ int corio_sem_init(corio_sem_t *cs, int64_t count) {
     return UV_EINVAL;
   atomic_init(&s->guard, 0);
   s->count = count;
-  s->waiters.head = s->waiters.tail = NULL;
+  s->waiters = (corio__wlist_t){{NULL, NULL}};
   return 0;
 }
 
