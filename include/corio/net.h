@@ -56,9 +56,9 @@
 extern "C" {
 #endif
 
-/* Bytes of each connection's read buffer: enough for a request head and a
- * good part of a body at once, and small enough for thousands of idle
- * connections (an idle connection that never received holds none). */
+/* Bytes of each connection's read buffer, allocated when its first bytes
+ * arrive and kept until it closes: the most the loop reads ahead of the
+ * reader, and the most an in-place parser (HTTP) sees at once. */
 #define CORIO_TCP_BUFFER (64 * 1024)
 
 /* The most buffers one corio_writev takes: IOV_MAX on Linux and macOS, as
@@ -109,8 +109,8 @@ CORIO_API int corio_tcp_listener_port(corio_tcp_listener_t *ln);
  * UV_ECANCELED (the task was cancelled, or the listener closed),
  * UV_ETIMEDOUT (_dl), UV_EBUSY (ln is served by corio_tcp_serve),
  * UV_EINVAL (ln or conn NULL; not in a task). Several tasks may wait on
- * one listener: connections go to them in the order they came. May
- * suspend; in a task. */
+ * one listener: connections go to them in the order they began to wait.
+ * May suspend; in a task. */
 CORIO_API int corio_tcp_accept(corio_tcp_listener_t *ln, corio_tcp_t **conn);
 CORIO_API int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
                                   uint64_t deadline);
@@ -166,7 +166,7 @@ CORIO_API int corio_tcp_connect_dl(corio_tcp_t **conn, const char *host,
  * buffer), UV_ETIMEDOUT (_dl), UV_ECANCELED (the task was cancelled, or
  * the owner closed conn, before or meanwhile), UV_EBUSY (another task is
  * reading), UV_EINVAL (conn NULL; buf NULL with len > 0; not in a task).
- * The end of the stream and errors stay: every later read returns them
+ * UV_EOF and the stream's errors stay: every later read returns them
  * again. Returns without waiting when bytes are buffered. len == 0
  * returns 0. Nothing is lost when it gives up: unread bytes stay
  * buffered. May suspend; in a task. */

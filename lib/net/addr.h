@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* The addresses of a name that connect tries in turn: a host has a few
+ * (IPv4 and IPv6, a handful of replicas); more would only stretch a
+ * failing connect. */
 #define CORIO__ADDRS_MAX 8
 
 typedef struct corio__addrs {

@@ -17,16 +17,18 @@
  *
  * Lifetime: the record is freed when the handle is closed (close_cb) and
  * no task is inside a call on it (`users`, which counts callers, the serve
- * task around its handler, and a queued resume_req). Everything below is
+ * task around its handler, a queued resume_req, and the task closing an
+ * adopted handle until close_cb readies it). Everything below is
  * under `lock` unless it says otherwise.
  *
  * `lock` is a spinlock, and its waits are bounded: every holder keeps it
- * for a few field updates, a memmove within one buffer or the readying of
- * one task, never across a system call, a wait or a switch, except a task
- * that parks with it held, whose park function releases it on the worker
- * at once (DESIGN.md 3). No task ever waits by spinning on it for
- * something the other side has yet to do: such waits park (the reader,
- * the cutter, an adopted handle's closer).
+ * for a few field updates, a memmove within one buffer, or the readying of
+ * a task (which at most takes the scheduler's idle lock for a few stores
+ * and makes one non-blocking wake-up call). No holder reads, sends, waits
+ * or switches with it, except a task that parks with it held, whose park
+ * function releases it on the worker at once (DESIGN.md 3). No task waits
+ * by spinning on it for something the other side has yet to do: such
+ * waits park (the reader, the cutter, an adopted handle's closer).
  */
 #ifndef CORIO_NET_TCP_H
 #define CORIO_NET_TCP_H

@@ -1140,6 +1140,38 @@ Test(tcp, calls_that_wait_return_einval_on_a_plain_thread) {
   cr_assert_eq(corio_rt_free(rt), 0);
 }
 
+static void *pair_close(void *arg);
+
+static void *refused_in_a_coroutine(void *arg) {
+  pair_t *p = arg;
+  corio_tcp_listener_t *x;
+
+  expect_einval_outside_a_task(p);
+  /* a coroutine cannot park its task: no call here waits for the loop */
+  cr_assert_eq(corio_tcp_listen(&x, "127.0.0.1", 0, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_serve(p->ln, echo, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listener_close(p->ln), UV_EINVAL); /* still open */
+  return NULL;
+}
+
+static void *nested_coroutine(void *arg) {
+  pair_t p = {0};
+  corio_coro_t *co;
+
+  (void)arg;
+  pair_open(&p);
+  cr_assert_eq(corio_coro_create(&co, refused_in_a_coroutine, &p, NULL), 0);
+  cr_assert_eq(corio_coro_resume(co, NULL, NULL), CORIO_CORO_FINISHED);
+  cr_assert_eq(corio_coro_free(co), 0);
+  pair_still_works(&p);
+  pair_close(&p);
+  return NULL;
+}
+
+Test(tcp, calls_that_wait_return_einval_in_a_coroutine_run_by_a_task) {
+  run_both(nested_coroutine, NULL);
+}
+
 typedef struct on_loop {
   uv_loop_t loop;
   uv_timer_t poll;
