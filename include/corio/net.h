@@ -12,7 +12,7 @@
  *   corio_tcp_listen(&ln, "127.0.0.1", 8080, NULL);   // in a task
  *   corio_tcp_serve(ln, echo, NULL);   // one task per connection
  *
- * How it runs (DESIGN.md 8): the loop thread owns every socket. Reads are
+ * How it runs (docs/DESIGN.md 8): the loop thread owns every socket. Reads are
  * loop-driven and persistent: the loop reads into the connection's buffer
  * (CORIO_TCP_BUFFER bytes, allocated when the first bytes arrive) and
  * wakes the reader; corio_read takes buffered bytes without involving the

@@ -13,7 +13,7 @@ static _Thread_local void *ctx_transfer;
 
 
 /* Not inlined, so that the address of the thread-local is computed afresh
- * on whatever thread the context resumed on (DESIGN.md 3a). */
+ * on whatever thread the context resumed on (docs/DESIGN.md 3a). */
 __attribute__((noinline)) static void **ctx_transfer_slot(void) {
   return &ctx_transfer;
 }

@@ -22,7 +22,7 @@ static _Thread_local int thread_armed TLS_FAST; /* overflow handler ready */
 
 
 /* Noinline, so a caller inside a coroutine never reuses the address of
- * another thread's variable after it moved threads (DESIGN.md 3a). Resume
+ * another thread's variable after it moved threads (docs/DESIGN.md 3a). Resume
  * may touch the variables directly: it returns on the thread it was
  * called on. */
 __attribute__((noinline)) corio_coro_t *corio_coro_current(void) {

@@ -1,6 +1,6 @@
 /* A tiny spinlock: for a few pointer updates (a task's join state, the
  * waiter lists of sync primitives), and held across the switch of a task
- * that parks, released by its park function on the worker (DESIGN.md 3).
+ * that parks, released by its park function on the worker (docs/DESIGN.md 3).
  * If the holder was preempted, waiting threads give up their CPU to it. */
 #ifndef CORIO_CORE_SPIN_H
 #define CORIO_CORE_SPIN_H

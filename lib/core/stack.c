@@ -96,7 +96,7 @@ static void local_cache_key_create(void) {
 
 
 /* Noinline: a coroutine may continue on another thread, so the cache's
- * address must be computed afresh at every use (DESIGN.md 3a). */
+ * address must be computed afresh at every use (docs/DESIGN.md 3a). */
 __attribute__((noinline)) static stack_list_t *local_cache_get(void) {
   return &local_cache;
 }

@@ -5,7 +5,7 @@
  * push with one CAS (a Treiber stack); the loop takes everything at once
  * with one exchange and reverses it into arrival order. The consumer never
  * pops a single node, so there is no ABA. A producer calls uv_async_send
- * only after its push is complete (DESIGN.md 3a: uv_async_send's fast path
+ * only after its push is complete (docs/DESIGN.md 3a: uv_async_send's fast path
  * is a relaxed load, so the queue itself must publish the node). */
 #ifndef CORIO_LOOP_INBOX_H
 #define CORIO_LOOP_INBOX_H

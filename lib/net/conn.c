@@ -12,7 +12,7 @@
 #include "sched/sched.h"
 #include "tcp.h"
 
-/* Each connection's read buffer (DESIGN.md 8), allocated when its first
+/* Each connection's read buffer (docs/DESIGN.md 8), allocated when its first
  * bytes arrive. */
 #define RBUF_CAP ((size_t)CORIO_TCP_BUFFER)
 /* The reader asks the loop to read again (a hop) only once this much of

@@ -1,6 +1,6 @@
 /* A TCP connection: the record shared by its tasks and the loop thread.
  *
- * Read side (DESIGN.md 8): [rpos, wpos) of rbuf are buffered bytes. The
+ * Read side (docs/DESIGN.md 8): [rpos, wpos) of rbuf are buffered bytes. The
  * loop appends behind wpos (alloc_cb hands out [wpos, end), read_cb moves
  * wpos); only the reader consumes and compacts, so bytes the reader is
  * looking at never move under it. `filling` marks the loop between
@@ -26,7 +26,7 @@
  * a task (which at most takes the scheduler's idle lock for a few stores
  * and makes one non-blocking wake-up call). No holder reads, sends, waits
  * or switches with it, except a task that parks with it held, whose park
- * function releases it on the worker at once (DESIGN.md 3). No task waits
+ * function releases it on the worker at once (docs/DESIGN.md 3). No task waits
  * by spinning on it for something the other side has yet to do: such
  * waits park (the reader, the cutter, an adopted handle's closer).
  */
