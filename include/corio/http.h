@@ -133,7 +133,7 @@ CORIO_API int corio_http_server_run(corio_http_server_t *srv);
  * was called before (it may still be running), UV_EINVAL (NULL; on the
  * loop thread outside a task, where waiting would stop the loop), or on a
  * plain thread the error of creating the condition variable it waits on
- * (uv_cond_init). */
+ * (uv_cond_init).
  *
  * May suspend. From any task, or any plain thread, which it blocks: a
  * thread that waits for signals (sigwait, signalfd) may call it; a signal
