@@ -129,9 +129,11 @@ CORIO_API int corio_http_server_run(corio_http_server_t *srv);
  * Returns once every connection is closed: 0, or UV_ETIMEDOUT if some had
  * to be cut at the deadline, or UV_ECANCELED if the calling task was
  * cancelled (corio_cancel) while it waited: the rest were cut then.
- * Returns at once with UV_EALREADY if shutdown was called before (it may
- * still be running), or UV_EINVAL (NULL; on the loop thread outside a
- * task, where waiting would stop the loop): both change nothing.
+ * Returns at once, having changed nothing, with UV_EALREADY if shutdown
+ * was called before (it may still be running), UV_EINVAL (NULL; on the
+ * loop thread outside a task, where waiting would stop the loop), or on a
+ * plain thread the error of creating the condition variable it waits on
+ * (uv_cond_init).
  *
  * May suspend. From any task, or any plain thread, which it blocks: a
  * thread that waits for signals (sigwait, signalfd) may call it; a signal

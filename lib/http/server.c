@@ -335,7 +335,7 @@ static int drain(corio_http_server_t *srv, corio__hthread_waiter_t *tw,
 int corio_http_server_shutdown(corio_http_server_t *srv, uint64_t deadline) {
   corio__hthread_waiter_t tw, *twp = NULL;
   corio_tcp_listener_t *ln = NULL;
-  int err;
+  int err, closed = 0;
 
   if (srv == NULL)
     return UV_EINVAL;
@@ -354,15 +354,18 @@ int corio_http_server_shutdown(corio_http_server_t *srv, uint64_t deadline) {
   /* The listener first. On the loop thread outside a task its close fails
    * with UV_EINVAL having done nothing, and so does shutdown: waiting
    * there would stop the loop. Otherwise it has closed (and freed) ln
-   * when it returns, whatever it returns: no more connection tasks. */
-  if (err == 0 && corio_tcp_listener_close(ln) == UV_EINVAL) {
+   * when it returns, whatever it returns: no more connection tasks. A
+   * cancel it took was meant for shutdown: cut at once. */
+  if (err == 0 && (closed = corio_tcp_listener_close(ln)) == UV_EINVAL) {
     corio__spin_lock(&srv->lock);
     srv->shutting = 0;
     srv->ln = ln;
     corio__spin_unlock(&srv->lock);
     err = UV_EINVAL;
   }
-  if (err == 0)
+  if (err == 0 && closed == UV_ECANCELED)
+    err = drain(srv, twp, 0) == 0 ? 0 : UV_ECANCELED;
+  else if (err == 0)
     err = drain(srv, twp, deadline);
   if (twp != NULL)
     thread_waiter_destroy(twp);

@@ -4,6 +4,7 @@
  * bytes through corio's TCP calls. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,10 +26,30 @@
 
 /* --- the handler ------------------------------------------------------------ */
 
+/* /hold (the shutdown tests): the handler says it has begun, waits until
+ * the test releases it (0) or its task is cancelled (UV_ECANCELED), keeps
+ * which, answers 200 if released, and says it has ended. */
+static _Atomic(int) hold_begun, hold_ended, hold_result;
+static corio_sem_t hold_release;
+
+static int hold(corio_http_res_t *res) {
+  int err;
+
+  atomic_fetch_add(&hold_begun, 1);
+  err = corio_sem_acquire(&hold_release);
+  atomic_store(&hold_result, err);
+  if (err == 0)
+    corio_http_respond(res, 200, NULL, "held", 4);
+  atomic_store(&hold_ended, 1);
+  return err != 0;
+}
+
 /* Routes: /describe answers with a canonical description of the request
  * (so split and unsplit sends can be compared); /up/NAME and /down/NAME
  * store and serve files; /sink reads the body and answers its size;
- * /ignore answers without reading the body; /slow sleeps 300 ms. */
+ * /ignore answers without reading the body; /slow sleeps 300 ms; /hold
+ * waits for the test; /count reads the body, then answers what the
+ * header calls say. */
 static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
   corio_http_str_t m = corio_http_method(req), path = corio_http_path(req);
   char out[8192], body[4096], file[256];
@@ -86,6 +107,21 @@ static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
   if (is(path, "/slow")) {
     corio_sleep(300);
     return corio_http_respond(res, 200, NULL, "slow", 4);
+  }
+  if (is(path, "/hold"))
+    return hold(res);
+  if (is(path, "/count")) {
+    corio_http_str_t name = {NULL, 0};
+    size_t count;
+    int past, nulls;
+    if (corio_http_body_discard(req) != 0)
+      return 1;
+    count = corio_http_header_count(req);
+    past = corio_http_header_at(req, count, &name, NULL);
+    nulls = corio_http_header_at(req, 0, NULL, NULL);
+    k = (size_t)snprintf(out, sizeof out, "count=%zu past=%s nulls=%d", count,
+                         past == UV_EOF ? "eof" : "?", nulls);
+    return corio_http_respond(res, 200, NULL, out, k);
   }
   if (is(path, "/chunky")) { /* a streamed response without a length */
     corio_http_res_start(res, 200, NULL, -1);
@@ -851,4 +887,394 @@ Test(http, shutdown_finishes_requests_in_flight_and_closes_idle_connections) {
   cr_assert_eq(corio_join(f.runner, &res), 0);
   cr_assert_eq(corio_http_server_free(f.srv), 0);
   cr_assert_eq(corio_rt_free(f.rt), 0);
+}
+
+
+/* --- shutdown and drain, from tasks and plain threads --------------------- */
+
+/* Test side only: sleep until *v reaches want. */
+static void wait_for(_Atomic(int) *v, int want) {
+  while (atomic_load(v) < want)
+    usleep(1000);
+}
+
+/* A client of /hold. */
+static void *hold_request(void *arg) {
+  exchange_t *x = arg;
+
+  x->request = "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n";
+  x->len = strlen(x->request);
+  exchange(x);
+  return NULL;
+}
+
+/* Connect until the listener refuses: a shutdown has begun (it takes the
+ * listener before anything else). Gives up after BOUND(), for the
+ * assertions that follow to fail rather than the test to hang. */
+static void *until_refused(void *arg) {
+  int port = *(int *)arg;
+  uint64_t bound = BOUND();
+  corio_tcp_t *c;
+
+  while (corio_now() < bound &&
+         corio_tcp_connect_dl(&c, "127.0.0.1", port, bound) == 0) {
+    corio_close(c);
+    corio_sleep(5);
+  }
+  return NULL;
+}
+
+/* A shutdown on a plain thread of its own. */
+typedef struct stopper {
+  corio_http_server_t *srv;
+  uint64_t deadline;
+  pthread_t thread;
+  int result;
+  int handler_ended;          /* hold_ended when shutdown returned */
+  _Atomic(int) returned;
+} stopper_t;
+
+static void *plain_shutdown(void *arg) {
+  stopper_t *s = arg;
+
+  s->result = corio_http_server_shutdown(s->srv, s->deadline);
+  s->handler_ended = atomic_load(&hold_ended);
+  atomic_store(&s->returned, 1);
+  return NULL;
+}
+
+static void stopper_start(stopper_t *s, fixture_t *f, uint64_t deadline) {
+  memset(s, 0, sizeof *s);
+  s->srv = f->srv;
+  s->deadline = deadline;
+  cr_assert_eq(pthread_create(&s->thread, NULL, plain_shutdown, s), 0);
+}
+
+/* After a shutdown: run has returned 0 and the server frees. */
+static void fixture_end(fixture_t *f) {
+  void *res;
+  char cmd[128];
+
+  cr_assert_eq(corio_join(f->runner, &res), 0);
+  cr_assert_eq((intptr_t)res, 0);
+  cr_assert_eq(corio_http_server_free(f->srv), 0);
+  cr_assert_eq(corio_rt_free(f->rt), 0);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if (system(cmd) != 0) { /* best effort */ }
+}
+
+Test(http, shutdown_from_a_plain_thread_returns_when_the_last_handler_ends_not_before, .timeout = 60) {
+  fixture_t f;
+  exchange_t x = {0};
+  stopper_t s;
+  corio_task_t *client;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1);
+  stopper_start(&s, &f, corio_now() + 60000);
+  in_task(&f, until_refused, &f.port);
+  usleep(100000); /* time enough to return early, if it were to */
+  cr_assert_eq(atomic_load(&s.returned), 0, "shutdown returned while a handler ran");
+  corio_sem_release(&hold_release, 1);
+  pthread_join(s.thread, NULL);
+  cr_assert_eq(s.result, 0, "shutdown: %s", uv_strerror(s.result));
+  cr_assert(s.handler_ended, "shutdown returned before the handler ended");
+  cr_assert_eq(atomic_load(&hold_result), 0, "the handler was cut");
+  corio_join(client, NULL);
+  cr_assert_eq(x.err, 0, "%s", uv_strerror(x.err));
+  cr_assert_eq(x.reply.status, 200, "the request in flight was not answered");
+  cr_assert(x.closed, "the connection was left open");
+  free(x.reply.body);
+  cr_assert_eq(corio_http_server_run(f.srv), 0, "run after shutdown returns at once");
+  fixture_end(&f);
+}
+
+Test(http, shutdown_from_a_plain_thread_cuts_the_handlers_left_at_its_deadline, .timeout = 60) {
+  fixture_t f;
+  exchange_t x = {0};
+  stopper_t s;
+  corio_task_t *client;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1);
+  stopper_start(&s, &f, corio_now() + 200);
+  pthread_join(s.thread, NULL); /* never released: only the cut ends it */
+  cr_assert_eq(s.result, UV_ETIMEDOUT, "shutdown: %s", uv_strerror(s.result));
+  cr_assert_eq(atomic_load(&hold_result), UV_ECANCELED);
+  cr_assert(s.handler_ended, "shutdown returned before the cut handler ended");
+  corio_join(client, NULL);
+  free(x.reply.body);
+  fixture_end(&f);
+}
+
+static void *shutdown_now(void *arg) {
+  return (void *)(intptr_t)corio_http_server_shutdown(arg, 0);
+}
+
+Test(http, a_second_shutdown_returns_ealready_at_once_and_changes_nothing, .timeout = 60) {
+  fixture_t f;
+  exchange_t x = {0};
+  stopper_t s;
+  corio_task_t *client, *t;
+  void *res;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1);
+  stopper_start(&s, &f, corio_now() + 60000);
+  in_task(&f, until_refused, &f.port);
+  /* Deadline 0: had they done anything, they would cut the handler. */
+  cr_assert_eq(corio_http_server_shutdown(f.srv, 0), UV_EALREADY);
+  cr_assert_eq(corio_spawn(f.rt, shutdown_now, f.srv, &t), 0);
+  cr_assert_eq(corio_join(t, &res), 0);
+  cr_assert_eq((intptr_t)res, UV_EALREADY);
+  cr_assert_eq(atomic_load(&hold_ended), 0, "a second shutdown cut the handler");
+  corio_sem_release(&hold_release, 1);
+  pthread_join(s.thread, NULL);
+  cr_assert_eq(s.result, 0, "shutdown: %s", uv_strerror(s.result));
+  cr_assert_eq(atomic_load(&hold_result), 0);
+  cr_assert_eq(corio_http_server_shutdown(f.srv, 0), UV_EALREADY, "and after it");
+  corio_join(client, NULL);
+  cr_assert_eq(x.reply.status, 200);
+  free(x.reply.body);
+  fixture_end(&f);
+}
+
+typedef struct on_loop {
+  corio_http_server_t *srv;
+  int result;
+} on_loop_t;
+
+/* An await's start runs on the loop thread, outside any task. */
+static int shutdown_on_loop(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  on_loop_t *o = arg;
+
+  (void)loop;
+  o->result = corio_http_server_shutdown(o->srv, corio_now() + 5000);
+  corio_await_done(aw, 0);
+  return 0;
+}
+
+static void *await_shutdown_on_loop(void *arg) {
+  corio_await(corio_current_rt(), shutdown_on_loop, arg, NULL);
+  return NULL;
+}
+
+Test(http, shutdown_on_the_loop_thread_outside_a_task_returns_einval_and_changes_nothing) {
+  fixture_t f;
+  on_loop_t o = {0};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  o.srv = f.srv;
+  in_task(&f, await_shutdown_on_loop, &o);
+  cr_assert_eq(o.result, UV_EINVAL, "%s", uv_strerror(o.result));
+  cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200,
+               "the server stopped serving");
+  fixture_stop(&f); /* a shutdown from a task: 0, not UV_EALREADY */
+}
+
+static void *shutdown_far(void *arg) {
+  return (void *)(intptr_t)corio_http_server_shutdown(arg, corio_now() + 60000);
+}
+
+Test(http, a_cancelled_shutdown_cuts_what_is_left_at_once_and_returns_ecanceled, .timeout = 60) {
+  fixture_t f;
+  exchange_t x = {0};
+  corio_task_t *client, *stop;
+  void *res;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1);
+  cr_assert_eq(corio_spawn(f.rt, shutdown_far, f.srv, &stop), 0);
+  in_task(&f, until_refused, &f.port);
+  cr_assert_eq(corio_cancel(stop), 0);
+  cr_assert_eq(corio_join(stop, &res), 0);
+  cr_assert_eq((intptr_t)res, UV_ECANCELED, "shutdown: %s", uv_strerror((int)(intptr_t)res));
+  cr_assert_eq(atomic_load(&hold_result), UV_ECANCELED);
+  cr_assert_eq(atomic_load(&hold_ended), 1);
+  corio_join(client, NULL);
+  free(x.reply.body);
+  fixture_end(&f);
+}
+
+/* corio_http_serve on a plain thread of its own. */
+typedef struct server_thread {
+  corio_tcp_listener_t *ln;
+  pthread_t thread;
+  int result;
+  int handler_ended;          /* hold_ended when serve returned */
+  _Atomic(int) returned;
+} server_thread_t;
+
+static void *plain_serve(void *arg) {
+  server_thread_t *st = arg;
+
+  st->result = corio_http_serve(st->ln, handler, NULL, NULL);
+  st->handler_ended = atomic_load(&hold_ended);
+  atomic_store(&st->returned, 1);
+  return NULL;
+}
+
+/* A keep-alive client: one request, then it waits for the server to
+ * close (BOUND, 15 s, is well under the 60 s idle timeout). */
+typedef struct idler {
+  int port, err, closed;
+  _Atomic(int) answered;
+} idler_t;
+
+static void *idler(void *arg) {
+  static const char get[] = "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n";
+  idler_t *d = arg;
+  client_t *cl = malloc(sizeof *cl);
+  reply_t r;
+
+  if ((d->err = client_open(cl, d->port)) == 0) {
+    corio_write(cl->c, get, sizeof get - 1);
+    if ((d->err = read_reply(cl, &r, 0, BOUND())) == 0)
+      free(r.body);
+    atomic_store(&d->answered, 1);
+    d->closed = at_eof(cl);
+    corio_close(cl->c);
+  }
+  atomic_store(&d->answered, 1);
+  free(cl);
+  return NULL;
+}
+
+Test(http, serve_closes_idle_connections_once_its_listener_closes_and_returns_after_the_last_request, .timeout = 60) {
+  corio_tcp_listen_options_t lo = {0};
+  server_thread_t st = {0};
+  exchange_t x = {0};
+  idler_t d = {0};
+  corio_task_t *client, *idle;
+  corio_rt_t *rt;
+
+  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  lo.rt = rt;
+  cr_assert_eq(corio_tcp_listen(&st.ln, "127.0.0.1", 0, &lo), 0);
+  x.port = d.port = corio_tcp_listener_port(st.ln);
+  cr_assert_eq(pthread_create(&st.thread, NULL, plain_serve, &st), 0);
+  cr_assert_eq(corio_spawn(rt, idler, &d, &idle), 0);
+  wait_for(&d.answered, 1);
+  cr_assert_eq(d.err, 0, "%s", uv_strerror(d.err));
+  cr_assert_eq(corio_spawn(rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1);
+  cr_assert_eq(corio_tcp_listener_close(st.ln), 0);
+  corio_join(idle, NULL);
+  cr_assert(d.closed, "the idle connection was left open");
+  cr_assert_eq(atomic_load(&st.returned), 0, "serve returned while a handler ran");
+  corio_sem_release(&hold_release, 1);
+  pthread_join(st.thread, NULL);
+  cr_assert_eq(st.result, 0, "serve: %s", uv_strerror(st.result));
+  cr_assert(st.handler_ended, "serve returned before the handler ended");
+  corio_join(client, NULL);
+  cr_assert_eq(x.reply.status, 200, "the request in flight was not answered");
+  free(x.reply.body);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* --- options: named defaults, caps, huge values ---------------------------- */
+
+/* The status of GET /ignore with a head of exactly len bytes. */
+static int head_of(fixture_t *f, size_t len) {
+  static const char pre[] = "GET /ignore HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+  char *req = malloc(len + 1);
+  int status;
+
+  memcpy(req, pre, sizeof pre - 1);
+  memset(req + sizeof pre - 1, 'a', len - (sizeof pre - 1) - 4);
+  memcpy(req + len - 4, "\r\n\r\n", 5);
+  status = status_of(f, req, NULL);
+  free(req);
+  return status;
+}
+
+Test(http, a_zero_max_header_bytes_means_the_named_default) {
+  fixture_t f;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  cr_assert_eq(head_of(&f, CORIO_HTTP_DEFAULT_MAX_HEADER_BYTES - 64), 200);
+  cr_assert_eq(head_of(&f, CORIO_HTTP_DEFAULT_MAX_HEADER_BYTES + 64), 431);
+  fixture_stop(&f);
+}
+
+Test(http, max_header_bytes_above_the_cap_is_lowered_to_it) {
+  fixture_t f;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2},
+                &(corio_http_options_t){.max_header_bytes = SIZE_MAX});
+  cr_assert_eq(head_of(&f, CORIO_HTTP_MAX_HEADER_BYTES_CAP - 64), 200);
+  cr_assert_eq(head_of(&f, CORIO_HTTP_MAX_HEADER_BYTES_CAP + 64), 431);
+  fixture_stop(&f);
+}
+
+typedef struct patient {
+  int port, err;
+  int status[2];
+} patient_t;
+
+/* Two requests on one connection, each late: the first head arrives in
+ * two parts 50 ms apart, the second request 50 ms after the first reply. */
+static void *patient_client(void *arg) {
+  static const char part1[] = "GET /describe HTTP/1.1\r\nHo";
+  static const char part2[] = "st: x\r\n\r\n";
+  patient_t *p = arg;
+  client_t *cl = malloc(sizeof *cl);
+  reply_t r;
+  int i;
+
+  if ((p->err = client_open(cl, p->port)) == 0) {
+    for (i = 0; i < 2; i++) {
+      corio_sleep(50);
+      corio_write(cl->c, part1, sizeof part1 - 1);
+      corio_sleep(50);
+      corio_write(cl->c, part2, sizeof part2 - 1);
+      if ((p->err = read_reply(cl, &r, 0, BOUND())) != 0)
+        break;
+      p->status[i] = r.status;
+      free(r.body);
+    }
+    corio_close(cl->c);
+  }
+  free(cl);
+  return NULL;
+}
+
+Test(http, huge_timeouts_mean_no_timeout_instead_of_wrapping_into_the_past) {
+  fixture_t f;
+  patient_t p = {0};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2},
+                &(corio_http_options_t){.header_timeout_ms = UINT64_MAX,
+                                        .idle_timeout_ms = UINT64_MAX});
+  p.port = f.port;
+  in_task(&f, patient_client, &p);
+  cr_assert_eq(p.err, 0, "%s", uv_strerror(p.err));
+  cr_assert_eq(p.status[0], 200);
+  cr_assert_eq(p.status[1], 200);
+  fixture_stop(&f);
+}
+
+Test(http, header_count_counts_the_head_not_the_trailers) {
+  fixture_t f;
+  exchange_t x = {0};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = f.port;
+  x.request = "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+              "X-A: 1\r\n\r\n3\r\nabc\r\n0\r\nT-One: 1\r\nT-Two: 2\r\n\r\n";
+  x.len = strlen(x.request);
+  in_task(&f, exchange, &x);
+  cr_assert_eq(x.err, 0, "%s", uv_strerror(x.err));
+  cr_assert_eq(x.reply.status, 200);
+  cr_assert_str_eq(x.reply.body, "count=3 past=eof nulls=0");
+  free(x.reply.body);
+  fixture_stop(&f);
 }
