@@ -93,11 +93,11 @@ int bench_timer(int argc, char **argv) {
 
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--unguarded") == 0)
-      opts.unguarded_stacks = 1;
+      opts.unguarded = 1;
   corio_task_t *t, *next;
   corio_rt_t *rt;
 
-  if (corio_rt_new(&rt, &opts) != 0)
+  if (corio_rt_new(&opts, &rt) != 0)
     return 1;
   for (uintptr_t i = 0; i < SLEEPERS; i++)
     corio_spawn(rt, sleeps_1ms, (void *)i, NULL);

@@ -168,8 +168,8 @@ int bench_fanout(int argc, char **argv) {
 
   (void)argc;
   (void)argv;
-  corio_rt_new(&one, &(corio_rt_options_t){.workers = 1});
-  corio_rt_new(&two, &(corio_rt_options_t){.workers = 2});
+  corio_rt_new(&(corio_rt_options_t){.workers = 1}, &one);
+  corio_rt_new(&(corio_rt_options_t){.workers = 2}, &two);
   fanout_for(one, two, 32, "fanout_speedup");     /* Go's job: fib(32) */
   fanout_for(one, two, 36, "fanout_speedup_big"); /* ~7x the work */
   corio_rt_free(one);
@@ -217,8 +217,8 @@ int bench_idle_rss(int argc, char **argv) {
   long before, after, i;
   corio_rt_t *rt;
 
-  opts.unguarded_stacks = 1;
-  if (corio_rt_new(&rt, &opts) != 0)
+  opts.unguarded = 1;
+  if (corio_rt_new(&opts, &rt) != 0)
     return 1;
   before = rss_kib();
   for (i = 0; i < n; i++)

@@ -44,8 +44,8 @@ int bench_switch(int argc, char **argv) {
   int rep;
   long i;
 
-  if (corio_coro_create(&a, yields_forever, NULL, NULL) != 0 ||
-      corio_coro_create(&b, yields_forever, NULL, NULL) != 0)
+  if (corio_coro_new(yields_forever, NULL, NULL, &a) != 0 ||
+      corio_coro_new(yields_forever, NULL, NULL, &b) != 0)
     return 1;
   /* Best of 5: the least disturbed run on a shared machine. */
   for (rep = 0; rep < 5; rep++) {

@@ -76,15 +76,15 @@ int bench_chan(int argc, char **argv) {
     pc_t pc = {.items = 10000000};
     double t0, ns, rate;
 
-    corio_chan_new(&pp.ping, sizeof(int), 0);
-    corio_chan_new(&pp.pong, sizeof(int), 0);
+    corio_chan_new(sizeof(int), 0, &pp.ping);
+    corio_chan_new(sizeof(int), 0, &pp.pong);
     t0 = bench_now_ns();
     corio_main(pinger, &pp, &opts, NULL);
     ns = (bench_now_ns() - t0) / (double)pp.rounds;
     corio_chan_free(pp.ping);
     corio_chan_free(pp.pong);
 
-    corio_chan_new(&pc.ch, sizeof(long), 128);
+    corio_chan_new(sizeof(long), 128, &pc.ch);
     t0 = bench_now_ns();
     corio_main(producer, &pc, &opts, NULL);
     rate = (double)pc.items / ((bench_now_ns() - t0) / 1e9);

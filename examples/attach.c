@@ -36,7 +36,7 @@ int main(void) {
   uv_timer_start(&timer, on_tick, 10, 10);
 
   /* Attach corio to the same loop, from the loop's thread. */
-  err = corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2, .loop = loop});
+  err = corio_rt_new(&(corio_rt_options_t){.workers = 2, .loop = loop}, &rt);
   if (err != 0) {
     fprintf(stderr, "attach: %s\n", uv_strerror(err));
     return 1;

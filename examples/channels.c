@@ -76,9 +76,9 @@ static void *collect(void *arg) {
 int main(void) {
   pipeline_t p;
 
-  corio_chan_new(&p.numbers, sizeof(int), 4);
-  corio_chan_new(&p.squares, sizeof(int), 0);
-  corio_chan_new(&p.ticks, sizeof(int), 0);
+  corio_chan_new(sizeof(int), 4, &p.numbers);
+  corio_chan_new(sizeof(int), 0, &p.squares);
+  corio_chan_new(sizeof(int), 0, &p.ticks);
   if (corio_main(collect, &p, NULL, NULL) != 0)
     return 1;
   corio_chan_free(p.numbers);

@@ -86,7 +86,7 @@ int main(void) {
   write_file(doc.parts[0].path, "Hello,");
   write_file(doc.parts[1].path, "world of coroutines!");
 
-  if (corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}) != 0)
+  if (corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt) != 0)
     return 1;
   for (int i = 0; i < 2; i++)
     corio_spawn(rt, load, &doc.parts[i], &doc.loaders[i]);

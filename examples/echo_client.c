@@ -88,7 +88,7 @@ static void *run_connection(void *arg) {
   int failed = 0, err;
   ssize_t n;
 
-  err = corio_tcp_connect_dl(&c->conn, cfg->host, cfg->port, corio_now() + CONNECT_MS);
+  err = corio_tcp_connect_dl(cfg->host, cfg->port, &c->conn, corio_now() + CONNECT_MS);
   if (err != 0) {
     fprintf(stderr, "echo_client: connection %d: connect to %s:%d: %s\n", c->id,
             cfg->host, cfg->port, uv_strerror(err));
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "echo_client: out of memory\n");
     return 1;
   }
-  if ((err = corio_rt_new(&rt, NULL)) != 0) { /* a worker per CPU */
+  if ((err = corio_rt_new(NULL, &rt)) != 0) { /* a worker per CPU */
     fprintf(stderr, "echo_client: %s\n", uv_strerror(err));
     return 1;
   }

@@ -21,7 +21,7 @@ int main(void) {
   void *value;
   int err;
 
-  err = corio_coro_create(&gen, fibonacci, (void *)20, NULL);
+  err = corio_coro_new(fibonacci, (void *)20, NULL, &gen);
   if (err != 0) {
     fprintf(stderr, "generator: %s\n", uv_strerror(err));
     return 1;

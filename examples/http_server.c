@@ -115,14 +115,16 @@ static int get_file(corio_http_res_t *res, corio_http_str_t name) {
 static int echo(corio_http_req_t *req, corio_http_res_t *res) {
   char buf[16384];
   ssize_t n = corio_http_body_read(req, buf, sizeof buf);
+  uint64_t len;
   int err;
 
   if (n < 0)
     return 1; /* the server answers for a bad body (400, 413) */
   err = corio_http_res_start(res, 200, "Content-Type: application/octet-stream\r\n",
-                             corio_http_content_length(req));
+                             corio_http_content_length(req, &len) == 0 ? (int64_t)len : -1);
   while (err == 0 && n > 0) {
-    err = corio_http_res_write(res, buf, (size_t)n);
+    ssize_t w = corio_http_res_write(res, buf, (size_t)n);
+    err = w < 0 ? (int)w : 0;
     if (err == 0)
       n = corio_http_body_read(req, buf, sizeof buf);
   }
@@ -159,8 +161,8 @@ static void *stopper(void *arg) {
 
 int main(int argc, char **argv) {
   corio_rt_options_t opts = {0};
-  corio_tcp_listen_options_t lopts = {0};
-  corio_http_options_t hopts = {0};
+  corio_tcp_listener_options_t lopts = {0};
+  corio_http_server_options_t hopts = {0};
   corio_http_server_t *srv;
   corio_tcp_listener_t *ln;
   corio_task_t *stop;
@@ -203,17 +205,17 @@ int main(int argc, char **argv) {
     return 1;
   }
   stop_signal_block(); /* before the runtime's threads exist */
-  if ((err = corio_rt_new(&rt, &opts)) != 0) {
+  if ((err = corio_rt_new(&opts, &rt)) != 0) {
     fprintf(stderr, "http_server: %s\n", uv_strerror(err));
     return 1;
   }
   lopts.rt = rt;
-  if ((err = corio_tcp_listen(&ln, host, port, &lopts)) != 0) {
+  if ((err = corio_tcp_listen(host, port, &lopts, &ln)) != 0) {
     fprintf(stderr, "http_server: listen on %s:%d: %s\n", host, port, uv_strerror(err));
     corio_rt_free(rt);
     return 1;
   }
-  corio_http_server_new(&srv, ln, handle, NULL, &hopts);
+  corio_http_server_new(ln, handle, NULL, &hopts, &srv);
   if ((err = corio_spawn(rt, stopper, srv, &stop)) != 0) {
     fprintf(stderr, "http_server: %s\n", uv_strerror(err));
     return 1;

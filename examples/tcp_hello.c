@@ -41,7 +41,7 @@ static void *stopper(void *arg) {
 
 int main(int argc, char **argv) {
   corio_rt_options_t opts = {0};
-  corio_tcp_listen_options_t lopts = {0};
+  corio_tcp_listener_options_t lopts = {0};
   corio_tcp_listener_t *ln;
   const char *host = "127.0.0.1";
   int port = 8080, err, i;
@@ -69,12 +69,12 @@ int main(int argc, char **argv) {
     }
   }
   stop_signal_block(); /* before the runtime's threads exist */
-  if ((err = corio_rt_new(&rt, &opts)) != 0) {
+  if ((err = corio_rt_new(&opts, &rt)) != 0) {
     fprintf(stderr, "tcp_hello: %s\n", uv_strerror(err));
     return 1;
   }
   lopts.rt = rt;
-  if ((err = corio_tcp_listen(&ln, host, port, &lopts)) != 0) {
+  if ((err = corio_tcp_listen(host, port, &lopts, &ln)) != 0) {
     fprintf(stderr, "tcp_hello: listen on %s:%d: %s\n", host, port, uv_strerror(err));
     corio_rt_free(rt);
     return 1;

@@ -12,7 +12,7 @@
  * Waiting calls have _dl twins (absolute deadline, ms of corio_now(),
  * UV_ETIMEDOUT once it passes, never before; a deadline already past
  * means "only if it needs no wait"). They return UV_ECANCELED when their
- * task is cancelled (corio_cancel, corio/sync.h), and may suspend the
+ * task is cancelled (corio_cancel, corio/rt.h), and may suspend the
  * calling task. What can be done without waiting is done on any thread;
  * a call that has to wait must come from a task (not a plain thread, nor
  * a coroutine of corio/coro.h run inside a task): elsewhere it returns
@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "corio/rt.h"
 #include "corio/version.h"
 
 #ifdef __cplusplus
@@ -46,7 +47,8 @@ typedef struct corio_chan_s corio_chan_t;
  * holding up to capacity of them (0: unbuffered). Returns 0 and sets *ch,
  * or UV_EINVAL (ch NULL, elem_size out of range, capacity * elem_size
  * beyond SIZE_MAX), UV_ENOMEM. Never suspends; any thread. */
-CORIO_API int corio_chan_new(corio_chan_t **ch, size_t elem_size, size_t capacity);
+CORIO_API int corio_chan_new(size_t elem_size, size_t capacity,
+                             corio_chan_t **ch);
 
 /* Free it. Returns 0; UV_EBUSY while a task waits on it (nothing is
  * freed); UV_EINVAL for NULL. Elements still buffered are dropped. Never

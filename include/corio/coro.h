@@ -60,8 +60,8 @@ typedef struct corio_coro_options_s {
  * opts may be NULL (defaults). Returns 0 and sets *co, or UV_EINVAL (bad
  * arguments, stack size out of range) or UV_ENOMEM (no memory or no more
  * memory mappings). Does not suspend; any thread. */
-CORIO_API int corio_coro_create(corio_coro_t **co, corio_coro_fn fn, void *arg,
-                                const corio_coro_options_t *opts);
+CORIO_API int corio_coro_new(corio_coro_fn fn, void *arg,
+                             const corio_coro_options_t *opts, corio_coro_t **co);
 
 /* Run co on the calling thread until it yields or returns. `in` becomes the
  * value its pending corio_coro_yield() reports (ignored on the first

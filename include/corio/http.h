@@ -62,7 +62,7 @@ typedef int (*corio_http_handler_fn)(corio_http_req_t *req,
                                      corio_http_res_t *res, void *arg);
 
 /* ------------------------------------------------------------------------
- * Options and limits. A zero field of corio_http_options_t takes the
+ * Options and limits. A zero field of corio_http_server_options_t takes the
  * CORIO_HTTP_DEFAULT_ value of its name; the other constants are fixed
  * limits of the server. */
 
@@ -81,7 +81,7 @@ typedef int (*corio_http_handler_fn)(corio_http_req_t *req,
  * corio_http_body_to_file: one threadpool round trip moves this much. */
 #define CORIO_HTTP_FILE_BUFFER (256 * 1024)
 
-typedef struct corio_http_options_s {
+typedef struct corio_http_server_options_s {
   /* Request line + headers; over it: 431 (414 if the target alone is).
    * 0: CORIO_HTTP_DEFAULT_MAX_HEADER_BYTES; at most
    * CORIO_HTTP_MAX_HEADER_BYTES_CAP. */
@@ -98,7 +98,7 @@ typedef struct corio_http_options_s {
   /* Connections served at once; beyond it: 503 and close.
    * 0: CORIO_HTTP_DEFAULT_MAX_CONNECTIONS. */
   unsigned max_connections;
-} corio_http_options_t;
+} corio_http_server_options_t;
 
 /* ------------------------------------------------------------------------
  * Serving. A server serves one listener with a task per connection. It is
@@ -109,10 +109,10 @@ typedef struct corio_http_options_s {
 /* A server for ln (which it serves, and closes on shutdown). opts may be
  * NULL. Returns 0 and *srv, UV_EINVAL, or UV_ENOMEM. Does not suspend;
  * any thread. */
-CORIO_API int corio_http_server_new(corio_http_server_t **srv,
-                                    corio_tcp_listener_t *ln,
+CORIO_API int corio_http_server_new(corio_tcp_listener_t *ln,
                                     corio_http_handler_fn handler, void *arg,
-                                    const corio_http_options_t *opts);
+                                    const corio_http_server_options_t *opts,
+                                    corio_http_server_t **srv);
 
 /* Serve until the server is shut down (or its listener closed): returns 0
  * then, or at once if shutdown came first. Blocks the calling task (or
@@ -155,7 +155,7 @@ CORIO_API int corio_http_server_free(corio_http_server_t *srv);
  * thread). */
 CORIO_API int corio_http_serve(corio_tcp_listener_t *ln,
                                corio_http_handler_fn handler, void *arg,
-                               const corio_http_options_t *opts);
+                               const corio_http_server_options_t *opts);
 
 /* ------------------------------------------------------------------------
  * Requests: views valid until the handler returns. */
@@ -182,8 +182,11 @@ CORIO_API int corio_http_header_at(const corio_http_req_t *req, size_t i,
                                    corio_http_str_t *name,
                                    corio_http_str_t *value);
 
-/* The body's declared length, or -1 when it is chunked. 0: no body. */
-CORIO_API int64_t corio_http_content_length(const corio_http_req_t *req);
+/* The body's declared length: 0 and *len (0: no body), or UV_ENOENT when
+ * the body is chunked (no length is declared; *len is left alone), or
+ * UV_EINVAL. Does not suspend. */
+CORIO_API int corio_http_content_length(const corio_http_req_t *req,
+                                        uint64_t *len);
 CORIO_API int corio_http_chunked(const corio_http_req_t *req);
 /* Nonzero if the connection stays open after this request. */
 CORIO_API int corio_http_keep_alive(const corio_http_req_t *req);
@@ -221,8 +224,8 @@ CORIO_API int corio_http_respond(corio_http_res_t *res, int status,
  * for HTTP/1.0), write pieces, end. */
 CORIO_API int corio_http_res_start(corio_http_res_t *res, int status,
                                    const char *headers, int64_t content_length);
-CORIO_API int corio_http_res_write(corio_http_res_t *res, const void *data,
-                                   size_t len);
+CORIO_API ssize_t corio_http_res_write(corio_http_res_t *res, const void *data,
+                                       size_t len);
 CORIO_API int corio_http_res_end(corio_http_res_t *res);
 /* The file at path as the body, status 200, in constant memory (one
  * buffer of CORIO_HTTP_FILE_BUFFER bytes while it runs):

@@ -9,7 +9,7 @@
  *   }                                  // the connection closes on return
  *   ...
  *   corio_tcp_listener_t *ln;
- *   corio_tcp_listen(&ln, "127.0.0.1", 8080, NULL);   // in a task
+ *   corio_tcp_listen("127.0.0.1", 8080, NULL, &ln);   // in a task
  *   corio_tcp_serve(ln, echo, NULL);   // one task per connection
  *
  * How it runs (docs/DESIGN.md 8): the loop thread owns every socket. Reads are
@@ -78,13 +78,13 @@ typedef struct corio_tcp_listener_s corio_tcp_listener_t;
  * thread. Connections that come while nobody accepts wait in the kernel's
  * backlog. */
 
-typedef struct corio_tcp_listen_options_s {
+typedef struct corio_tcp_listener_options_s {
   int backlog;    /* listen(2) backlog; 0 or less: CORIO_TCP_DEFAULT_BACKLOG */
   int reuseport;  /* nonzero: SO_REUSEPORT, for several listeners on a port */
   int ipv6_only;  /* nonzero: an IPv6 listener takes no IPv4 connections */
   /* The runtime whose loop listens; NULL: the calling task's runtime. */
   corio_rt_t *rt;
-} corio_tcp_listen_options_t;
+} corio_tcp_listener_options_t;
 
 /* Listen on host:port. host is a numeric IPv4 or IPv6 address, a name
  * (resolved; the first address is used), or NULL for every IPv4 address
@@ -97,9 +97,9 @@ typedef struct corio_tcp_listen_options_s {
  * task; SO_REUSEPORT could not be set). May suspend. In a task, or on a
  * plain thread when opts->rt is set (it blocks the thread, and resolves a
  * name with getaddrinfo(3)). */
-CORIO_API int corio_tcp_listen(corio_tcp_listener_t **ln,
-                               const char *host, int port,
-                               const corio_tcp_listen_options_t *opts);
+CORIO_API int corio_tcp_listen(const char *host, int port,
+                               const corio_tcp_listener_options_t *opts,
+                               corio_tcp_listener_t **ln);
 
 /* The port ln is bound to (> 0), or a negative libuv error (UV_EINVAL for
  * NULL). Does not suspend; any thread. */
@@ -152,9 +152,9 @@ CORIO_API int corio_tcp_listener_close(corio_tcp_listener_t *ln);
  * ... (resolution), UV_ETIMEDOUT (_dl: the deadline covers resolution and
  * every attempt), UV_ECANCELED, UV_ENOMEM, UV_EINVAL (conn NULL; port
  * outside 0..65535; not in a task). May suspend; in a task. */
-CORIO_API int corio_tcp_connect(corio_tcp_t **conn, const char *host, int port);
-CORIO_API int corio_tcp_connect_dl(corio_tcp_t **conn, const char *host,
-                                   int port, uint64_t deadline);
+CORIO_API int corio_tcp_connect(const char *host, int port, corio_tcp_t **conn);
+CORIO_API int corio_tcp_connect_dl(const char *host, int port,
+                                   corio_tcp_t **conn, uint64_t deadline);
 
 /* ------------------------------------------------------------------------
  * Data. Reads take what the loop has buffered; writes send from the
@@ -253,7 +253,7 @@ CORIO_API int corio_tcp_local(corio_tcp_t *conn, struct sockaddr *addr, int *len
  * handle is still the application's). Call it on a runtime's loop thread
  * (a callback of the application, or a task pinned there), where it does
  * not suspend, or in a task of that runtime, where it may. */
-CORIO_API int corio_tcp_adopt(corio_tcp_t **conn, uv_tcp_t *handle);
+CORIO_API int corio_tcp_adopt(uv_tcp_t *handle, corio_tcp_t **conn);
 
 /* The libuv handle under conn (NULL for NULL), for code that needs libuv
  * directly: touch it on the loop thread only, and do not read from it or

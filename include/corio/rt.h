@@ -38,7 +38,7 @@ typedef struct corio_rt_options_s {
   size_t stack_size;
   /* Nonzero: stacks without guard pages, for more than ~32,000 live tasks
    * (see corio_coro_options_t.unguarded for the trade-off). */
-  int unguarded_stacks;
+  int unguarded;
   /* Nonzero: no worker threads at all; every task runs on the loop thread
    * (as if spawned with corio_spawn_on_loop), and `workers` is ignored.
    * No cross-thread hop anywhere: the baseline for what hops cost, the
@@ -60,7 +60,7 @@ typedef struct corio_rt_options_s {
 /* Start a runtime: its worker threads wait for tasks. opts may be NULL.
  * Returns 0 and sets *rt, or UV_EINVAL (bad options), UV_ENOMEM, or the
  * error of a failed thread creation. Does not suspend; any thread. */
-CORIO_API int corio_rt_new(corio_rt_t **rt, const corio_rt_options_t *opts);
+CORIO_API int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **rt);
 
 /* Block the calling thread until every task of rt has finished (including
  * tasks spawned meanwhile). Returns 0, or UV_EINVAL when called from a
@@ -109,7 +109,12 @@ CORIO_API int corio_main(corio_task_fn fn, void *arg,
  * more memory mappings for a stack). Does not suspend; any thread. */
 CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                           corio_task_t **task);
-/* (corio_spawn_on_loop, in corio/uv.h, runs a task on the loop thread.) */
+/* Like corio_spawn, but the task runs on the loop thread: the "main thread"
+ * of a libuv application, where it may use that application's handles and
+ * call libuv directly (corio/uv.h). It must not block the thread (it would
+ * stop the loop); waiting through corio calls is fine. Any thread. */
+CORIO_API int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
+                                  corio_task_t **task);
 
 /* Wait for task to finish, store its result in *result (if not NULL) and
  * release the handle. Inside a task it suspends the caller; on a plain
@@ -129,6 +134,28 @@ CORIO_API int corio_join_dl(corio_task_t *task, void **result, uint64_t deadline
  * if it already has). Returns 0 or UV_EINVAL. Does not suspend; any
  * thread. */
 CORIO_API int corio_detach(corio_task_t *task);
+
+/* Make task's current wait return UV_ECANCELED, or if it is not waiting,
+ * its next one: any call of corio that lists UV_ECANCELED (the waits of
+ * corio/sync.h and corio/chan.h, corio_sleep, corio_join, I/O, awaits).
+ * One cancel ends one wait; cancels that come while no wait is under way
+ * count as one. A call that completes without waiting leaves a pending
+ * cancel for the next one that waits. Cancelling a finished task does
+ * nothing. Returns 0, or UV_EINVAL for NULL. Never suspends; any thread;
+ * the handle must still be valid (not joined or detached). */
+CORIO_API int corio_cancel(corio_task_t *task);
+
+/* Milliseconds of a monotonic clock (uv_hrtime / 1e6). All corio deadlines
+ * are absolute values of this clock. Any thread. */
+CORIO_API uint64_t corio_now(void);
+
+/* Suspend the calling task for at least ms milliseconds (never less);
+ * ms == 0 yields. Returns 0, or UV_ECANCELED when the task is cancelled,
+ * or UV_ENOMEM (no memory for the timer). A plain thread sleeps for real
+ * and gets 0; on a loop thread outside a task it returns UV_EINVAL (it
+ * would stop the loop). Timers live in one heap of deadlines per runtime;
+ * no handle is created per sleep. */
+CORIO_API int corio_sleep(uint64_t ms);
 
 /* Let other tasks run: the caller goes to the back of the runtime's
  * shared queue. Returns 0, or UV_EINVAL outside a task. May suspend. */

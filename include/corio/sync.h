@@ -141,19 +141,6 @@ CORIO_API int corio_cond_broadcast(corio_cond_t *c);
  * Nothing to free. Never suspends; any thread. */
 CORIO_API int corio_cond_destroy(corio_cond_t *c);
 
-/* ------------------------------------------------------------------------
- * Cancellation. */
-
-/* Make task's current wait return UV_ECANCELED, or if it is not waiting,
- * its next one: any call of corio that lists UV_ECANCELED (the waits
- * above and in corio/chan.h, corio_sleep, corio_join, ...). One cancel
- * ends one wait; cancels that come while no wait is under way count as
- * one. A call that completes without waiting leaves a pending cancel for
- * the next one that waits. Cancelling a finished task does nothing.
- * Returns 0, or UV_EINVAL for NULL. Never suspends; any thread; the
- * handle must still be valid (not joined or detached). */
-CORIO_API int corio_cancel(corio_task_t *task);
-
 #ifdef __cplusplus
 }
 #endif

@@ -12,12 +12,12 @@
  * it runnable again. A task already on the loop thread (corio_spawn_on_loop)
  * calls libuv directly, with no hop.
  *
- * All calls here that wait may suspend the calling task. corio_await and
- * corio_sleep also work from a plain thread, which they block, except on
- * the loop thread itself outside a task, where waiting would stop the
- * loop: corio_await returns UV_EINVAL there. The calls without a runtime
- * argument (files, names, work) use the calling task's runtime and return
- * UV_EINVAL outside a task.
+ * All calls here that wait may suspend the calling task. corio_await also
+ * works from a plain thread, which it blocks, except on the loop thread
+ * itself outside a task, where waiting would stop the loop: it returns
+ * UV_EINVAL there (as corio_sleep does, corio/rt.h). The calls without a
+ * runtime argument (files, names, work) use the calling task's runtime and
+ * return UV_EINVAL outside a task.
  */
 #ifndef CORIO_UV_H
 #define CORIO_UV_H
@@ -33,31 +33,11 @@
 extern "C" {
 #endif
 
-/* Milliseconds of a monotonic clock (uv_hrtime / 1e6). All corio deadlines
- * are absolute values of this clock. Any thread. */
-CORIO_API uint64_t corio_now(void);
-
 /* The runtime's loop. Touch it only from the loop thread. */
 CORIO_API uv_loop_t *corio_rt_loop(corio_rt_t *rt);
 
 /* Nonzero on rt's loop thread. */
 CORIO_API int corio_on_loop_thread(corio_rt_t *rt);
-
-/* Like corio_spawn, but the task runs on the loop thread: the "main thread"
- * of a libuv application, where it may use that application's handles and
- * call libuv directly. It must not block the thread (it would stop the
- * loop); waiting through corio calls is fine. Any thread. */
-CORIO_API int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
-                                  corio_task_t **task);
-
-/* ------------------------------------------------------------------------
- * Time. */
-
-/* Suspend the calling task for at least ms milliseconds (never less). A
- * plain thread sleeps. Returns 0, or UV_ECANCELED when the task is
- * cancelled (corio/sync.h). Timers live in one uv_timer_t per runtime and
- * a heap of deadlines; no handle is created per sleep. */
-CORIO_API int corio_sleep(uint64_t ms);
 
 /* ------------------------------------------------------------------------
  * Awaiting any libuv request.
@@ -89,8 +69,8 @@ typedef int (*corio_await_start_fn)(uv_loop_t *loop, corio_await_t *aw,
                                     void *arg);
 
 /* See above. Returns 0, the error start returned, UV_ECANCELED (the task
- * was cancelled, corio/sync.h), or UV_EINVAL (NULL arguments; on the loop
- * thread outside a task). May suspend. */
+ * was cancelled: corio_cancel, corio/rt.h), or UV_EINVAL (NULL arguments;
+ * on the loop thread outside a task). May suspend. */
 CORIO_API int corio_await(corio_rt_t *rt, corio_await_start_fn start,
                           void *arg, intptr_t *result);
 

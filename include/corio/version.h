@@ -3,7 +3,7 @@
 #define CORIO_VERSION_H
 
 #define CORIO_VERSION_MAJOR 0
-#define CORIO_VERSION_MINOR 1
+#define CORIO_VERSION_MINOR 2
 #define CORIO_VERSION_PATCH 0
 
 #if defined(_WIN32)

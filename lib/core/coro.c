@@ -87,8 +87,8 @@ int corio__coro_create(corio_coro_t **out, corio_coro_fn fn, void *arg,
 }
 
 
-int corio_coro_create(corio_coro_t **co, corio_coro_fn fn, void *arg,
-                      const corio_coro_options_t *opts) {
+int corio_coro_new(corio_coro_fn fn, void *arg,
+                   const corio_coro_options_t *opts, corio_coro_t **co) {
   return corio__coro_create(co, fn, arg, opts, 0);
 }
 

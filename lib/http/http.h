@@ -118,7 +118,7 @@ struct corio_http_server_s {
   corio_tcp_listener_t *ln;      /* NULL once shutdown has taken it */
   corio_http_handler_fn handler;
   void *arg;
-  corio_http_options_t opts;
+  corio_http_server_options_t opts;
   corio__spin_t lock;
   corio__list_t conns;           /* registered connections (hc->link) */
   unsigned nconns;

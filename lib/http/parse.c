@@ -424,7 +424,7 @@ static int status_of(llhttp_errno_t err, corio__hconn_t *hc) {
 int corio__http_read_head(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
   corio__hparse_t *ps = &hc->ps;
-  corio_http_options_t *o = &hc->srv->opts;
+  corio_http_server_options_t *o = &hc->srv->opts;
   /* Until the request begins, the idle timeout; then the header one. */
   uint64_t deadline = corio__http_after(o->idle_timeout_ms);
   int begun = 0;
@@ -601,7 +601,17 @@ corio_http_str_t corio_http_target(const corio_http_req_t *req) { return req->ta
 corio_http_str_t corio_http_path(const corio_http_req_t *req) { return req->path; }
 corio_http_str_t corio_http_query(const corio_http_req_t *req) { return req->query; }
 int corio_http_version(const corio_http_req_t *req) { return req->version; }
-int64_t corio_http_content_length(const corio_http_req_t *req) { return req->content_length; }
+int corio_http_content_length(const corio_http_req_t *req, uint64_t *len) {
+  if (req == NULL || len == NULL)
+    return UV_EINVAL;
+  if (req->content_length < 0)
+    return UV_ENOENT; /* chunked */
+  *len = (uint64_t)req->content_length;
+  return 0;
+}
+
+
+
 int corio_http_chunked(const corio_http_req_t *req) { return req->content_length < 0; }
 int corio_http_keep_alive(const corio_http_req_t *req) { return req->keep_alive; }
 size_t corio_http_header_count(const corio_http_req_t *req) { return req->nheaders; }

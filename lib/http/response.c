@@ -225,7 +225,8 @@ int corio_http_res_start(corio_http_res_t *res, int status, const char *headers,
 }
 
 
-int corio_http_res_write(corio_http_res_t *res, const void *data, size_t len) {
+ssize_t corio_http_res_write(corio_http_res_t *res, const void *data,
+                             size_t len) {
   corio__hconn_t *hc;
   char frame[24];
   uv_buf_t bufs[3];
@@ -234,7 +235,7 @@ int corio_http_res_write(corio_http_res_t *res, const void *data, size_t len) {
     return UV_EINVAL;
   hc = corio__hconn_of_res(res);
   if (len == 0 || hc->req.head_method || no_body_status(res->status))
-    return 0;
+    return (ssize_t)len; /* a body HEAD/204/304 do not carry: dropped */
   if (res->remaining >= 0 && (uint64_t)len > (uint64_t)res->remaining)
     return UV_EINVAL; /* more than the Content-Length said */
   if (res->chunked) {
@@ -242,14 +243,14 @@ int corio_http_res_write(corio_http_res_t *res, const void *data, size_t len) {
     bufs[0] = uv_buf_init(frame, (unsigned)k);
     bufs[1] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
     bufs[2] = uv_buf_init("\r\n", 2);
-    return send_bufs(hc, bufs, 3) < 0 ? UV_EPIPE : 0;
+    return send_bufs(hc, bufs, 3) < 0 ? UV_EPIPE : (ssize_t)len;
   }
   bufs[0] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
   if (send_bufs(hc, bufs, 1) < 0)
     return UV_EPIPE;
   if (res->remaining > 0)
     res->remaining -= (int64_t)len;
-  return 0;
+  return (ssize_t)len;
 }
 
 
@@ -299,7 +300,8 @@ int corio_http_send_file(corio_http_res_t *res, const char *path,
       err = n < 0 ? (int)n : UV_EIO;
       break;
     }
-    err = corio_http_res_write(res, chunk, (size_t)n);
+    ssize_t w = corio_http_res_write(res, chunk, (size_t)n);
+    err = w < 0 ? (int)w : 0;
     off += n;
   }
   free(chunk);

@@ -85,11 +85,12 @@ static void open_gate_if_due(corio_http_server_t *srv) {
 
 /* --- serving -------------------------------------------------------------- */
 
-int corio_http_server_new(corio_http_server_t **out, corio_tcp_listener_t *ln,
+int corio_http_server_new(corio_tcp_listener_t *ln,
                           corio_http_handler_fn handler, void *arg,
-                          const corio_http_options_t *opts) {
+                          const corio_http_server_options_t *opts,
+                          corio_http_server_t **out) {
   corio_http_server_t *srv;
-  corio_http_options_t *o;
+  corio_http_server_options_t *o;
 
   if (out == NULL || ln == NULL || handler == NULL)
     return UV_EINVAL;
@@ -391,7 +392,7 @@ int corio_http_server_free(corio_http_server_t *srv) {
 
 
 int corio_http_serve(corio_tcp_listener_t *ln, corio_http_handler_fn handler,
-                     void *arg, const corio_http_options_t *opts) {
+                     void *arg, const corio_http_server_options_t *opts) {
   corio__hthread_waiter_t tw, *twp = NULL;
   corio_http_server_t *srv;
   int err;
@@ -401,7 +402,7 @@ int corio_http_serve(corio_tcp_listener_t *ln, corio_http_handler_fn handler,
       return err;
     twp = &tw;
   }
-  if ((err = corio_http_server_new(&srv, ln, handler, arg, opts)) == 0) {
+  if ((err = corio_http_server_new(ln, handler, arg, opts, &srv)) == 0) {
     err = corio_http_server_run(srv);
     /* run has returned: ln spawns no more connection tasks. */
     drain(srv, twp, UINT64_MAX);

@@ -81,8 +81,8 @@ int corio_http_body_to_file(corio_http_req_t *req, const char *path,
     return UV_EINVAL;
   if ((bufs = malloc(2 * CORIO_HTTP_FILE_BUFFER)) == NULL)
     return UV_ENOMEM;
-  if ((err = corio_chan_new(&u.full, sizeof(piece_t), 3)) != 0 ||
-      (err = corio_chan_new(&u.empty, sizeof(piece_t), 2)) != 0)
+  if ((err = corio_chan_new(sizeof(piece_t), 3, &u.full)) != 0 ||
+      (err = corio_chan_new(sizeof(piece_t), 2, &u.empty)) != 0)
     goto out;
   if ((u.fd = corio_fs_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
     err = u.fd;

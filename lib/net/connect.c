@@ -63,7 +63,7 @@ static int connect_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-int corio_tcp_connect_dl(corio_tcp_t **out, const char *host, int port,
+int corio_tcp_connect_dl(const char *host, int port, corio_tcp_t **out,
                          uint64_t deadline) {
   corio_rt_t *rt = corio_current_rt();
   corio__addrs_t addrs;
@@ -99,8 +99,8 @@ int corio_tcp_connect_dl(corio_tcp_t **out, const char *host, int port,
 }
 
 
-int corio_tcp_connect(corio_tcp_t **out, const char *host, int port) {
-  return corio_tcp_connect_dl(out, host, port, UINT64_MAX);
+int corio_tcp_connect(const char *host, int port, corio_tcp_t **out) {
+  return corio_tcp_connect_dl(host, port, out, UINT64_MAX);
 }
 
 
@@ -133,7 +133,7 @@ static int adopt_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-int corio_tcp_adopt(corio_tcp_t **out, uv_tcp_t *h) {
+int corio_tcp_adopt(uv_tcp_t *h, corio_tcp_t **out) {
   corio__loop_t *lp = corio__loop_current();
   corio_rt_t *rt = corio_current_rt();
   corio_tcp_t *c;

@@ -120,7 +120,7 @@ typedef struct listen_job {
   int started, ok;
   corio_tcp_listener_t *ln;
   const struct sockaddr *addr;
-  const corio_tcp_listen_options_t *opts;
+  const corio_tcp_listener_options_t *opts;
 } listen_job_t;
 
 
@@ -185,9 +185,10 @@ static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-int corio_tcp_listen(corio_tcp_listener_t **out, const char *host, int port,
-                     const corio_tcp_listen_options_t *opts) {
-  corio_tcp_listen_options_t defaults = {0};
+int corio_tcp_listen(const char *host, int port,
+                     const corio_tcp_listener_options_t *opts,
+                     corio_tcp_listener_t **out) {
+  corio_tcp_listener_options_t defaults = {0};
   corio_tcp_listener_t *ln;
   corio__addrs_t addrs;
   listen_job_t job;

@@ -64,7 +64,7 @@ static void rt_stop(corio_rt_t *rt) {
 }
 
 
-int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
+int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
   corio_rt_options_t o = {0};
   corio_rt_t *rt;
   unsigned i, started = 0;
@@ -88,7 +88,7 @@ int corio_rt_new(corio_rt_t **out, const corio_rt_options_t *opts) {
   if (rt == NULL)
     return UV_ENOMEM;
   rt->coro_opts.stack_size = o.stack_size;
-  rt->coro_opts.unguarded = o.unguarded_stacks;
+  rt->coro_opts.unguarded = o.unguarded;
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
   atomic_init(&rt->reg_lock, 0);
@@ -198,7 +198,7 @@ int corio_main(corio_task_fn fn, void *arg, const corio_rt_options_t *opts,
    * until the new runtime's tasks were done. */
   if (fn == NULL || on_corio_thread())
     return UV_EINVAL;
-  err = corio_rt_new(&rt, opts);
+  err = corio_rt_new(opts, &rt);
   if (err != 0)
     return err;
   err = corio_spawn(rt, fn, arg, &t);

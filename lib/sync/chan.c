@@ -34,7 +34,7 @@ struct corio_chan_s {
 };
 
 
-int corio_chan_new(corio_chan_t **out, size_t elem_size, size_t capacity) {
+int corio_chan_new(size_t elem_size, size_t capacity, corio_chan_t **out) {
   corio_chan_t *ch;
 
   if (out == NULL || elem_size == 0 || elem_size > CORIO_CHAN_ELEM_MAX ||

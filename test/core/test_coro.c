@@ -27,7 +27,7 @@ Test(coro, values_pass_through_resume_and_yield) {
   void *out;
   intptr_t i;
 
-  cr_assert_eq(corio_coro_create(&co, counts_up, (void *)(intptr_t)7, NULL), 0);
+  cr_assert_eq(corio_coro_new(counts_up, (void *)(intptr_t)7, NULL, &co), 0);
   for (i = 0; i < 5; i++) {
     cr_assert_eq(corio_coro_resume(co, (void *)(100 + i - 1), &out),
                  CORIO_CORO_YIELDED);
@@ -50,8 +50,8 @@ Test(coro, yield_outside_a_coroutine_is_einval) {
 Test(coro, bad_arguments_are_einval) {
   corio_coro_t *co;
 
-  cr_assert_eq(corio_coro_create(NULL, counts_up, NULL, NULL), UV_EINVAL);
-  cr_assert_eq(corio_coro_create(&co, NULL, NULL, NULL), UV_EINVAL);
+  cr_assert_eq(corio_coro_new(counts_up, NULL, NULL, NULL), UV_EINVAL);
+  cr_assert_eq(corio_coro_new(NULL, NULL, NULL, &co), UV_EINVAL);
   cr_assert_eq(corio_coro_resume(NULL, NULL, NULL), UV_EINVAL);
   cr_assert_eq(corio_coro_free(NULL), UV_EINVAL);
 }
@@ -65,7 +65,7 @@ Test(coro, current_is_the_running_coroutine) {
   corio_coro_t *co;
   void *out;
 
-  cr_assert_eq(corio_coro_create(&co, reports_self, NULL, NULL), 0);
+  cr_assert_eq(corio_coro_new(reports_self, NULL, NULL, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, &out), CORIO_CORO_FINISHED);
   cr_assert_eq(out, co);
   cr_assert_null(corio_coro_current());
@@ -81,7 +81,7 @@ Test(coro, running_coroutine_cannot_be_freed) {
   corio_coro_t *co;
   void *out;
 
-  cr_assert_eq(corio_coro_create(&co, frees_itself, NULL, NULL), 0);
+  cr_assert_eq(corio_coro_new(frees_itself, NULL, NULL, &co), 0);
   corio_coro_resume(co, NULL, &out);
   cr_assert_eq((intptr_t)out, UV_EBUSY);
   cr_assert_eq(corio_coro_free(co), 0);
@@ -113,8 +113,8 @@ Test(coro, stack_buffer_survives_switching_away) {
   int round, i;
 
   for (i = 0; i < N; i++)
-    cr_assert_eq(corio_coro_create(&co[i], keeps_its_buffer,
-                                   (void *)(uintptr_t)i, NULL), 0);
+    cr_assert_eq(corio_coro_new(keeps_its_buffer, (void *)(uintptr_t)i,
+                                   NULL, &co[i]), 0);
   for (round = 0; round < 3; round++)
     for (i = 0; i < N; i++)
       cr_assert_eq(corio_coro_resume(co[i], NULL, NULL), CORIO_CORO_YIELDED);
@@ -154,8 +154,8 @@ Test(coro, doubles_across_yields_are_exact) {
   void *ra = NULL, *rb = NULL;
   int sa = CORIO_CORO_YIELDED, sb = CORIO_CORO_YIELDED;
 
-  cr_assert_eq(corio_coro_create(&a, computes_series, (void *)0, NULL), 0);
-  cr_assert_eq(corio_coro_create(&b, computes_series, (void *)1, NULL), 0);
+  cr_assert_eq(corio_coro_new(computes_series, (void *)0, NULL, &a), 0);
+  cr_assert_eq(corio_coro_new(computes_series, (void *)1, NULL, &b), 0);
   while (sa == CORIO_CORO_YIELDED || sb == CORIO_CORO_YIELDED) {
     volatile double noise = 2.5 * 7.25; /* main uses FP registers too */
     (void)noise;
@@ -183,7 +183,7 @@ Test(coro, rounding_mode_belongs_to_each_context) {
   void *out;
 
   cr_assert_eq(fegetround(), FE_TONEAREST);
-  cr_assert_eq(corio_coro_create(&co, rounds_downward, NULL, NULL), 0);
+  cr_assert_eq(corio_coro_new(rounds_downward, NULL, NULL, &co), 0);
   corio_coro_resume(co, NULL, NULL);
   cr_assert_eq(fegetround(), FE_TONEAREST, "the coroutine's mode stays with it");
   corio_coro_resume(co, NULL, &out);
@@ -205,8 +205,8 @@ Test(coro, ten_thousand_alive_at_once) {
 
   cr_assert_not_null(co);
   for (i = 0; i < N; i++)
-    cr_assert_eq(corio_coro_create(&co[i], yields_its_arg_twice,
-                                   (void *)(uintptr_t)(i + 1), NULL), 0);
+    cr_assert_eq(corio_coro_new(yields_its_arg_twice, (void *)(uintptr_t)(i + 1),
+                                   NULL, &co[i]), 0);
   for (i = 0; i < N; i++) {
     cr_assert_eq(corio_coro_resume(co[i], NULL, &out), CORIO_CORO_YIELDED);
     sum += (uintptr_t)out;
@@ -248,14 +248,14 @@ Test(coro, recursion_close_to_the_stack_size_works) {
   unsigned depth;
   void *out;
 
-  cr_assert_eq(corio_coro_create(&co, recurses, (void *)4, &opts), 0);
+  cr_assert_eq(corio_coro_new(recurses, (void *)4, &opts, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, &out), CORIO_CORO_FINISHED);
   corio_coro_free(co);
   frame = (frame_addr[4] - frame_addr[0]) / 4;
   cr_assert(frame >= 1000 && frame < 4096, "frame of %lu bytes", (unsigned long)frame);
   depth = (unsigned)((STACK - MARGIN) / frame);
 
-  cr_assert_eq(corio_coro_create(&co, recurses, (void *)(uintptr_t)depth, &opts), 0);
+  cr_assert_eq(corio_coro_new(recurses, (void *)(uintptr_t)depth, &opts, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, &out), CORIO_CORO_FINISHED);
   cr_assert_eq((uintptr_t)out, depth);
   corio_coro_free(co);
@@ -272,7 +272,7 @@ static void *outer(void *arg) {
   void *v1, *v2;
 
   (void)arg;
-  corio_coro_create(&in, inner, (void *)10, NULL);
+  corio_coro_new(inner, (void *)10, NULL, &in);
   corio_coro_resume(in, NULL, &v1);
   corio_coro_yield((void *)99, NULL);
   cr_assert_eq(corio_coro_resume(in, NULL, &v2), CORIO_CORO_FINISHED);
@@ -284,7 +284,7 @@ Test(coro, nested_resume_returns_to_the_right_resumer) {
   corio_coro_t *co;
   void *out;
 
-  cr_assert_eq(corio_coro_create(&co, outer, NULL, NULL), 0);
+  cr_assert_eq(corio_coro_new(outer, NULL, NULL, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, &out), CORIO_CORO_YIELDED);
   cr_assert_eq((uintptr_t)out, 99);
   cr_assert_eq(corio_coro_resume(co, NULL, &out), CORIO_CORO_FINISHED);

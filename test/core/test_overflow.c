@@ -41,7 +41,7 @@ Test(overflow, stack_overflow_is_reported_and_kills_with_sigsegv) {
 
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
-    if (corio_coro_create(&co, overflows, NULL, &opts) != 0)
+    if (corio_coro_new(overflows, NULL, &opts, &co) != 0)
       _exit(3);
     corio_coro_resume(co, NULL, NULL);
     _exit(4); /* not reached */

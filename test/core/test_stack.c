@@ -22,7 +22,7 @@ Test(stack, finished_coroutines_give_their_stacks_to_the_cache) {
   corio_stack_cache_drain();
   cr_assert_eq(corio_stack_cache_count(), 0);
   for (i = 0; i < N; i++) {
-    cr_assert_eq(corio_coro_create(&co[i], returns_arg, NULL, NULL), 0);
+    cr_assert_eq(corio_coro_new(returns_arg, NULL, NULL, &co[i]), 0);
     cr_assert_eq(corio_coro_resume(co[i], NULL, NULL), CORIO_CORO_FINISHED);
   }
   before = corio_stack_cache_count();
@@ -32,7 +32,7 @@ Test(stack, finished_coroutines_give_their_stacks_to_the_cache) {
 
   /* Creating takes them back out, without asking the kernel. */
   for (i = 0; i < N; i++)
-    cr_assert_eq(corio_coro_create(&co[i], returns_arg, NULL, NULL), 0);
+    cr_assert_eq(corio_coro_new(returns_arg, NULL, NULL, &co[i]), 0);
   cr_assert_eq(corio_stack_cache_count(), before);
   for (i = 0; i < N; i++)
     corio_coro_free(co[i]);
@@ -45,10 +45,10 @@ Test(stack, cached_stack_of_another_size_is_not_reused) {
   corio_coro_t *co;
 
   corio_stack_cache_drain();
-  cr_assert_eq(corio_coro_create(&co, returns_arg, NULL, &small), 0);
+  cr_assert_eq(corio_coro_new(returns_arg, NULL, &small, &co), 0);
   corio_coro_free(co);
   cr_assert_eq(corio_stack_cache_count(), 1);
-  cr_assert_eq(corio_coro_create(&co, returns_arg, NULL, NULL), 0);
+  cr_assert_eq(corio_coro_new(returns_arg, NULL, NULL, &co), 0);
   cr_assert_eq(corio_stack_cache_count(), 1, "default size needs a new stack");
   cr_assert_eq(corio_coro_resume(co, (void *)5, NULL), CORIO_CORO_FINISHED);
   corio_coro_free(co);
@@ -60,15 +60,15 @@ Test(stack, absurd_stack_sizes_are_refused) {
   corio_coro_t *co = NULL;
 
   opts.stack_size = SIZE_MAX;
-  cr_assert_eq(corio_coro_create(&co, returns_arg, NULL, &opts), UV_EINVAL);
+  cr_assert_eq(corio_coro_new(returns_arg, NULL, &opts, &co), UV_EINVAL);
   opts.stack_size = CORIO_STACK_MAX + 1;
-  cr_assert_eq(corio_coro_create(&co, returns_arg, NULL, &opts), UV_EINVAL);
+  cr_assert_eq(corio_coro_new(returns_arg, NULL, &opts, &co), UV_EINVAL);
   opts.stack_size = 100;
-  cr_assert_eq(corio_coro_create(&co, returns_arg, NULL, &opts), UV_EINVAL);
+  cr_assert_eq(corio_coro_new(returns_arg, NULL, &opts, &co), UV_EINVAL);
   cr_assert_null(co);
 
   opts.stack_size = CORIO_STACK_MAX; /* legal: address space only */
-  cr_assert_eq(corio_coro_create(&co, returns_arg, (void *)3, &opts), 0);
+  cr_assert_eq(corio_coro_new(returns_arg, (void *)3, &opts, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, NULL), CORIO_CORO_FINISHED);
   corio_coro_free(co);
 }
@@ -93,7 +93,7 @@ Test(stack, running_out_of_mappings_is_enomem, .timeout = 120) {
     cr_skip_test("Valgrind tracks fewer segments than the mapping limit");
   cr_assert_not_null(co);
   while (n < CAP) {
-    err = corio_coro_create(&co[n], parks, NULL, &opts);
+    err = corio_coro_new(parks, NULL, &opts, &co[n]);
     if (err != 0)
       break;
     n++;
@@ -106,7 +106,7 @@ Test(stack, running_out_of_mappings_is_enomem, .timeout = 120) {
   for (i = 0; i < n; i++)
     corio_coro_free(co[i]);
   corio_stack_cache_drain();
-  cr_assert_eq(corio_coro_create(&co[0], parks, NULL, &opts), 0);
+  cr_assert_eq(corio_coro_new(parks, NULL, &opts, &co[0]), 0);
   corio_coro_free(co[0]);
   free(co);
 }
@@ -125,7 +125,7 @@ Test(stack, unguarded_stacks_go_past_the_mapping_limit, .timeout = 120) {
     cr_skip_test("Valgrind tracks fewer segments than the mapping limit");
   cr_assert_not_null(co);
   for (i = 0; i < N; i++) {
-    cr_assert_eq(corio_coro_create(&co[i], parks, (void *)i, &opts), 0,
+    cr_assert_eq(corio_coro_new(parks, (void *)i, &opts, &co[i]), 0,
                  "coroutine %zu", i);
     cr_assert_eq(corio_coro_resume(co[i], NULL, NULL), CORIO_CORO_YIELDED);
   }
@@ -159,13 +159,13 @@ Test(stack, stacks_freed_on_another_thread_come_back_through_the_pool) {
 
   corio_stack_cache_drain();
   for (i = 0; i < CROSS_N; i++)
-    cr_assert_eq(corio_coro_create(&co[i], returns_arg, NULL, NULL), 0);
+    cr_assert_eq(corio_coro_new(returns_arg, NULL, NULL, &co[i]), 0);
   pthread_create(&th, NULL, frees_them, co);
   pthread_join(th, NULL); /* its own cache went back to the kernel at exit */
   pooled = corio__stack_shared_count();
   cr_assert_gt(pooled, 0, "the freeing thread spilled stacks to the pool");
   for (i = 0; i < CROSS_N; i++)
-    cr_assert_eq(corio_coro_create(&co[i], returns_arg, NULL, NULL), 0);
+    cr_assert_eq(corio_coro_new(returns_arg, NULL, NULL, &co[i]), 0);
   cr_assert_eq(corio__stack_shared_count(), 0, "and they were reused here");
   for (i = 0; i < CROSS_N; i++)
     corio_coro_free(co[i]);

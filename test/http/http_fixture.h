@@ -42,9 +42,9 @@ static void *run_server(void *arg) {
 }
 
 static void fixture_start(fixture_t *f, corio_rt_options_t ro,
-                          const corio_http_options_t *ho) {
+                          const corio_http_server_options_t *ho) {
   static int n;
-  corio_tcp_listen_options_t lo = {0};
+  corio_tcp_listener_options_t lo = {0};
   struct rlimit rl;
 
   memset(f, 0, sizeof *f);
@@ -54,11 +54,11 @@ static void fixture_start(fixture_t *f, corio_rt_options_t ro,
   snprintf(f->dir, sizeof f->dir, "/tmp/corio-http-test-%d-%d", (int)getpid(), n++);
   mkdir(f->dir, 0700);
   updir = f->dir;
-  cr_assert_eq(corio_rt_new(&f->rt, &ro), 0);
+  cr_assert_eq(corio_rt_new(&ro, &f->rt), 0);
   lo.rt = f->rt;
-  cr_assert_eq(corio_tcp_listen(&f->ln, "127.0.0.1", 0, &lo), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, &lo, &f->ln), 0);
   f->port = corio_tcp_listener_port(f->ln);
-  cr_assert_eq(corio_http_server_new(&f->srv, f->ln, handler, NULL, ho), 0);
+  cr_assert_eq(corio_http_server_new(f->ln, handler, NULL, ho, &f->srv), 0);
   cr_assert_eq(corio_spawn(f->rt, run_server, f->srv, &f->runner), 0);
 }
 
@@ -109,7 +109,7 @@ typedef struct client {
 
 static int client_open(client_t *cl, int port) {
   cl->len = 0;
-  return corio_tcp_connect_dl(&cl->c, "127.0.0.1", port, corio_now() + 5000);
+  return corio_tcp_connect_dl("127.0.0.1", port, &cl->c, corio_now() + 5000);
 }
 
 static int client_more(client_t *cl, uint64_t deadline) {

@@ -136,7 +136,8 @@ static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
     long long left = BIG_BYTES;
     int err = corio_http_res_start(res, 200, NULL, BIG_BYTES);
     while (err == 0 && left > 0) {
-      err = corio_http_res_write(res, piece, sizeof piece);
+      ssize_t w = corio_http_res_write(res, piece, sizeof piece);
+      err = w < 0 ? (int)w : 0;
       left -= (long long)sizeof piece;
     }
     if (err == 0)
@@ -329,7 +330,7 @@ static void run_attacks(fixture_t *f, const attack_t *a, size_t n) {
 #define POST_DESCRIBE "POST /describe HTTP/1.1\r\nHost: x\r\n"
 #define CLOSE_GET "GET /describe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
-static const corio_http_options_t small_limits = {
+static const corio_http_server_options_t small_limits = {
     .max_body_bytes = 1 << 20, .header_timeout_ms = 1000, .idle_timeout_ms = 3000};
 
 /* --- request smuggling ------------------------------------------------------ */
@@ -492,7 +493,7 @@ Test(hostile, heads_that_never_end_are_cut_at_the_header_timeout) {
   size_t i;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.header_timeout_ms = 300, .idle_timeout_ms = 3000});
+                &(corio_http_server_options_t){.header_timeout_ms = 300, .idle_timeout_ms = 3000});
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     probe_t p = probe(&f, cases[i].req, cases[i].len);
     int st = p.n > 0 ? p.status[0] : -1;
@@ -781,7 +782,7 @@ Test(hostile, chunked_uploads_over_the_limit_are_413_and_leave_no_file) {
   probe_t p;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.max_body_bytes = 65536});
+                &(corio_http_server_options_t){.max_body_bytes = 65536});
   for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     b.len = 0;
     addf(&b, "PUT /up/c%zu HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n%s\r\n", i,
@@ -1031,7 +1032,7 @@ Test(hostile, a_pipelining_client_that_never_reads_costs_bounded_memory, .timeou
   for (i = 0; i < 4096; i++)
     memcpy(reqs + (size_t)i * (sizeof get - 1), get, sizeof get - 1);
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.idle_timeout_ms = 1000});
+                &(corio_http_server_options_t){.idle_timeout_ms = 1000});
   still_serves(&f); /* warm up: the runtime's own memory is in rss0 */
   rss0 = rss_max = rss_kib();
   fd = raw_connect(f.port);
@@ -1141,7 +1142,7 @@ Test(hostile, slowloris_gets_408_at_the_header_timeout) {
   int i;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.header_timeout_ms = 500, .idle_timeout_ms = 5000});
+                &(corio_http_server_options_t){.header_timeout_ms = 500, .idle_timeout_ms = 5000});
   for (i = 0; i < 3; i++) {
     s[i].port = f.port;
     cr_assert_eq(corio_spawn(f.rt, slowloris, &s[i], &t[i]), 0);
@@ -1342,7 +1343,7 @@ Test(hostile, a_thousand_vanishing_connections_leak_no_slots, .timeout = 60) {
   int b, i, fds[BATCH], tries;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.max_connections = SLOTS, .header_timeout_ms = 5000,
+                &(corio_http_server_options_t){.max_connections = SLOTS, .header_timeout_ms = 5000,
                                         .idle_timeout_ms = 5000});
   for (b = 0; b < 10; b++) {
     for (i = 0; i < BATCH; i++)
@@ -1394,7 +1395,7 @@ Test(hostile, shutdown_cuts_hostile_connections_at_its_deadline, .timeout = 60) 
 
   memset(buf, 'u', sizeof buf);
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.header_timeout_ms = 10000, .idle_timeout_ms = 10000});
+                &(corio_http_server_options_t){.header_timeout_ms = 10000, .idle_timeout_ms = 10000});
   for (i = 0; i < 3; i++) { /* slowloris */
     fds[i] = raw_connect(f.port);
     cr_assert_eq(send(fds[i], partial, sizeof partial - 1, MSG_NOSIGNAL),

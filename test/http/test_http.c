@@ -123,6 +123,21 @@ static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
                          past == UV_EOF ? "eof" : "?", nulls);
     return corio_http_respond(res, 200, NULL, out, k);
   }
+  if (is(path, "/length")) { /* what content_length and res_write say */
+    uint64_t len = 12345;
+    int cl = corio_http_content_length(req, &len);
+    ssize_t w1, w2;
+    if (corio_http_body_discard(req) != 0)
+      return 1;
+    k = (size_t)snprintf(out, sizeof out, "cl=%d len=%llu", cl,
+                         (unsigned long long)len);
+    corio_http_res_start(res, 200, NULL, -1);
+    w1 = corio_http_res_write(res, out, k);
+    w2 = corio_http_res_write(res, " w=", 3);
+    k = (size_t)snprintf(out, sizeof out, "%zd,%zd", w1, w2);
+    corio_http_res_write(res, out, k);
+    return corio_http_res_end(res);
+  }
   if (is(path, "/chunky")) { /* a streamed response without a length */
     corio_http_res_start(res, 200, NULL, -1);
     corio_http_res_write(res, "hello ", 6);
@@ -207,7 +222,7 @@ static void *send_split(void *arg) {
 
   s->got = malloc(cap);
   s->got_len = 0;
-  if ((s->err = corio_tcp_connect_dl(&c, "127.0.0.1", s->port, corio_now() + 10000)) != 0)
+  if ((s->err = corio_tcp_connect_dl("127.0.0.1", s->port, &c, corio_now() + 10000)) != 0)
     return NULL;
   if (s->at > 0) {
     corio_write(c, pipeline, s->at);
@@ -295,7 +310,7 @@ Test(http, protocol_errors_are_answered_by_the_server_and_close) {
   int closed;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.max_body_bytes = 1 << 20});
+                &(corio_http_server_options_t){.max_body_bytes = 1 << 20});
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cr_expect_eq(status_of(&f, cases[i].request, &closed), cases[i].status,
                  "case %zu: %s", i, cases[i].request);
@@ -495,7 +510,7 @@ Test(http, expect_100_continue_before_the_body_and_not_when_rejected) {
                             "Expect: 100-continue\r\n\r\n"};
 
   fixture_start(&f, (corio_rt_options_t){.workers = 1},
-                &(corio_http_options_t){.max_body_bytes = 1 << 20});
+                &(corio_http_server_options_t){.max_body_bytes = 1 << 20});
   ok.port = big.port = ignored.port = f.port;
   in_task(&f, expect_continue, &ok);
   cr_assert_eq(ok.err, 0);
@@ -552,7 +567,7 @@ Test(http, header_and_idle_timeouts_close_connections) {
   idle_t silent = {.send = ""};
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.header_timeout_ms = 150, .idle_timeout_ms = 250});
+                &(corio_http_server_options_t){.header_timeout_ms = 150, .idle_timeout_ms = 250});
   partial.port = silent.port = f.port;
   in_task(&f, idle_client, &partial);
   cr_assert_eq(partial.status, 408);
@@ -633,7 +648,7 @@ Test(http, connections_over_the_limit_get_503) {
   crowd_t cr = {.requests = 1};
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.max_connections = 10});
+                &(corio_http_server_options_t){.max_connections = 10});
   run_crowd(&f, &cr, 30);
   cr_assert_eq(atomic_load(&cr.answered) + atomic_load(&cr.refused), 30);
   cr_assert_geq(atomic_load(&cr.refused), 1);
@@ -649,7 +664,7 @@ static void *vanish(void *arg) {
   static char half[300000];
   corio_tcp_t *c;
 
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", f->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", f->port, &c), 0);
   corio_write(c, head, sizeof head - 1);
   corio_write(c, half, sizeof half);
   corio_sleep(50);
@@ -674,6 +689,40 @@ Test(http, a_client_vanishing_mid_upload_leaves_no_file) {
 }
 
 /* --- streamed responses ------------------------------------------------------- */
+
+static char *reply_to(fixture_t *f, const char *request) {
+  exchange_t x = {.port = f->port, .request = request, .len = strlen(request)};
+  char *body;
+
+  in_task(f, exchange, &x);
+  cr_assert_eq(x.err, 0);
+  body = strndup(x.reply.body, x.reply.body_len);
+  free(x.reply.body);
+  return body;
+}
+
+/* content_length: 0 and the length, or UV_ENOENT for a chunked body (no
+ * sentinel that reads as an error code); res_write: the bytes taken. */
+Test(http, content_length_and_res_write_report_plainly) {
+  fixture_t f;
+  char *b;
+  char expect[64];
+
+  fixture_start(&f, (corio_rt_options_t){.loop_only = 1}, NULL);
+  b = reply_to(&f, "POST /length HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  cr_assert_str_eq(b, "cl=0 len=5 w=10,3", "got %s", b);
+  free(b);
+  b = reply_to(&f, "GET /length HTTP/1.1\r\nHost: x\r\n\r\n");
+  cr_assert_str_eq(b, "cl=0 len=0 w=10,3", "no body: length 0, got %s", b);
+  free(b);
+  b = reply_to(&f, "POST /length HTTP/1.1\r\nHost: x\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  snprintf(expect, sizeof expect, "cl=%d len=12345 w=%d,3", UV_ENOENT,
+           snprintf(NULL, 0, "cl=%d len=12345", UV_ENOENT));
+  cr_assert_str_eq(b, expect, "chunked: UV_ENOENT, len untouched; got %s", b);
+  free(b);
+  fixture_stop(&f);
+}
 
 Test(http, streamed_responses_are_chunked_for_1_1_and_close_delimited_for_1_0) {
   fixture_t f;
@@ -766,7 +815,7 @@ Test(http, a_gibibyte_upload_streams_in_constant_memory, .timeout = 240) {
   char want[32];
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.max_body_bytes = 2ull << 30});
+                &(corio_http_server_options_t){.max_body_bytes = 2ull << 30});
   b.port = f.port;
   in_task(&f, big_upload, &b);
   cr_assert_eq(b.status, 200);
@@ -917,7 +966,7 @@ static void *until_refused(void *arg) {
   corio_tcp_t *c;
 
   while (corio_now() < bound &&
-         corio_tcp_connect_dl(&c, "127.0.0.1", port, bound) == 0) {
+         corio_tcp_connect_dl("127.0.0.1", port, &c, bound) == 0) {
     corio_close(c);
     corio_sleep(5);
   }
@@ -1149,16 +1198,16 @@ static void *idler(void *arg) {
 }
 
 Test(http, serve_closes_idle_connections_once_its_listener_closes_and_returns_after_the_last_request, .timeout = 60) {
-  corio_tcp_listen_options_t lo = {0};
+  corio_tcp_listener_options_t lo = {0};
   server_thread_t st = {0};
   exchange_t x = {0};
   idler_t d = {0};
   corio_task_t *client, *idle;
   corio_rt_t *rt;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   lo.rt = rt;
-  cr_assert_eq(corio_tcp_listen(&st.ln, "127.0.0.1", 0, &lo), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, &lo, &st.ln), 0);
   x.port = d.port = corio_tcp_listener_port(st.ln);
   cr_assert_eq(pthread_create(&st.thread, NULL, plain_serve, &st), 0);
   cr_assert_eq(corio_spawn(rt, idler, &d, &idle), 0);
@@ -1209,7 +1258,7 @@ Test(http, max_header_bytes_above_the_cap_is_lowered_to_it) {
   fixture_t f;
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.max_header_bytes = SIZE_MAX});
+                &(corio_http_server_options_t){.max_header_bytes = SIZE_MAX});
   cr_assert_eq(head_of(&f, CORIO_HTTP_MAX_HEADER_BYTES_CAP - 64), 200);
   cr_assert_eq(head_of(&f, CORIO_HTTP_MAX_HEADER_BYTES_CAP + 64), 431);
   fixture_stop(&f);
@@ -1252,7 +1301,7 @@ Test(http, huge_timeouts_mean_no_timeout_instead_of_wrapping_into_the_past) {
   patient_t p = {0};
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2},
-                &(corio_http_options_t){.header_timeout_ms = UINT64_MAX,
+                &(corio_http_server_options_t){.header_timeout_ms = UINT64_MAX,
                                         .idle_timeout_ms = UINT64_MAX});
   p.port = f.port;
   in_task(&f, patient_client, &p);

@@ -48,7 +48,7 @@ Test(loop, sleeps_never_end_early_and_end_in_deadline_order) {
 
   atomic_store(&wake_seq, 0);
   /* One worker: tasks readied together run in the order they were readied. */
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
   /* 200 ms of slack for starting every task before the first is due */
   base = corio_now() + 200;
   for (i = 0; i < N; i++) {
@@ -85,13 +85,13 @@ static void *sleeps_a_little(void *arg) {
 }
 
 Test(loop, hundred_thousand_concurrent_sleepers, .timeout = 120) {
-  corio_rt_options_t opts = {.workers = 2, .unguarded_stacks = 1,
+  corio_rt_options_t opts = {.workers = 2, .unguarded = 1,
                              .stack_size = 32 * 1024};
   long n = CORIO_TEST_MANY(100000), i;
   corio_rt_t *rt;
 
   atomic_store(&woke, 0);
-  cr_assert_eq(corio_rt_new(&rt, &opts), 0);
+  cr_assert_eq(corio_rt_new(&opts, &rt), 0);
   for (i = 0; i < n; i++)
     cr_assert_eq(corio_spawn(rt, sleeps_a_little, (void *)(uintptr_t)i, NULL), 0);
   cr_assert_eq(corio_rt_wait(rt), 0);
@@ -178,7 +178,7 @@ Test(loop, work_from_many_tasks) {
   uint64_t sum = 0, expect = 0;
   int i;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   for (i = 0; i < N; i++) {
     cr_assert_eq(corio_spawn(rt, works, (void *)(uintptr_t)i, &t[i]), 0);
     expect += (uint64_t)i * (uint64_t)i;
@@ -288,7 +288,7 @@ Test(loop, await_from_a_plain_thread_blocks_it) {
   corio_rt_t *rt;
   intptr_t v = 0;
 
-  cr_assert_eq(corio_rt_new(&rt, NULL), 0);
+  cr_assert_eq(corio_rt_new(NULL, &rt), 0);
   cr_assert_eq(corio_await(rt, start_timer, timer, &v), 0);
   cr_assert_eq(v, 77);
   cr_assert_eq(corio_rt_free(rt), 0); /* uv_loop_close returned 0 */
@@ -326,7 +326,7 @@ Test(loop, spawn_on_loop_runs_on_the_loop_thread) {
   corio_task_t *t;
   corio_rt_t *rt;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   cr_assert_eq(corio_spawn_on_loop(rt, notes_where, &a, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
   cr_assert_eq(corio_spawn_on_loop(rt, notes_where, &b, &t), 0);
@@ -380,8 +380,8 @@ Test(loop, attached_mode_runs_beside_the_application_and_lets_it_exit) {
   uv_timer_init(&loop, &app.timer);
   app.timer.data = &app;
   uv_timer_start(&app.timer, app_tick, 2, 2);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2,
-                                                       .loop = &loop}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2,
+                                                       .loop = &loop}, &rt), 0);
   cr_assert_eq(corio_rt_loop(rt), &loop);
   for (i = 0; i < 10; i++)
     cr_assert_eq(corio_spawn(rt, attached_task, NULL, NULL), 0);
@@ -527,7 +527,7 @@ static void *everything_on_the_loop(void *arg) {
     on_loop += (intptr_t)r;
   }
   cr_assert_eq(on_loop, 20);
-  corio_chan_new(&ch, sizeof(int), 1);
+  corio_chan_new(sizeof(int), 1, &ch);
   corio_chan_send(ch, &v);
   corio_chan_recv(ch, &got);
   cr_assert_eq(got, 5);
@@ -539,7 +539,7 @@ Test(loop, loop_only_mode_runs_every_task_on_the_loop_thread) {
   corio_rt_t *rt;
   corio_task_t *t;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.loop_only = 1}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.loop_only = 1}, &rt), 0);
   cr_assert_eq(corio_rt_workers(rt), 0);
   cr_assert_eq(corio_spawn(rt, everything_on_the_loop, NULL, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
@@ -554,7 +554,7 @@ Test(loop, sleep_on_the_loop_thread_outside_a_task_is_einval) {
   corio_rt_t *rt;
 
   cr_assert_eq(uv_loop_init(&loop), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1, .loop = &loop}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1, .loop = &loop}, &rt), 0);
   cr_assert_eq(corio_sleep(1), UV_EINVAL, "sleeping here would stop the loop");
   cr_assert_eq(corio_rt_free(rt), 0);
   cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
@@ -594,7 +594,7 @@ Test(loop, rt_new_reports_a_loop_that_cannot_start, .timeout = 30) {
     for (int k = 0; k < left && n > 0; k++)
       close(fds[--n]);
     rt = NULL;
-    err = corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1});
+    err = corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt);
     while (n > 0)
       close(fds[--n]);
     if (err != 0) {

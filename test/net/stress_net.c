@@ -364,7 +364,7 @@ static void *client_task(void *arg) {
   if (rnd(&rs) % 8 == 0)
     h.down = rr(&rs, 200000, opt_max * 3); /* big: buffer-full / read_stop path */
   h.seed = rnd(&rs);
-  e = corio_tcp_connect(&s.c, "127.0.0.1", port);
+  e = corio_tcp_connect("127.0.0.1", port, &s.c);
   if (e != 0) {
     FAIL("connect %s", uv_err_name(e));
     goto out;
@@ -407,10 +407,10 @@ static void *driver(void *arg) {
   corio_rt_t *rt = corio_current_rt();
   corio_task_t *st;
   unsigned forever = arg != NULL;
-  corio_tcp_listen_options_t lo = {0};
+  corio_tcp_listener_options_t lo = {0};
 
   lo.backlog = 1024;
-  if (corio_tcp_listen(&ln, "127.0.0.1", 0, &lo) != 0) {
+  if (corio_tcp_listen("127.0.0.1", 0, &lo, &ln) != 0) {
     FAIL("listen");
     return NULL;
   }
@@ -453,7 +453,7 @@ int main(int argc, char **argv) {
     uint64_t rs = opt_seed * 31 + 1;
     for (unsigned r = 0; r < opt_teardown; r++) {
       corio_rt_t *rt;
-      if (corio_rt_new(&rt, &o) != 0)
+      if (corio_rt_new(&o, &rt) != 0)
         return 3;
       memset(&wg, 0, sizeof wg);
       corio_spawn(rt, driver, (void *)1, NULL);

@@ -31,7 +31,7 @@ static void run_in(corio_rt_options_t opts, body_fn body, void *arg) {
   corio_rt_t *rt;
   corio_task_t *t;
 
-  cr_assert_eq(corio_rt_new(&rt, &opts), 0);
+  cr_assert_eq(corio_rt_new(&opts, &rt), 0);
   cr_assert_eq(corio_spawn(rt, body, arg, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
   cr_assert_eq(corio_rt_free(rt), 0);
@@ -63,7 +63,7 @@ static void *serve_task(void *arg) {
 static void server_start(server_t *s, corio_tcp_handler_fn handler, void *arg) {
   s->handler = handler;
   s->arg = arg;
-  cr_assert_eq(corio_tcp_listen(&s->ln, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &s->ln), 0);
   s->port = corio_tcp_listener_port(s->ln);
   cr_assert_gt(s->port, 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), serve_task, s, &s->task), 0);
@@ -153,7 +153,7 @@ static void *echo_client(void *arg) {
   size_t got = 0;
   ssize_t n;
 
-  e->err = corio_tcp_connect_dl(&e->conn, "127.0.0.1", e->port, corio_now() + 10000);
+  e->err = corio_tcp_connect_dl("127.0.0.1", e->port, &e->conn, corio_now() + 10000);
   if (e->err != 0)
     return NULL;
   /* another task writes while this one reads the echo */
@@ -234,7 +234,7 @@ static void *half_close(void *arg) {
 
   (void)arg;
   server_start(&s, count_then_answer, NULL);
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
   cr_assert_eq(corio_write(c, "hello, ", 7), 7);
   cr_assert_eq(corio_write(c, "world", 5), 5);
   cr_assert_eq(corio_shutdown(c), 0);
@@ -322,7 +322,7 @@ static void *reset_by_peer(void *arg) {
   corio_tcp_t *c;
   char buf[16];
 
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &c), 0);
   cr_assert_eq(corio_write(c, "x", 1), 1);
   cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 10000), UV_ECONNRESET);
   corio_close(c);
@@ -340,7 +340,7 @@ static void *write_to_closed_peer(void *arg) {
   ssize_t n = 0;
   int i;
 
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &c), 0);
   /* The peer closed without reading: writes fail, with no SIGPIPE (which
    * would kill this process). */
   for (i = 0; i < 10000 && n >= 0; i++) {
@@ -367,7 +367,7 @@ static void *read_deadline(void *arg) {
   char buf[16];
   uint64_t t0, waited;
 
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &c), 0);
   t0 = uv_hrtime();
   cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 50), UV_ETIMEDOUT);
   waited = uv_hrtime() - t0;
@@ -389,10 +389,10 @@ static void *refused(void *arg) {
   int port = *(int *)arg;
   corio_tcp_t *c = NULL;
 
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", port), UV_ECONNREFUSED);
-  cr_assert_eq(corio_tcp_connect_dl(&c, "localhost", port, corio_now() + 10000),
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", port, &c), UV_ECONNREFUSED);
+  cr_assert_eq(corio_tcp_connect_dl("localhost", port, &c, corio_now() + 10000),
                UV_ECONNREFUSED); /* every address of the name refused */
-  cr_assert_eq(corio_tcp_connect(&c, "no-such-host.invalid", port) < 0, 1);
+  cr_assert_eq(corio_tcp_connect("no-such-host.invalid", port, &c) < 0, 1);
   cr_assert_null(c);
   return NULL;
 }
@@ -447,7 +447,7 @@ static void *cancel_read(void *arg) {
 
   (void)arg;
   server_start(&s, silent, NULL);
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
   b.c = c;
   cr_assert_eq(corio_spawn(corio_current_rt(), blocked_reader, &b, &t), 0);
   while (!atomic_load(&b.entered))
@@ -477,7 +477,7 @@ static void *close_under_reader(void *arg) {
 
   (void)arg;
   server_start(&s, silent, NULL);
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
   b.c = c;
   cr_assert_eq(corio_spawn(corio_current_rt(), blocked_reader, &b, &t), 0);
   while (!atomic_load(&b.entered))
@@ -543,7 +543,7 @@ static void *slow_reader_test(void *arg) {
   size_t sent = 0;
 
   server_start(&s, slow_reader, st);
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
   st->rss_start = st->rss_max = rss_kib();
   st->sum_sent = 0xcbf29ce484222325u;
   while (sent < st->total) {
@@ -585,7 +585,7 @@ static void *crowd_client(void *arg) {
   corio_tcp_t *c;
   char b = 'z';
 
-  if (corio_tcp_connect_dl(&c, "127.0.0.1", cr->port, corio_now() + 60000) != 0) {
+  if (corio_tcp_connect_dl("127.0.0.1", cr->port, &c, corio_now() + 60000) != 0) {
     corio_wg_done(&cr->all_connected);
     return NULL;
   }
@@ -634,13 +634,13 @@ static void *accept_test(void *arg) {
   int port;
 
   (void)arg;
-  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &ln), 0);
   port = corio_tcp_listener_port(ln);
   t0 = uv_hrtime();
   cr_assert_eq(corio_tcp_accept_dl(ln, &a, corio_now() + 30), UV_ETIMEDOUT);
   cr_assert_geq(uv_hrtime() - t0, 29000000u);
   /* a connection that arrives before accept waits in libuv */
-  cr_assert_eq(corio_tcp_connect(&b, "127.0.0.1", port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", port, &b), 0);
   cr_assert_eq(corio_write(b, "hi", 2), 2);
   cr_assert_eq(corio_tcp_accept_dl(ln, &a, corio_now() + 10000), 0);
   cr_assert_eq(corio_read_full_dl(a, buf, 2, NULL, corio_now() + 10000), 2);
@@ -669,26 +669,26 @@ Test(tcp, accept_waits_with_a_deadline_and_takes_queued_connections) {
 
 static void *listen_errors(void *arg) {
   corio_tcp_listener_t *a, *b;
-  corio_tcp_listen_options_t reuse = {.reuseport = 1};
+  corio_tcp_listener_options_t reuse = {.reuseport = 1};
   int port;
 
   (void)arg;
-  cr_assert_eq(corio_tcp_listen(&a, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &a), 0);
   port = corio_tcp_listener_port(a);
-  cr_assert_eq(corio_tcp_listen(&b, "127.0.0.1", port, NULL), UV_EADDRINUSE);
-  cr_assert_eq(corio_tcp_listen(&b, "no-such-host.invalid", 0, NULL) < 0, 1);
-  cr_assert_eq(corio_tcp_listen(&b, "127.0.0.1", 70000, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", port, NULL, &b), UV_EADDRINUSE);
+  cr_assert_eq(corio_tcp_listen("no-such-host.invalid", 0, NULL, &b) < 0, 1);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 70000, NULL, &b), UV_EINVAL);
   cr_assert_eq(corio_tcp_listener_close(a), 0);
   /* two listeners on one port with SO_REUSEPORT */
-  cr_assert_eq(corio_tcp_listen(&a, "127.0.0.1", 0, &reuse), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, &reuse, &a), 0);
   port = corio_tcp_listener_port(a);
-  cr_assert_eq(corio_tcp_listen(&b, "127.0.0.1", port, &reuse), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", port, &reuse, &b), 0);
   cr_assert_eq(corio_tcp_listener_close(b), 0);
   cr_assert_eq(corio_tcp_listener_close(a), 0);
   /* IPv6, if the machine has it */
-  if (corio_tcp_listen(&a, "::1", 0, NULL) == 0) {
+  if (corio_tcp_listen("::1", 0, NULL, &a) == 0) {
     corio_tcp_t *c, *d;
-    cr_assert_eq(corio_tcp_connect(&c, "::1", corio_tcp_listener_port(a)), 0);
+    cr_assert_eq(corio_tcp_connect("::1", corio_tcp_listener_port(a), &c), 0);
     cr_assert_eq(corio_tcp_accept(a, &d), 0);
     corio_close(c);
     corio_close(d);
@@ -842,7 +842,7 @@ static void app_connection(uv_stream_t *server, int status) {
   uv_tcp_init(&app->loop, &app->client_side);
   cr_assert_eq(uv_accept(server, (uv_stream_t *)&app->client_side), 0);
   /* on the loop thread, in the application's own callback */
-  app->adopted_err = corio_tcp_adopt(&c, &app->client_side);
+  app->adopted_err = corio_tcp_adopt(&app->client_side, &c);
   if (app->adopted_err == 0)
     corio_spawn(app->rt, adopted_echo, c, NULL);
   uv_close((uv_handle_t *)server, NULL); /* one connection is enough */
@@ -877,7 +877,7 @@ Test(tcp, an_application_handle_is_adopted_in_attached_mode) {
 
   memset(&app, 0, sizeof app);
   cr_assert_eq(uv_loop_init(&app.loop), 0);
-  cr_assert_eq(corio_rt_new(&app.rt, &(corio_rt_options_t){.workers = 2, .loop = &app.loop}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2, .loop = &app.loop}, &app.rt), 0);
   uv_tcp_init(&app.loop, &app.server);
   app.server.data = &app;
   uv_ip4_addr("127.0.0.1", 0, &a);
@@ -927,7 +927,7 @@ static void *write_deadline(void *arg) {
   stuck_t s = {0};
   char buf[8];
 
-  cr_assert_eq(corio_tcp_connect(&s.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &s.c), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer, &s, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
   cr_assert_eq(s.result, UV_ETIMEDOUT, "write gave %s", uv_strerror((int)s.result));
@@ -962,7 +962,7 @@ static void *close_under_writer(void *arg) {
   corio_task_t *t;
   stuck_t s = {0};
 
-  cr_assert_eq(corio_tcp_connect(&s.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &s.c), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer_nodl, &s, &t), 0);
   while (!atomic_load(&s.entered))
     corio_sleep(1);
@@ -992,7 +992,7 @@ static void *empty_write_close(void *arg) {
 
   (void)arg;
   server_start(&s, empty_write_then_return, NULL);
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", s.port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
   /* the handler returned, so the server closed: we see the end */
   cr_assert_eq(corio_read_dl(c, buf, sizeof buf, corio_now() + 5000), UV_EOF);
   corio_close(c);
@@ -1024,7 +1024,7 @@ static void *shutdown_racing_close(void *arg) {
   stuck_t w = {0};
   shut_t s = {0};
 
-  cr_assert_eq(corio_tcp_connect(&w.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &w.c), 0);
   s.c = w.c;
   cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer_nodl, &w, &wt), 0);
   while (!atomic_load(&w.entered))
@@ -1061,9 +1061,9 @@ typedef struct pair {
 static void *pair_open(void *arg) {
   pair_t *p = arg;
 
-  cr_assert_eq(corio_tcp_listen(&p->ln, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &p->ln), 0);
   p->port = corio_tcp_listener_port(p->ln);
-  cr_assert_eq(corio_tcp_connect(&p->c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &p->c), 0);
   cr_assert_eq(corio_tcp_accept_dl(p->ln, &p->a, corio_now() + 10000), 0);
   atomic_store(&p->ready, 1);
   return NULL;
@@ -1093,8 +1093,8 @@ static void expect_einval_outside_a_task(pair_t *p) {
   cr_assert_eq(corio_shutdown_dl(p->c, 0), UV_EINVAL);
   cr_assert_eq(corio_tcp_accept(p->ln, &x), UV_EINVAL);
   cr_assert_eq(corio_tcp_accept_dl(p->ln, &x, 0), UV_EINVAL);
-  cr_assert_eq(corio_tcp_connect(&x, "127.0.0.1", p->port), UV_EINVAL);
-  cr_assert_eq(corio_tcp_connect_dl(&x, "127.0.0.1", p->port, 0), UV_EINVAL);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &x), UV_EINVAL);
+  cr_assert_eq(corio_tcp_connect_dl("127.0.0.1", p->port, &x, 0), UV_EINVAL);
   cr_assert_null(x);
   /* the calls that never wait work anywhere */
   cr_assert_eq(corio_tcp_listener_port(p->ln), p->port);
@@ -1116,22 +1116,22 @@ static void *pair_still_works(void *arg) {
 }
 
 Test(tcp, calls_that_wait_return_einval_on_a_plain_thread) {
-  corio_tcp_listen_options_t with_rt = {0};
+  corio_tcp_listener_options_t with_rt = {0};
   corio_tcp_listener_t *ln2;
   pair_t p = {0};
   corio_rt_t *rt;
   corio_task_t *t;
 
-  cr_assert_eq(corio_rt_new(&rt, &on_workers), 0);
+  cr_assert_eq(corio_rt_new(&on_workers, &rt), 0);
   cr_assert_eq(corio_spawn(rt, pair_open, &p, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
   expect_einval_outside_a_task(&p);
   cr_assert_eq(corio_spawn(rt, pair_still_works, &p, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
   /* listen needs a runtime; with one, a plain thread may listen and close */
-  cr_assert_eq(corio_tcp_listen(&ln2, "127.0.0.1", 0, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &ln2), UV_EINVAL);
   with_rt.rt = rt;
-  cr_assert_eq(corio_tcp_listen(&ln2, "127.0.0.1", 0, &with_rt), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, &with_rt, &ln2), 0);
   cr_assert_eq(corio_tcp_listener_close(ln2), 0);
   /* closing never waits: any thread */
   cr_assert_eq(corio_close(p.c), 0);
@@ -1148,7 +1148,7 @@ static void *refused_in_a_coroutine(void *arg) {
 
   expect_einval_outside_a_task(p);
   /* a coroutine cannot park its task: no call here waits for the loop */
-  cr_assert_eq(corio_tcp_listen(&x, "127.0.0.1", 0, NULL), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &x), UV_EINVAL);
   cr_assert_eq(corio_tcp_serve(p->ln, echo, NULL), UV_EINVAL);
   cr_assert_eq(corio_tcp_listener_close(p->ln), UV_EINVAL); /* still open */
   return NULL;
@@ -1160,7 +1160,7 @@ static void *nested_coroutine(void *arg) {
 
   (void)arg;
   pair_open(&p);
-  cr_assert_eq(corio_coro_create(&co, refused_in_a_coroutine, &p, NULL), 0);
+  cr_assert_eq(corio_coro_new(refused_in_a_coroutine, &p, NULL, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, NULL), CORIO_CORO_FINISHED);
   cr_assert_eq(corio_coro_free(co), 0);
   pair_still_works(&p);
@@ -1192,7 +1192,7 @@ static void *pair_close(void *arg) {
 /* The application's timer, on the loop thread outside any task. */
 static void on_loop_check(uv_timer_t *timer) {
   on_loop_t *o = timer->data;
-  corio_tcp_listen_options_t with_rt = {.rt = o->rt};
+  corio_tcp_listener_options_t with_rt = {.rt = o->rt};
   corio_tcp_listener_t *x;
   uint64_t t0;
 
@@ -1201,8 +1201,8 @@ static void on_loop_check(uv_timer_t *timer) {
   expect_einval_outside_a_task(&o->p);
   /* waiting here would stop the loop: not even a name is resolved */
   t0 = uv_hrtime();
-  cr_assert_eq(corio_tcp_listen(&x, "localhost", 0, &with_rt), UV_EINVAL);
-  cr_assert_eq(corio_tcp_listen(&x, "127.0.0.1", 0, &with_rt), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listen("localhost", 0, &with_rt, &x), UV_EINVAL);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, &with_rt, &x), UV_EINVAL);
   cr_assert_lt(uv_hrtime() - t0, 1000000000u);
   cr_assert_eq(corio_tcp_serve(o->p.ln, echo, NULL), UV_EINVAL);
   cr_assert_eq(corio_tcp_listener_close(o->p.ln), UV_EINVAL); /* still open */
@@ -1217,7 +1217,7 @@ Test(tcp, calls_that_wait_return_einval_on_the_loop_thread_outside_a_task) {
 
   memset(&o, 0, sizeof o);
   cr_assert_eq(uv_loop_init(&o.loop), 0);
-  cr_assert_eq(corio_rt_new(&o.rt, &(corio_rt_options_t){.workers = 2, .loop = &o.loop}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2, .loop = &o.loop}, &o.rt), 0);
   uv_timer_init(&o.loop, &o.poll);
   o.poll.data = &o;
   uv_timer_start(&o.poll, on_loop_check, 1, 1);
@@ -1242,7 +1242,7 @@ static void *edges(void *arg) {
 
   (void)arg;
   pair_open(&p);
-  cr_assert_eq(corio_tcp_connect(&x, "127.0.0.1", 70000), UV_EINVAL);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", 70000, &x), UV_EINVAL);
   cr_assert_null(x);
   cr_assert_eq(corio_read_full(p.a, got, 0, &n), 0);
   cr_assert_eq(n, 0);
@@ -1296,7 +1296,7 @@ static void *accept_in_order(void *arg) {
 
   (void)arg;
   atomic_store(&accepted_rank, 0);
-  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &ln), 0);
   port = corio_tcp_listener_port(ln);
   memset(acc, 0, sizeof acc);
   for (i = 0; i < 4; i++) {
@@ -1309,7 +1309,7 @@ static void *accept_in_order(void *arg) {
   cr_assert_eq(corio_join(acc[1].task, NULL), 0);
   cr_assert_eq(acc[1].result, UV_ECANCELED);
   for (i = 0; i < 2; i++) {
-    cr_assert_eq(corio_tcp_connect(&c[i], "127.0.0.1", port), 0);
+    cr_assert_eq(corio_tcp_connect("127.0.0.1", port, &c[i]), 0);
     while (atomic_load(&accepted_rank) < i + 1)
       corio_sleep(1);
   }
@@ -1353,7 +1353,7 @@ static void *cancel_serve(void *arg) {
   int port;
 
   (void)arg;
-  cr_assert_eq(corio_tcp_listen(&s.ln, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &s.ln), 0);
   port = corio_tcp_listener_port(s.ln);
   cr_assert_eq(corio_spawn(corio_current_rt(), serve_until, &s, &t), 0);
   corio_sleep(20);
@@ -1361,7 +1361,7 @@ static void *cancel_serve(void *arg) {
   cr_assert_eq(corio_join(t, NULL), 0);
   cr_assert_eq(s.result, UV_ECANCELED);
   /* the listener stays open, no longer served: accept takes the next one */
-  cr_assert_eq(corio_tcp_connect(&c, "127.0.0.1", port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", port, &c), 0);
   cr_assert_eq(corio_tcp_accept_dl(s.ln, &a, corio_now() + 10000), 0);
   cr_assert_eq(corio_write(c, "hi", 2), 2);
   cr_assert_eq(corio_read_full_dl(a, buf, 2, NULL, corio_now() + 10000), 2);
@@ -1380,13 +1380,13 @@ static void *close_listener_cancelled(void *arg) {
   int port;
 
   (void)arg;
-  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", 0, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &ln), 0);
   port = corio_tcp_listener_port(ln);
   cr_assert_eq(corio_cancel(corio_self()), 0); /* pending */
   cr_assert_eq(corio_tcp_listener_close(ln), 0);
   cr_assert_eq(corio_sleep(1), UV_ECANCELED); /* kept for the next wait */
   /* the port is free again: the socket really closed */
-  cr_assert_eq(corio_tcp_listen(&ln, "127.0.0.1", port, NULL), 0);
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", port, NULL, &ln), 0);
   cr_assert_eq(corio_tcp_listener_close(ln), 0);
   return NULL;
 }
@@ -1403,7 +1403,7 @@ static void *shutdown_deadline(void *arg) {
   stuck_t w = {0};
   uint64_t t0, waited;
 
-  cr_assert_eq(corio_tcp_connect(&w.c, "127.0.0.1", p->port), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", p->port, &w.c), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), stuck_writer_nodl, &w, &t), 0);
   while (!atomic_load(&w.entered))
     corio_sleep(1);
@@ -1453,9 +1453,9 @@ static void *adopt_and_close_cancelled(void *arg) {
   if (!corio_on_loop_thread(corio_current_rt())) {
     /* from a worker, adopting waits for the loop: a cancel stops it */
     cr_assert_eq(corio_cancel(corio_self()), 0);
-    cr_assert_eq(corio_tcp_adopt(&c, ad->h), UV_ECANCELED);
+    cr_assert_eq(corio_tcp_adopt(ad->h, &c), UV_ECANCELED);
   }
-  cr_assert_eq(corio_tcp_adopt(&c, ad->h), 0);
+  cr_assert_eq(corio_tcp_adopt(ad->h, &c), 0);
   cr_assert_eq(corio_cancel(corio_self()), 0); /* pending */
   cr_assert_eq(corio_close(c), 0); /* waits for the close all the same */
   free(ad->h); /* the application's memory is its own again */

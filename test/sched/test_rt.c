@@ -124,7 +124,7 @@ Test(rt, join_from_a_plain_thread_after_the_task_finished) {
   corio_task_t *t;
   void *r = NULL;
 
-  cr_assert_eq(corio_rt_new(&rt, NULL), 0);
+  cr_assert_eq(corio_rt_new(NULL, &rt), 0);
   cr_assert_eq(corio_spawn(rt, returns_arg, (void *)42, &t), 0);
   cr_assert_eq(corio_rt_wait(rt), 0); /* finished, not joined */
   cr_assert_eq(corio_join(t, &r), 0);
@@ -154,7 +154,7 @@ Test(rt, join_from_a_plain_thread_before_the_task_finished) {
   pthread_t th;
   void *r = NULL;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, waits_for_event, &ev, &t), 0);
   pthread_create(&th, NULL, signal_later, &ev);
   cr_assert_eq(corio_join(t, &r), 0); /* blocks until the signal */
@@ -208,8 +208,8 @@ Test(rt, misuse_is_einval) {
   cr_assert_eq(corio_join(NULL, NULL), UV_EINVAL);
   cr_assert_eq(corio_spawn(NULL, returns_arg, NULL, NULL), UV_EINVAL);
   cr_assert_eq(corio_rt_new(NULL, NULL), UV_EINVAL);
-  cr_assert_eq(corio_rt_new(&(corio_rt_t *){NULL},
-                            &(corio_rt_options_t){.workers = 100000}), UV_EINVAL);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 100000},
+                            &(corio_rt_t *){NULL}), UV_EINVAL);
   cr_assert_eq(corio_main(joins_itself, NULL, NULL, &r), 0);
   cr_assert_eq((intptr_t)r, UV_EINVAL);
   cr_assert_eq(corio_main(waits_for_its_runtime, NULL, NULL, &r), 0);
@@ -266,7 +266,7 @@ Test(rt, spawning_from_foreign_threads) {
 
   atomic_store(&detached_ran, 0);
   s.n = CORIO_TEST_MANY(10000) / 4;
-  cr_assert_eq(corio_rt_new(&s.rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &s.rt), 0);
   for (i = 0; i < THREADS; i++)
     pthread_create(&th[i], NULL, spawns_from_a_thread, &s);
   for (i = 0; i < THREADS; i++)
@@ -312,7 +312,7 @@ Test(rt, ping_pong_hand_offs_are_never_lost, .timeout = 120) {
   corio_rt_t *rt;
   int i;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 4}, &rt), 0);
   for (i = 0; i < PAIRS; i++) {
     pp[i] = (pingpong_t){.rounds = CORIO_TEST_MANY(100000) / PAIRS};
     cr_assert_eq(corio_spawn(rt, pinger, &pp[i], &t[2 * i]), 0);
@@ -348,7 +348,7 @@ Test(rt, parked_workers_wake_for_work_from_a_plain_thread, .timeout = 120) {
   corio_task_t *t;
   int i;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, answers_the_thread, &p, &t), 0);
   for (i = 0; i < p.rounds; i++) {
     event_signal(&p.to_task);
@@ -366,7 +366,7 @@ Test(rt, workers_asleep_for_a_while_wake_for_new_work) {
   void *r;
   int i;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 4}, &rt), 0);
   for (i = 0; i < 5; i++) {
     nanosleep(&ts, NULL); /* every worker parks */
     cr_assert_eq(corio_spawn(rt, returns_arg, (void *)(uintptr_t)i, &t), 0);
@@ -400,7 +400,7 @@ Test(rt, free_with_tasks_queued_suspended_and_unjoined) {
 
   atomic_store(&detached_ran, 0);
   atomic_store(&resumed_after_free, 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, parks_forever, NULL, &suspended), 0);
   cr_assert_eq(corio_spawn(rt, returns_arg, NULL, &unjoined), 0);
   for (i = 0; i < 1000; i++)
@@ -449,7 +449,7 @@ static void starve_case(int mode) {
   corio_rt_t *rt;
   void *ran;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, runs_and_flags, &s, &waiter), 0);
   /* let the waiter park before the hog starts */
   while (atomic_load(&s.go.state) == 0)
@@ -549,7 +549,7 @@ Test(rt, a_task_joins_a_task_of_another_runtime) {
   corio_rt_t *other;
   void *r = NULL;
 
-  cr_assert_eq(corio_rt_new(&other, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &other), 0);
   cr_assert_eq(corio_main(joins_across, other,
                           &(corio_rt_options_t){.workers = 1}, &r), 0);
   cr_assert_eq((uintptr_t)r, 99);
@@ -644,7 +644,7 @@ Test(rt, joins_racing_the_end_of_the_task_end_once, .timeout = 120) {
   corio_rt_t *rt;
   corio_task_t *a, *b;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, joins_racing_the_end, (void *)(uintptr_t)n, &a), 0);
   cr_assert_eq(corio_spawn(rt, cancels_joiners_racing_the_end,
                            (void *)(uintptr_t)(n / 4), &b), 0);
@@ -693,7 +693,7 @@ Test(rt, deadlines_racing_wake_ups_lose_nothing, .timeout = 120) {
   corio_rt_t *rt;
   int64_t left = 0;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   corio_sem_init(&rs.sem, 0);
   for (int i = 0; i < 8; i++)
     corio_spawn(rt, takes_with_deadline, &rs, &t[i]);
@@ -721,7 +721,7 @@ Test(rt, threads_are_named_corio_loop_and_corio_w) {
   corio_task_t *t;
   corio_rt_t *rt;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, says_thread_name, on_worker, &t), 0);
   cr_assert_eq(corio_join(t, NULL), 0);
   cr_assert_eq(corio_spawn_on_loop(rt, says_thread_name, on_loop, &t), 0);
@@ -758,8 +758,8 @@ Test(rt, blocking_runtime_calls_from_corio_threads_are_einval) {
   uv_loop_t loop;
   pthread_t th;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1}), 0);
-  cr_assert_eq(corio_rt_new(&other, &(corio_rt_options_t){.workers = 1}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &other), 0);
   /* from a task of another runtime: it would block that worker */
   cr_assert_eq(corio_spawn(rt, waits_for_a_runtime, other, &t), 0);
   cr_assert_eq(corio_join(t, &r), 0);
@@ -776,7 +776,7 @@ Test(rt, blocking_runtime_calls_from_corio_threads_are_einval) {
 
   /* attached mode: this thread is the loop thread */
   cr_assert_eq(uv_loop_init(&loop), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 1, .loop = &loop}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1, .loop = &loop}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, naps_a_while, NULL, &t), 0);
   cr_assert_eq(corio_join(t, &r), UV_EINVAL, "joining here would stop the loop");
   cr_assert_eq(corio_rt_wait(rt), UV_EINVAL);

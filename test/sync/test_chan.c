@@ -73,9 +73,9 @@ static void storm(size_t capacity, unsigned workers) {
   s.per_producer = CORIO_TEST_UNDER_TSAN ? 500 : 20000;
   total = PRODUCERS * s.per_producer;
   s.seen = calloc(total, sizeof *s.seen);
-  cr_assert_eq(corio_chan_new(&s.ch, sizeof(item_t), capacity), 0);
+  cr_assert_eq(corio_chan_new(sizeof(item_t), capacity, &s.ch), 0);
   cr_assert_eq(corio_wg_add(&s.producers, PRODUCERS), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = workers}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = workers}, &rt), 0);
   for (int i = 0; i < CONSUMERS; i++)
     cr_assert_eq(corio_spawn(rt, consumer, &s, NULL), 0);
   for (uint32_t i = 0; i < PRODUCERS; i++) {
@@ -117,7 +117,7 @@ static void *close_semantics(void *arg) {
   void *res;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&buf, sizeof(int), 4), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 4, &buf), 0);
   for (v = 1; v <= 3; v++)
     cr_assert_eq(corio_chan_send(buf, &v), 0);
   cr_assert_eq(corio_chan_close(buf), 0);
@@ -132,7 +132,7 @@ static void *close_semantics(void *arg) {
   cr_assert_eq(corio_chan_try_recv(buf, &v), UV_EOF);
   cr_assert_eq(corio_chan_free(buf), 0);
 
-  cr_assert_eq(corio_chan_new(&unbuf, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &unbuf), 0);
   for (i = 0; i < 3; i++)
     corio_spawn(corio_current_rt(), recv_until_closed, unbuf, &r[i]);
   corio_sleep(10);
@@ -144,7 +144,7 @@ static void *close_semantics(void *arg) {
   }
   cr_assert_eq(corio_chan_free(unbuf), 0);
 
-  cr_assert_eq(corio_chan_new(&unbuf, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &unbuf), 0);
   corio_spawn(corio_current_rt(), send_until_closed, unbuf, &snd);
   corio_sleep(10);
   corio_chan_close(unbuf);
@@ -178,7 +178,7 @@ static void *rendezvous(void *arg) {
   int v = 0;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&r.ch, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &r.ch), 0);
   cr_assert_eq(corio_chan_try_send(r.ch, &v), UV_EAGAIN, "nobody receives");
   corio_spawn(corio_current_rt(), sends_and_flags, &r, &t);
   corio_sleep(20);
@@ -201,9 +201,9 @@ Test(chan, misuse_is_einval) {
   corio_chan_t *ch;
   int v = 0;
 
-  cr_assert_eq(corio_chan_new(&ch, 0, 1), UV_EINVAL);
-  cr_assert_eq(corio_chan_new(&ch, 100000, 1), UV_EINVAL);
-  cr_assert_eq(corio_chan_new(&ch, sizeof(int), 1), 0);
+  cr_assert_eq(corio_chan_new(0, 1, &ch), UV_EINVAL);
+  cr_assert_eq(corio_chan_new(100000, 1, &ch), UV_EINVAL);
+  cr_assert_eq(corio_chan_new(sizeof(int), 1, &ch), 0);
   cr_assert_eq(corio_chan_try_send(ch, &v), 0);
   cr_assert_eq(corio_chan_send(ch, &v), UV_EINVAL, "would wait, not in a task");
   cr_assert_eq(corio_chan_try_recv(ch, &v), 0);
@@ -219,8 +219,8 @@ static void *select_is_fair(void *arg) {
   enum { ROUNDS = 10000 };
 
   (void)arg;
-  corio_chan_new(&a, sizeof(int), 1);
-  corio_chan_new(&b, sizeof(int), 1);
+  corio_chan_new(sizeof(int), 1, &a);
+  corio_chan_new(sizeof(int), 1, &b);
   for (int i = 0; i < ROUNDS; i++) {
     corio_select_case_t c[2] = {{a, CORIO_RECV, &got, 0}, {b, CORIO_RECV, &got, 0}};
     int r;
@@ -262,8 +262,8 @@ static void *select_paths(void *arg) {
   uint64_t t0;
 
   (void)arg;
-  corio_chan_new(&p.in, sizeof(int), 0);
-  corio_chan_new(&p.out, sizeof(int), 0);
+  corio_chan_new(sizeof(int), 0, &p.in);
+  corio_chan_new(sizeof(int), 0, &p.out);
   {
     corio_select_case_t c[2] = {{p.in, CORIO_RECV, &got, 0}, {p.out, CORIO_SEND, &v, 0}};
     cr_assert_eq(corio_select_try(c, 2), UV_EAGAIN, "default: nothing ready");
@@ -305,7 +305,7 @@ static void *cancels_blocked_channel_ops(void *arg) {
   void *res;
 
   (void)arg;
-  corio_chan_new(&ch, sizeof(int), 0);
+  corio_chan_new(sizeof(int), 0, &ch);
   corio_spawn(corio_current_rt(), recv_until_closed, ch, &r);
   corio_spawn(corio_current_rt(), blocks_in_select, ch, &s);
   corio_sleep(10);
@@ -441,7 +441,7 @@ static void *null_among_live(void *arg) {
   void *r;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&a, sizeof(int), 1), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 1, &a), 0);
   null_cases(c, 3);
   c[1] = (corio_select_case_t){a, CORIO_RECV, &got, UNTOUCHED};
   c[2].op = 99; /* would be EINVAL on a live case */
@@ -489,7 +489,7 @@ static void *selects_over_the_limit(void *arg) {
 
   (void)arg;
   for (int i = 0; i < CORIO_SELECT_MAX; i++) {
-    cr_assert_eq(corio_chan_new(&m.ch[i], sizeof(int), 0), 0);
+    cr_assert_eq(corio_chan_new(sizeof(int), 0, &m.ch[i]), 0);
     c[i] = (corio_select_case_t){m.ch[i], CORIO_RECV, &got[i], 0};
   }
   c[CORIO_SELECT_MAX] = c[0];
@@ -551,8 +551,8 @@ static void *selects_on_closed(void *arg) {
   int v = 0, got = -1;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&closed, sizeof(int), 2), 0);
-  cr_assert_eq(corio_chan_new(&idle, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 2, &closed), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &idle), 0);
   for (v = 1; v <= 2; v++)
     cr_assert_eq(corio_chan_try_send(closed, &v), 0);
   cr_assert_eq(corio_chan_close(closed), 0);
@@ -617,7 +617,7 @@ static void *closes_under_blocked_selects(void *arg) {
   void *res;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&r.ch, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &r.ch), 0);
   s.ch = r.ch;
   r.op = CORIO_RECV;
   s.op = CORIO_SEND;
@@ -625,7 +625,7 @@ static void *closes_under_blocked_selects(void *arg) {
   yield_until(&r.about_to_wait);
   /* a parked receiver takes the sender's element: the sender needs a
    * channel of its own */
-  cr_assert_eq(corio_chan_new(&s.ch, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &s.ch), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), selects_until_closed, &s, &ts), 0);
   yield_until(&s.about_to_wait);
   cr_assert_eq(corio_chan_close(r.ch), 0);
@@ -654,7 +654,7 @@ static void *sees_itself(void *arg) {
   int out = 1, in = 0;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&c, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &c), 0);
   {
     corio_select_case_t cs[2] = {{c, CORIO_SEND, &out, UNTOUCHED},
                                  {c, CORIO_RECV, &in, UNTOUCHED}};
@@ -707,8 +707,8 @@ static void self_select(size_t cap) {
   corio_rt_t *rt;
   corio_task_t *t[2];
 
-  cr_assert_eq(corio_chan_new(&s.c, sizeof(int), cap), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), cap, &s.c), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   for (int p = 0; p < 2; p++)
     cr_assert_eq(corio_spawn(rt, selects_both_ways, &a[p], &t[p]), 0);
   for (int p = 0; p < 2; p++)
@@ -768,9 +768,9 @@ static void *duplicate_channel(void *arg) {
   void *r;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&x.c, sizeof(int), 0), 0);
-  cr_assert_eq(corio_chan_new(&x.d, sizeof(int), 0), 0);
-  cr_assert_eq(corio_chan_new(&x.e, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &x.c), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &x.d), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &x.e), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), selects_on_c_twice_and_d, &x, &a), 0);
   yield_until(&x.a_waits); /* A is queued on c first (twice), */
   cr_assert_eq(corio_spawn(corio_current_rt(), receives_on_c, &x, &b), 0);
@@ -830,9 +830,9 @@ static void *issue_2075(void *arg) {
   void *r;
 
   (void)arg;
-  cr_assert_eq(corio_chan_new(&x.c1, sizeof(int), 0), 0);
-  cr_assert_eq(corio_chan_new(&x.c2, sizeof(int), 0), 0);
-  cr_assert_eq(corio_chan_new(&x.c3, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &x.c1), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &x.c2), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &x.c3), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), receives_c1, &x, &t[0]), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), selects_c1_or_c2, &x, &t[1]), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), sends_c2, &x, &t[2]), 0);
@@ -874,7 +874,7 @@ static void *nonblock_recv_race(void *arg) {
     int v = 1;
     void *r;
 
-    cr_assert_eq(corio_chan_new(&c, sizeof(int), 1), 0);
+    cr_assert_eq(corio_chan_new(sizeof(int), 1, &c), 0);
     cr_assert_eq(corio_chan_send(c, &v), 0);
     cr_assert_eq(corio_spawn(corio_current_rt(), must_find_it_ready, c, &t), 0);
     cr_assert_eq(corio_chan_close(c), 0);
@@ -949,8 +949,8 @@ Test(select, stress_with_plain_ops_and_cases_disabled_by_null, .timeout = 120) {
   int i = 0;
 
   for (int k = 0; k < STRESS_CH; k++)
-    cr_assert_eq(corio_chan_new(&s.c[k], sizeof(int), caps[k]), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+    cr_assert_eq(corio_chan_new(sizeof(int), caps[k], &s.c[k]), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 4}, &rt), 0);
   for (int k = 0; k < STRESS_CH; k++) {
     args[i] = (sstress_arg_t){&s, k};
     cr_assert_eq(corio_spawn(rt, plain_sends, &args[i++], NULL), 0);
@@ -1025,9 +1025,9 @@ static void *double_select(void *arg) {
 
   (void)arg;
   for (int k = 0; k < 4; k++)
-    cr_assert_eq(corio_chan_new(&d.c[k], sizeof(int), 0), 0);
-  cr_assert_eq(corio_chan_new(&d.mux, sizeof(int), 0), 0);
-  cr_assert_eq(corio_chan_new(&d.done, sizeof(int), 0), 0);
+    cr_assert_eq(corio_chan_new(sizeof(int), 0, &d.c[k]), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &d.mux), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &d.done), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), sends_by_select, &d, &t[4]), 0);
   for (int k = 0; k < 4; k++) {
     a[k] = (dsel_arg_t){&d, k};
@@ -1064,7 +1064,7 @@ static void *chan_ops_at(void *arg) {
   corio_chan_t *c;
   int v = 0;
 
-  cr_assert_eq(corio_chan_new(&c, sizeof(int), cap), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), cap, &c), 0);
   cr_assert_eq(corio_chan_cap(c), cap);
   /* a receive from an empty channel blocks; a non-blocking one does not */
   cr_assert_eq(corio_chan_recv_dl(c, &v, PAST), UV_ETIMEDOUT);
@@ -1113,7 +1113,7 @@ static void *chan_fifo_at(void *arg) {
   int last[SENDERS], v;
   long sum = 0;
 
-  cr_assert_eq(corio_chan_new(&s[0].c, sizeof(int), cap), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), cap, &s[0].c), 0);
   for (int k = 0; k < SENDERS; k++) {
     s[k] = (span_t){s[0].c, k * EACH, EACH};
     last[k] = -1;
@@ -1169,7 +1169,7 @@ static void *nonblocking_meets_partner(void *arg) {
     int v = 123, r;
     corio_select_case_t cs[1] = {{NULL, CORIO_RECV, &v, 0}};
 
-    cr_assert_eq(corio_chan_new(&c, sizeof(int), cap), 0);
+    cr_assert_eq(corio_chan_new(sizeof(int), cap, &c), 0);
     cs[0].ch = c;
     cr_assert_eq(corio_select_try(cs, 1), UV_EAGAIN, "nobody sends yet");
     cr_assert_eq(corio_spawn(corio_current_rt(), receives_123, c, &t), 0);
@@ -1202,13 +1202,13 @@ Test(chan, argument_errors_are_einval) {
   corio_chan_t *ch;
   int v = 0;
 
-  cr_assert_eq(corio_chan_new(NULL, sizeof(int), 1), UV_EINVAL);
-  cr_assert_eq(corio_chan_new(&ch, CORIO_CHAN_ELEM_MAX + 1, 0), UV_EINVAL);
-  cr_assert_eq(corio_chan_new(&ch, 8, SIZE_MAX / 4), UV_EINVAL, "size overflows");
-  cr_assert_eq(corio_chan_new(&ch, CORIO_CHAN_ELEM_MAX, 1), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 1, NULL), UV_EINVAL);
+  cr_assert_eq(corio_chan_new(CORIO_CHAN_ELEM_MAX + 1, 0, &ch), UV_EINVAL);
+  cr_assert_eq(corio_chan_new(8, SIZE_MAX / 4, &ch), UV_EINVAL, "size overflows");
+  cr_assert_eq(corio_chan_new(CORIO_CHAN_ELEM_MAX, 1, &ch), 0);
   cr_assert_eq(corio_chan_cap(ch), 1);
   cr_assert_eq(corio_chan_free(ch), 0);
-  cr_assert_eq(corio_chan_new(&ch, sizeof(int), 1), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 1, &ch), 0);
   cr_assert_eq(corio_chan_send(NULL, &v), UV_EINVAL);
   cr_assert_eq(corio_chan_send(ch, NULL), UV_EINVAL);
   cr_assert_eq(corio_chan_send_dl(ch, NULL, PAST), UV_EINVAL);

@@ -38,7 +38,7 @@ static void mutex_total(unsigned workers) {
   corio_rt_t *rt;
   int i;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = workers}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = workers}, &rt), 0);
   for (i = 0; i < TASKS; i++)
     cr_assert_eq(corio_spawn(rt, increments, &c, &t[i]), 0);
   for (i = 0; i < TASKS; i++)
@@ -190,7 +190,7 @@ Test(mutex, deadlines_racing_unlocks_keep_exclusion, .timeout = 120) {
   corio_task_t *t[TASKS];
   corio_rt_t *rt;
 
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   for (int i = 0; i < TASKS; i++)
     cr_assert_eq(corio_spawn(rt, locks_with_short_deadlines, &r, &t[i]), 0);
   for (int i = 0; i < TASKS; i++)
@@ -297,7 +297,7 @@ Test(sem, at_most_count_holders_under_contention) {
 
   memset(&l, 0, sizeof l);
   cr_assert_eq(corio_sem_init(&l.sem, 3), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 4}), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 4}, &rt), 0);
   for (int i = 0; i < TASKS; i++)
     cr_assert_eq(corio_spawn(rt, uses_a_slot, &l, NULL), 0);
   cr_assert_eq(corio_rt_wait(rt), 0);
@@ -647,8 +647,8 @@ Test(cancel, one_cancel_ends_one_wait, .timeout = 60) {
   corio_rt_t *rt;
   corio_task_t *t;
 
-  cr_assert_eq(corio_chan_new(&one_ch, sizeof(int), 0), 0);
-  cr_assert_eq(corio_rt_new(&rt, &(corio_rt_options_t){.workers = 2}), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &one_ch), 0);
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
   cr_assert_eq(corio_spawn(rt, waits_twice_per_round, (void *)(intptr_t)rounds, &t), 0);
   for (int i = 0; i < rounds; i++) {
     atomic_store(&one_go, i + 1);
@@ -757,7 +757,7 @@ static void *cancel_waits_for_a_wait(void *arg) {
 
   (void)arg;
   cr_assert_eq(corio_sem_init(&s, 1), 0);
-  cr_assert_eq(corio_chan_new(&ch, sizeof(int), 1), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 1, &ch), 0);
   cr_assert_eq(corio_cancel(corio_self()), 0);
   cr_assert_eq(corio_mutex_lock(&m), 0, "free: no wait");
   cr_assert_eq(corio_sem_acquire(&s), 0, "count 1: no wait");
@@ -822,7 +822,7 @@ static void refuse_setup(refuse_t *r) {
   memset(r, 0, sizeof *r);
   cr_assert_eq(corio_mutex_trylock(&r->held), 0);
   cr_assert_eq(corio_wg_add(&r->busy, 1), 0);
-  cr_assert_eq(corio_chan_new(&r->ch, sizeof(int), 0), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &r->ch), 0);
 }
 
 static void refuse_teardown(refuse_t *r) {
@@ -874,7 +874,7 @@ static void *refused_in_a_nested_coroutine(void *arg) {
   refuse_t *r = arg;
   corio_coro_t *co;
 
-  cr_assert_eq(corio_coro_create(&co, waits_in_a_coroutine, r, NULL), 0);
+  cr_assert_eq(corio_coro_new(waits_in_a_coroutine, r, NULL, &co), 0);
   cr_assert_eq(corio_coro_resume(co, NULL, NULL), CORIO_CORO_FINISHED);
   cr_assert_eq(corio_coro_free(co), 0);
   check_refused(r, "coroutine in a task");

@@ -12,7 +12,7 @@ int main(void) {
   corio_coro_t *co;
   void *a, *b;
 
-  if (corio_coro_create(&co, twice, (void *)21, NULL) != 0)
+  if (corio_coro_new(twice, (void *)21, NULL, &co) != 0)
     return 1;
   if (corio_coro_resume(co, NULL, &a) != CORIO_CORO_YIELDED ||
       corio_coro_resume(co, NULL, &b) != CORIO_CORO_FINISHED)
