@@ -158,7 +158,10 @@ CORIO_API int corio_http_serve(corio_tcp_listener_t *ln,
                                const corio_http_server_options_t *opts);
 
 /* ------------------------------------------------------------------------
- * Requests: views valid until the handler returns. */
+ * Requests: views valid until the handler returns. The accessors never
+ * suspend; the body calls below may, and like the response calls they
+ * must be made from a task (the handler's): elsewhere they return
+ * UV_EINVAL and change nothing. */
 
 CORIO_API corio_http_str_t corio_http_method(const corio_http_req_t *req);
 /* The request target as sent ("/files/a?x=1"), its path ("/files/a") and
@@ -214,7 +217,8 @@ CORIO_API int corio_http_body_discard(corio_http_req_t *req);
  * Responses. `headers` is NULL or extra header lines, each ending in
  * "\r\n" ("Content-Type: text/plain\r\n"); the server adds Date,
  * Content-Length or Transfer-Encoding, and Connection: close when it will
- * close. For HEAD requests no body is sent. */
+ * close. For HEAD requests no body is sent. Every call here may suspend
+ * and must be made from a task; elsewhere UV_EINVAL, nothing sent. */
 
 /* A complete response with a body of len bytes. */
 CORIO_API int corio_http_respond(corio_http_res_t *res, int status,

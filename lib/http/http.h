@@ -15,11 +15,12 @@
 #include <stdint.h>
 
 #include "core/list.h"
+#include "core/spin.h"
 #include "corio/http.h"
 #include "corio/sync.h"
 #include "corio/uv.h"
 #include "net/tcp.h"
-#include "core/spin.h"
+#include "sched/task.h"
 
 typedef struct corio__hspan {
   size_t off, len;   /* from the start of the buffer */

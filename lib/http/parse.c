@@ -513,8 +513,8 @@ ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
   ssize_t n;
   char *buf;
 
-  if (req == NULL || (out == NULL && len > 0))
-    return UV_EINVAL;
+  if (req == NULL || (out == NULL && len > 0) || !corio__in_task())
+    return UV_EINVAL; /* and nothing recorded: the handler may go on */
   hc = corio__hconn_of_req(req);
   if (!req->body_started) {
     req->body_started = 1;

@@ -205,7 +205,7 @@ int corio_http_respond(corio_http_res_t *res, int status, const char *headers,
                        const void *body, size_t len) {
   int err;
 
-  if (res == NULL || (body == NULL && len > 0))
+  if (res == NULL || (body == NULL && len > 0) || !corio__in_task())
     return UV_EINVAL;
   err = send_head(res, status, headers, no_body_status(status) ? -1 : (int64_t)len,
                   body, len);
@@ -219,7 +219,7 @@ int corio_http_respond(corio_http_res_t *res, int status, const char *headers,
 
 int corio_http_res_start(corio_http_res_t *res, int status, const char *headers,
                          int64_t content_length) {
-  if (res == NULL)
+  if (res == NULL || !corio__in_task())
     return UV_EINVAL;
   return send_head(res, status, headers, content_length, NULL, 0);
 }
@@ -231,7 +231,8 @@ ssize_t corio_http_res_write(corio_http_res_t *res, const void *data,
   char frame[24];
   uv_buf_t bufs[3];
 
-  if (res == NULL || (data == NULL && len > 0) || !res->started || res->done)
+  if (res == NULL || (data == NULL && len > 0) || !res->started ||
+      res->done || !corio__in_task())
     return UV_EINVAL;
   hc = corio__hconn_of_res(res);
   if (len == 0 || hc->req.head_method || no_body_status(res->status))
@@ -258,7 +259,7 @@ int corio_http_res_end(corio_http_res_t *res) {
   uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
   corio__hconn_t *hc;
 
-  if (res == NULL || !res->started || res->done)
+  if (res == NULL || !res->started || res->done || !corio__in_task())
     return UV_EINVAL;
   hc = corio__hconn_of_res(res);
   res->done = 1;
@@ -280,7 +281,7 @@ int corio_http_send_file(corio_http_res_t *res, const char *path,
   ssize_t n;
   int fd, err;
 
-  if (res == NULL || path == NULL)
+  if (res == NULL || path == NULL || !corio__in_task())
     return UV_EINVAL;
   if ((fd = corio_fs_open(path, O_RDONLY, 0)) < 0)
     return fd;

@@ -77,7 +77,7 @@ int corio_http_body_to_file(corio_http_req_t *req, const char *path,
   piece_t p;
   int err;
 
-  if (req == NULL || path == NULL || corio_self() == NULL)
+  if (req == NULL || path == NULL || !corio__in_task())
     return UV_EINVAL;
   if ((bufs = malloc(2 * CORIO_HTTP_FILE_BUFFER)) == NULL)
     return UV_ENOMEM;

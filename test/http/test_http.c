@@ -50,6 +50,10 @@ static int hold(corio_http_res_t *res) {
  * /ignore answers without reading the body; /slow sleeps 300 ms; /hold
  * waits for the test; /count reads the body, then answers what the
  * header calls say. */
+static corio_http_req_t *lent_req;
+static corio_http_res_t *lent_res;
+static corio_sem_t lent_out, lent_back;
+
 static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
   corio_http_str_t m = corio_http_method(req), path = corio_http_path(req);
   char out[8192], body[4096], file[256];
@@ -121,6 +125,16 @@ static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
     nulls = corio_http_header_at(req, 0, NULL, NULL);
     k = (size_t)snprintf(out, sizeof out, "count=%zu past=%s nulls=%d", count,
                          past == UV_EOF ? "eof" : "?", nulls);
+    return corio_http_respond(res, 200, NULL, out, k);
+  }
+  if (is(path, "/lend")) { /* hand req and res to a plain thread, then go on */
+    lent_req = req;
+    lent_res = res;
+    corio_sem_release(&lent_out, 1);
+    if (corio_sem_acquire_dl(&lent_back, corio_now() + 15000) != 0)
+      return 1;
+    n = corio_http_body_read(req, body, sizeof body);
+    k = (size_t)snprintf(out, sizeof out, "read=%zd", n);
     return corio_http_respond(res, 200, NULL, out, k);
   }
   if (is(path, "/length")) { /* what content_length and res_write say */
@@ -699,6 +713,41 @@ static char *reply_to(fixture_t *f, const char *request) {
   body = strndup(x.reply.body, x.reply.body_len);
   free(x.reply.body);
   return body;
+}
+
+/* The response and body calls must come from a task (the handler's):
+ * elsewhere UV_EINVAL, with nothing sent or recorded, and the handler
+ * goes on as if nothing happened. */
+static void *asks_lend(void *arg) {
+  fixture_t *f = arg;
+
+  return reply_to(f, "POST /lend HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody");
+}
+
+Test(http, response_and_body_calls_outside_a_task_are_einval) {
+  fixture_t f;
+  corio_task_t *t;
+  char buf[16], *b;
+
+  corio_sem_init(&lent_out, 0);
+  corio_sem_init(&lent_back, 0);
+  fixture_start(&f, (corio_rt_options_t){.workers = 1}, NULL);
+  cr_assert_eq(corio_spawn(f.rt, asks_lend, &f, &t), 0);
+  while (corio_sem_tryacquire(&lent_out) != 0)
+    usleep(1000);
+  cr_assert_eq(corio_http_respond(lent_res, 200, NULL, "x", 1), UV_EINVAL);
+  cr_assert_eq(corio_http_res_start(lent_res, 200, NULL, 1), UV_EINVAL);
+  cr_assert_eq(corio_http_res_write(lent_res, "x", 1), UV_EINVAL);
+  cr_assert_eq(corio_http_res_end(lent_res), UV_EINVAL);
+  cr_assert_eq(corio_http_send_file(lent_res, "/etc/hostname", NULL), UV_EINVAL);
+  cr_assert_eq(corio_http_body_read(lent_req, buf, sizeof buf), UV_EINVAL);
+  cr_assert_eq(corio_http_body_discard(lent_req), UV_EINVAL);
+  cr_assert_eq(corio_http_body_to_file(lent_req, "/tmp/corio-nope", NULL), UV_EINVAL);
+  corio_sem_release(&lent_back, 1);
+  cr_assert_eq(corio_join(t, (void **)&b), 0);
+  cr_assert_str_eq(b, "read=4", "the body is all there, got %s", b);
+  free(b);
+  fixture_stop(&f);
 }
 
 /* content_length: 0 and the length, or UV_ENOENT for a chunked body (no
