@@ -125,11 +125,8 @@ void corio__loop_post(corio__loop_t *lp, corio__req_t *req) {
 
 
 /* In attached mode the async handle keeps the application's loop alive
- * exactly while hooks.alive says so. */
-static void alive_req_run(corio__req_t *req) {
-  corio__loop_t *lp = corio__container_of(req, corio__loop_t, alive_req);
-
-  atomic_store(&lp->alive_req_queued, 0);
+ * exactly while hooks.alive says so. Loop thread. */
+static void alive_eval(corio__loop_t *lp) {
   if (lp->owned || lp->closing)
     return;
   if (lp->hooks.alive(lp->hooks.ctx))
@@ -139,11 +136,20 @@ static void alive_req_run(corio__req_t *req) {
 }
 
 
+static void alive_req_run(corio__req_t *req) {
+  corio__loop_t *lp = corio__container_of(req, corio__loop_t, alive_req);
+
+  /* The node has left the inbox: it may be posted again. */
+  atomic_store(&lp->alive_req_queued, 0);
+  alive_eval(lp);
+}
+
+
 void corio__loop_alive_changed(corio__loop_t *lp) {
   if (lp == NULL || lp->owned)
     return;
   if (corio__loop_current() == lp) {
-    alive_req_run(&lp->alive_req);
+    alive_eval(lp); /* the node may be in the inbox: leave it alone */
     return;
   }
   /* The node may be in the inbox once only. */

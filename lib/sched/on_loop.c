@@ -61,14 +61,23 @@ static int pending(corio_rt_t *rt) {
 static int run_hook(void *ctx) {
   corio_rt_t *rt = ctx;
   corio_task_t *t, *end = rt->on_loop.runq_tail;
+  int ran = 0;
 
   while ((t = next_pinned(rt)) != NULL) {
+    ran = 1;
     if (corio__task_run(t, &rt->on_loop.current))
       runq_push(rt, t); /* corio_yield: to the back */
     if (t == end)
       break;
   }
-  return pending(rt);
+  if (!pending(rt)) {
+    /* Nothing left to run here, and perhaps nothing alive (the loop may
+     * block in poll next, before its check phase: say so now). */
+    if (ran)
+      corio__rt_quiet(rt);
+    return 0;
+  }
+  return 1;
 }
 
 
@@ -92,8 +101,7 @@ static int flush_hook(void *ctx) {
 /* hooks.alive: attached mode holds the application's loop while tasks
  * live. */
 static int alive_hook(void *ctx) {
-  corio_rt_t *rt = ctx;
-  return atomic_load(&rt->live) != 0;
+  return corio__rt_live(ctx) != 0;
 }
 
 

@@ -1,6 +1,7 @@
 /* The runtime's lifetime: new, wait, free, and corio_main. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -19,6 +20,18 @@ static unsigned online_cpus(void) {
 }
 
 
+/* calloc for types aligned to a cache line. */
+static void *zalloc_aligned(size_t size) {
+  size_t rounded = (size + CORIO__CACHE_LINE - 1) / CORIO__CACHE_LINE *
+                   CORIO__CACHE_LINE;
+  void *p = aligned_alloc(CORIO__CACHE_LINE, rounded);
+
+  if (p != NULL)
+    memset(p, 0, rounded);
+  return p;
+}
+
+
 static void rt_release(corio_rt_t *rt, unsigned started) {
   corio__list_t *n;
   unsigned i;
@@ -26,8 +39,10 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
   for (i = 0; i < started; i++)
     pthread_join(rt->workers[i].thread, NULL);
   /* Tasks never to run again: their stacks go without unwinding. */
-  while ((n = corio__list_first(&rt->reg)) != NULL)
-    corio__task_free(corio__container_of(n, corio_task_t, reg));
+  for (i = 0; rt->tallies != NULL && i < rt->ntallies; i++)
+    while ((n = corio__list_first(&rt->tallies[i]->tasks)) != NULL)
+      corio__task_free(corio__container_of(n, corio_task_t, reg));
+  free(rt->tallies);
   for (i = 0; i < rt->nworkers; i++)
     corio__deque_destroy(&rt->workers[i].dq);
   if (rt->ebr != NULL)
@@ -84,19 +99,22 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
       (o.stack_size < CORIO_STACK_MIN || o.stack_size > CORIO_STACK_MAX))
     return UV_EINVAL;
 
-  rt = calloc(1, sizeof *rt);
+  rt = zalloc_aligned(sizeof *rt);
   if (rt == NULL)
     return UV_ENOMEM;
   rt->coro_opts.stack_size = o.stack_size;
   rt->coro_opts.unguarded = o.unguarded;
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
-  atomic_init(&rt->reg_lock, 0);
-  corio__list_init(&rt->reg);
+  corio__tally_init(&rt->loop_tally);
+  corio__tally_init(&rt->foreign_tally);
   rt->loop_only = o.loop_only != 0;
   err = 0;
-  if (o.workers > 0) {
-    rt->workers = calloc(o.workers, sizeof *rt->workers);
+  rt->tallies = calloc(o.workers + 2u, sizeof *rt->tallies);
+  if (rt->tallies == NULL)
+    err = UV_ENOMEM;
+  if (err == 0 && o.workers > 0) {
+    rt->workers = zalloc_aligned(o.workers * sizeof *rt->workers);
     err = rt->workers == NULL ? UV_ENOMEM : corio__ebr_init(&rt->ebr, o.workers);
   }
   /* nworkers counts the deques made so far, for rt_release */
@@ -106,9 +124,15 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
     w->index = i;
     w->ebr = corio__ebr_thread(rt->ebr, i);
     w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+    corio__tally_init(&w->tally);
+    rt->tallies[rt->ntallies++] = &w->tally;
     err = corio__deque_init(&w->dq, DEQUE_LOG2_INITIAL);
     if (err == 0)
       rt->nworkers = i + 1;
+  }
+  if (rt->tallies != NULL) {
+    rt->tallies[rt->ntallies++] = &rt->loop_tally;
+    rt->tallies[rt->ntallies++] = &rt->foreign_tally;
   }
   if (err == 0)
     err = corio__on_loop_start(rt, o.loop);
@@ -156,14 +180,45 @@ static int on_corio_thread(void) {
 }
 
 
+uint64_t corio__rt_live(corio_rt_t *rt) {
+  return corio__tally_live(rt->tallies, rt->ntallies);
+}
+
+
+void corio__rt_quiet(corio_rt_t *rt) {
+  uint32_t waiters;
+
+  /* Our finished counts, then a seq_cst fence, then the load of waiters;
+   * corio_rt_wait does the converse: one of the two sees the other. An
+   * RMW under TSan, which does not model fences. */
+#if CORIO__TSAN
+  waiters = atomic_fetch_add(&rt->waiters, 0);
+#else
+  atomic_thread_fence(memory_order_seq_cst);
+  waiters = atomic_load_explicit(&rt->waiters, memory_order_relaxed);
+#endif
+  if (waiters != 0) {
+    atomic_fetch_add(&rt->quiet_seq, 1);
+    corio__futex_wake(&rt->quiet_seq, INT32_MAX);
+  }
+  corio__loop_alive_changed(rt->lp); /* attached mode only */
+}
+
+
 int corio_rt_wait(corio_rt_t *rt) {
-  uint32_t live;
+  uint32_t seq;
 
   if (rt == NULL || on_corio_thread())
     return UV_EINVAL;
-  /* acquire: pairs with the last task's release decrement */
-  while ((live = atomic_load_explicit(&rt->live, memory_order_acquire)) != 0)
-    corio__futex_wait(&rt->live, live);
+  atomic_fetch_add(&rt->waiters, 1);
+  atomic_thread_fence(memory_order_seq_cst); /* see corio__rt_quiet */
+  for (;;) {
+    seq = atomic_load(&rt->quiet_seq);
+    if (corio__rt_live(rt) == 0)
+      break;
+    corio__futex_wait(&rt->quiet_seq, seq);
+  }
+  atomic_fetch_sub(&rt->waiters, 1);
   return 0;
 }
 

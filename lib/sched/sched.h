@@ -16,6 +16,7 @@
 #include "ebr.h"
 #include "inject.h"
 #include "loop/loop.h"
+#include "tally.h"
 #include "task.h"
 
 /* Tasks readied in a row from a LIFO slot (a worker's, or the loop
@@ -52,6 +53,7 @@ typedef struct corio__worker {
   struct corio__worker *idle_next;
   int in_idle;
   _Atomic(uint32_t) wake;        /* futex: 0 while parked, 1 once woken */
+  corio__tally_t tally;          /* tasks spawned and finished here */
 } corio__worker_t;
 
 struct corio_rt_s {
@@ -67,8 +69,16 @@ struct corio_rt_s {
   corio__worker_t *idle_head;    /* parked workers, a stack */
   _Atomic(int) stopping;
 
-  /* Tasks not yet finished; corio_rt_wait sleeps on it. */
-  _Alignas(CORIO__CACHE_LINE) _Atomic(uint32_t) live;
+  /* Tasks are counted and listed per thread (tally.h): tallies[] holds
+   * each worker's, then loop_tally, then foreign_tally. */
+  corio__tally_t **tallies;
+  unsigned ntallies;
+  corio__tally_t loop_tally;     /* spawned or finished on the loop thread */
+  corio__tally_t foreign_tally;  /* spawned by any other thread */
+  /* corio_rt_wait: how many wait, and a futex word bumped when the tasks
+   * may all have finished (a worker parks, a loop iteration ends). */
+  _Alignas(CORIO__CACHE_LINE) _Atomic(uint32_t) waiters;
+  _Atomic(uint32_t) quiet_seq;
 
   corio__loop_t *lp;             /* the reactor (lib/loop) */
   /* Tasks on the loop thread (on_loop.c); loop thread only. */
@@ -81,10 +91,6 @@ struct corio_rt_s {
     corio_task_t *batch_head;    /* worker tasks readied here this iteration */
     corio_task_t *batch_tail;
   } on_loop;
-
-  /* Every task not yet freed, for corio_rt_free. */
-  _Alignas(CORIO__CACHE_LINE) corio__spin_t reg_lock;
-  corio__list_t reg;
 };
 
 /* The worker running on this thread, or NULL. Not inlined: a task that
@@ -105,8 +111,16 @@ void corio__notify(corio_rt_t *rt);
 void corio__task_free(corio_task_t *t);
 
 /* A task came back finished: wake its joiner, or free it if detached,
- * and count it out of rt->live. */
+ * and count it in this thread's tally. */
 void corio__task_finished(corio_task_t *t);
+
+/* Tasks of rt not yet finished, as of one instant (tally.h). Any thread. */
+uint64_t corio__rt_live(corio_rt_t *rt);
+
+/* The tasks may all have finished (this thread has nothing left to run):
+ * let corio_rt_wait and the attached loop's ref look again, if anyone
+ * cares. Workers before they park; the loop thread after an iteration. */
+void corio__rt_quiet(corio_rt_t *rt);
 
 /* The runtime that owns lp. */
 static inline corio_rt_t *corio__loop_owner(corio__loop_t *lp) {

@@ -17,24 +17,41 @@
 #include "wait.h"
 
 
-/* --- the registry of all tasks, for corio_rt_free ---------------------- */
+/* --- where a task is counted and listed (tally.h) ---------------------- */
 
-static void reg_add(corio_rt_t *rt, corio_task_t *t) {
-  corio__spin_lock(&rt->reg_lock);
-  corio__list_push_front(&rt->reg, &t->reg);
-  corio__spin_unlock(&rt->reg_lock);
+/* The calling thread's tally, and whether this thread owns it. */
+static corio__tally_t *my_tally(corio_rt_t *rt, int *owner) {
+  corio__worker_t *w = corio__worker_current();
+
+  *owner = 1;
+  if (w != NULL && w->rt == rt)
+    return &w->tally;
+  if (corio__loop_rt() == rt)
+    return &rt->loop_tally;
+  *owner = 0;
+  return &rt->foreign_tally;
 }
 
 
-static void reg_remove(corio_rt_t *rt, corio_task_t *t) {
-  corio__spin_lock(&rt->reg_lock);
+static void reg_add(corio__tally_t *home, corio_task_t *t) {
+  t->home = home;
+  corio__spin_lock(&home->lock);
+  corio__list_push_front(&home->tasks, &t->reg);
+  corio__spin_unlock(&home->lock);
+}
+
+
+static void reg_remove(corio_task_t *t) {
+  corio__tally_t *home = t->home;
+
+  corio__spin_lock(&home->lock);
   corio__list_remove(&t->reg);
-  corio__spin_unlock(&rt->reg_lock);
+  corio__spin_unlock(&home->lock);
 }
 
 
 void corio__task_free(corio_task_t *t) {
-  reg_remove(t->rt, t);
+  reg_remove(t);
   corio_coro_free(t->co); /* the record lives on this stack: last use */
 }
 
@@ -51,9 +68,10 @@ static void *task_entry(void *arg) {
 
 static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                  corio_task_t **task, int pinned) {
+  corio__tally_t *home;
   corio_coro_t *co;
   corio_task_t *t;
-  int err;
+  int err, owner;
 
   if (rt == NULL || fn == NULL)
     return UV_EINVAL;
@@ -69,10 +87,12 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->arg = arg;
   t->pinned = pinned || rt->loop_only;
   atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
-  reg_add(rt, t);
-  /* relaxed: only the count matters; the wait's acquire pairs with the
-   * finishing task's release decrement */
-  if (atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed) == 0)
+  home = my_tally(rt, &owner);
+  reg_add(home, t);
+  corio__tally_spawned(home, owner);
+  /* From outside a task there may have been no live task: the attached
+   * loop must hold on again. (A task spawning keeps it held itself.) */
+  if (!corio__in_task())
     corio__loop_alive_changed(rt->lp);
   if (task != NULL)
     *task = t;
@@ -97,6 +117,8 @@ int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
 
 void corio__task_finished(corio_task_t *t) {
   corio_rt_t *rt = t->rt;
+  int owner;
+  corio__tally_t *here = my_tally(rt, &owner); /* a worker or the loop */
   corio__waiter_t *w;
   _Atomic(uint32_t) *thread_done;
   unsigned old;
@@ -126,10 +148,7 @@ void corio__task_finished(corio_task_t *t) {
   }
   if (old & CORIO__TASK_DETACHED)
     corio__task_free(t);
-  if (atomic_fetch_sub_explicit(&rt->live, 1, memory_order_acq_rel) == 1) {
-    corio__futex_wake(&rt->live, INT32_MAX);
-    corio__loop_alive_changed(rt->lp);
-  }
+  corio__tally_finished(here);
 }
 
 

@@ -48,7 +48,8 @@ struct corio_task_s {
   int why;                     /* enum corio__task_why: why it switched away */
   int pinned;                  /* runs on the loop thread only */
   corio__req_t loop_req;       /* posts a pinned task to the loop */
-  corio__list_t reg;           /* the runtime's list of all its tasks */
+  struct corio__tally *home;    /* the tally that lists it (tally.h) */
+  corio__list_t reg;           /* on home's list until freed */
 
   /* Joining (task.c): the flags, and who waits for the end, under
    * join_lock: a task parked in corio_join_dl, or a plain thread. */

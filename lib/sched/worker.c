@@ -430,6 +430,7 @@ static void park_worker(corio__worker_t *w) {
     pthread_mutex_unlock(&rt->idle_mu);
     /* A notifier took us off the list; its wake is on the way. */
   }
+  corio__rt_quiet(rt); /* perhaps every task has finished */
   while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
     corio__futex_wait(&w->wake, 0);
   w->searching = 1;

@@ -609,3 +609,52 @@ Test(loop, rt_new_reports_a_loop_that_cannot_start, .timeout = 30) {
   }
   cr_assert_gt(failed, 0, "with no descriptor left, corio_rt_new fails");
 }
+
+/* --- attached mode: the loop's ref follows the tasks, under churn --------- */
+
+typedef struct churn {
+  uv_timer_t timer;
+  corio_rt_t *rt;
+  int ticks;
+  _Atomic(int) done;
+} churn_t;
+
+static void *churns(void *arg) {
+  churn_t *c = arg;
+
+  corio_sleep(1);
+  atomic_fetch_add(&c->done, 1);
+  return NULL;
+}
+
+/* Each tick spawns from the loop thread (the loop re-checks its ref at
+ * once) while workers finish tasks and park (they ask the loop to
+ * re-check through its inbox): both must leave the loop sane, and
+ * uv_run must return once the timer is closed and every task is done. */
+static void churn_tick(uv_timer_t *timer) {
+  churn_t *c = timer->data;
+
+  for (int i = 0; i < 4; i++)
+    corio_spawn(c->rt, churns, c, NULL);
+  if (++c->ticks == 25)
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+Test(loop, attached_loop_ref_follows_tasks_under_churn, .timeout = 120) {
+  for (int round = 0; round < (CORIO_TEST_SLOW ? 5 : 20); round++) {
+    uv_loop_t loop;
+    churn_t c = {0};
+
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2, .loop = &loop},
+                              &c.rt), 0);
+    uv_timer_init(&loop, &c.timer);
+    c.timer.data = &c;
+    uv_timer_start(&c.timer, churn_tick, 0, 1);
+    cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    cr_assert_eq(atomic_load(&c.done), 100, "round %d", round);
+    cr_assert_eq(corio_rt_free(c.rt), 0);
+    cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+  }
+}

@@ -791,3 +791,33 @@ Test(rt, blocking_runtime_calls_from_corio_threads_are_einval) {
   cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* --- corio_rt_wait counts tasks per thread (tally.h): never early -------- */
+
+static _Atomic(unsigned) tree_done;
+
+static void *detached_tree(void *arg) {
+  uintptr_t depth = (uintptr_t)arg;
+
+  if (depth > 0)
+    for (int i = 0; i < 3; i++)
+      corio_spawn(corio_current_rt(), detached_tree, (void *)(depth - 1), NULL);
+  if (depth % 2)
+    corio_yield();
+  atomic_fetch_add(&tree_done, 1);
+  return NULL;
+}
+
+/* 1 + 3 + 9 + 27 + 81 tasks, each spawned detached by its parent, which
+ * may finish first on another worker: corio_main (corio_rt_wait) returns
+ * only once every one of them has finished. */
+Test(rt, wait_returns_only_after_every_detached_task, .timeout = 120) {
+  unsigned rounds = CORIO_TEST_SLOW ? 40 : 300;
+
+  for (unsigned r = 0; r < rounds; r++) {
+    corio_rt_options_t o = {.workers = 1 + r % 4, .loop_only = r % 5 == 0};
+    atomic_store(&tree_done, 0);
+    cr_assert_eq(corio_main(detached_tree, (void *)4, &o, NULL), 0);
+    cr_assert_eq(atomic_load(&tree_done), 121u, "round %u", r);
+  }
+}

@@ -1,0 +1,67 @@
+/* Counting and listing tasks without a shared hot spot.
+ *
+ * A runtime must know which tasks are still alive (corio_rt_wait, the
+ * attached loop's ref) and find every task not yet freed (corio_rt_free).
+ * One global counter and one global list would put a contended cache line
+ * on every spawn and exit. Instead every thread that spawns or finishes
+ * tasks has a tally of its own: each worker, the loop thread, and one
+ * shared by foreign threads.
+ *
+ *  - `spawned` and `finished` only grow. A worker's and the loop's are
+ *    written by their own thread alone (a plain store, no RMW); the
+ *    foreign tally's spawned count takes an RMW (any thread). A task adds
+ *    to the spawned count of the tally where it was spawned and to the
+ *    finished count of the one where it finished. The number of live tasks
+ *    is the sum of the differences, read by a double collect: read every
+ *    pair twice; if nothing moved in between, both reads show the counts
+ *    as they all were at one instant (each only grows), so the sum is
+ *    exact for that instant.
+ *  - `tasks` lists the tasks spawned here and not yet freed, under `lock`.
+ *    Whoever frees a task takes its home tally's lock: usually its own
+ *    thread's, since the joiner is usually the spawner.
+ */
+#ifndef CORIO_SCHED_TALLY_H
+#define CORIO_SCHED_TALLY_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/atomics.h"
+#include "core/list.h"
+#include "core/spin.h"
+
+typedef struct corio__tally {
+  _Alignas(CORIO__CACHE_LINE) _Atomic(uint64_t) spawned;
+  _Atomic(uint64_t) finished;
+  corio__spin_t lock;
+  corio__list_t tasks;
+} corio__tally_t;
+
+void corio__tally_init(corio__tally_t *t);
+
+/* Count one more spawned here, by its owner thread (owner != 0) or by any
+ * thread (the foreign tally). */
+static inline void corio__tally_spawned(corio__tally_t *t, int owner) {
+  if (owner)
+    /* release: pairs with the collect's acquire loads */
+    atomic_store_explicit(&t->spawned,
+                          atomic_load_explicit(&t->spawned, memory_order_relaxed) + 1,
+                          memory_order_release);
+  else
+    atomic_fetch_add_explicit(&t->spawned, 1, memory_order_release);
+}
+
+/* Count one more finished here. Owner thread only. */
+static inline void corio__tally_finished(corio__tally_t *t) {
+  /* release: the task's effects are visible to whoever sees the count */
+  atomic_store_explicit(&t->finished,
+                        atomic_load_explicit(&t->finished, memory_order_relaxed) + 1,
+                        memory_order_release);
+}
+
+/* The number of live tasks over tallies[0..n), as of one instant. Any
+ * thread; not for hot paths (it reads every tally twice, or more while
+ * they move). */
+uint64_t corio__tally_live(corio__tally_t *const *tallies, unsigned n);
+
+#endif
