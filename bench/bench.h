@@ -14,6 +14,15 @@ static inline double bench_now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* CPU time of the whole process (every thread), ns: divided by the wall
+ * time of a run, how many CPUs it kept busy. */
+static inline double bench_cpu_ns(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
 #include "corio/rt.h"
 
 /* --workers N (default 2), --loop-only: every task on the loop thread */

@@ -34,7 +34,7 @@ static corio_task_t *next_pinned(corio_rt_t *rt) {
 
   if (t != NULL) {
     rt->on_loop.next = NULL;
-    if (rt->on_loop.next_streak++ < CORIO__LIFO_MAX_STREAK)
+    if (rt->on_loop.next_streak++ < CORIO__LOOP_NEXT_MAX_STREAK)
       return t;
     runq_push(rt, t);
   }
@@ -63,6 +63,7 @@ static int run_hook(void *ctx) {
   corio_task_t *t, *end = rt->on_loop.runq_tail;
   int ran = 0;
 
+  corio__task_drain(&rt->loop_tally);
   while ((t = next_pinned(rt)) != NULL) {
     ran = 1;
     if (corio__task_run(t, &rt->on_loop.current))

@@ -39,12 +39,18 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
   for (i = 0; i < started; i++)
     pthread_join(rt->workers[i].thread, NULL);
   /* Tasks never to run again: their stacks go without unwinding. */
-  for (i = 0; rt->tallies != NULL && i < rt->ntallies; i++)
-    while ((n = corio__list_first(&rt->tallies[i]->tasks)) != NULL)
+  for (i = 0; rt->tallies != NULL && i < rt->ntallies; i++) {
+    corio__tally_t *home = rt->tallies[i];
+    corio__task_drain(home);
+    home->owned = 0; /* no owner thread any more: free in place */
+    while ((n = corio__list_first(&home->tasks)) != NULL)
       corio__task_free(corio__container_of(n, corio_task_t, reg));
+  }
   free(rt->tallies);
-  for (i = 0; i < rt->nworkers; i++)
+  for (i = 0; i < rt->nworkers; i++) {
     corio__deque_destroy(&rt->workers[i].dq);
+    free(rt->workers[i].watch);
+  }
   if (rt->ebr != NULL)
     corio__ebr_free(rt->ebr);
   corio__inject_destroy(&rt->inject);
@@ -106,8 +112,8 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
   rt->coro_opts.unguarded = o.unguarded;
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
-  corio__tally_init(&rt->loop_tally);
-  corio__tally_init(&rt->foreign_tally);
+  corio__tally_init(&rt->loop_tally, 1);
+  corio__tally_init(&rt->foreign_tally, 0);
   rt->loop_only = o.loop_only != 0;
   err = 0;
   rt->tallies = calloc(o.workers + 2u, sizeof *rt->tallies);
@@ -124,11 +130,15 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
     w->index = i;
     w->ebr = corio__ebr_thread(rt->ebr, i);
     w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
-    corio__tally_init(&w->tally);
+    corio__tally_init(&w->tally, 1);
     rt->tallies[rt->ntallies++] = &w->tally;
-    err = corio__deque_init(&w->dq, DEQUE_LOG2_INITIAL);
+    w->watch = calloc(o.workers, sizeof *w->watch);
+    err = w->watch == NULL ? UV_ENOMEM
+                           : corio__deque_init(&w->dq, DEQUE_LOG2_INITIAL);
     if (err == 0)
       rt->nworkers = i + 1;
+    else
+      free(w->watch); /* rt_release frees those of the first nworkers */
   }
   if (rt->tallies != NULL) {
     rt->tallies[rt->ntallies++] = &rt->loop_tally;

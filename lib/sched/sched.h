@@ -19,10 +19,11 @@
 #include "tally.h"
 #include "task.h"
 
-/* Tasks readied in a row from a LIFO slot (a worker's, or the loop
- * thread's next slot) before the slot's task goes to the back of a queue:
- * Tokio's MAX_LIFO_POLLS_PER_TICK (worker.c says why 3). */
-#define CORIO__LIFO_MAX_STREAK 3
+/* Tasks readied in a row from the loop thread's next slot before the
+ * slot's task goes to the back of its queue (Tokio's
+ * MAX_LIFO_POLLS_PER_TICK). Workers bound their LIFO slot by time
+ * instead (worker.c). */
+#define CORIO__LOOP_NEXT_MAX_STREAK 3
 
 /* idle_state packs two counters so that every transition of the idle
  * protocol is one read-modify-write of one word (Tokio's idle.rs does the
@@ -31,6 +32,12 @@
 #define CORIO__SEARCH_ONE (1u << 16)
 #define CORIO__IDLE_COUNT(s) ((s) & 0xFFFFu)
 #define CORIO__SEARCH_COUNT(s) ((s) >> 16)
+
+/* What a thief last saw of one victim (worker.c, lifo_stale). */
+typedef struct corio__lifo_watch {
+  unsigned tick;
+  uint64_t since;                /* ns; 0: not yet seen */
+} corio__lifo_watch_t;
 
 typedef struct corio__worker {
   corio__deque_t dq;             /* padded: top and bottom on own lines */
@@ -42,6 +49,7 @@ typedef struct corio__worker {
   _Atomic(corio_task_t *) lifo;
   corio_task_t *current;         /* the task running now, or NULL */
   unsigned lifo_streak;          /* LIFO tasks run in a row */
+  uint64_t lifo_since;           /* when the streak's clock started (ns) */
   /* Tasks run: the fairness check, and thieves look at it to see whether
    * a worker is stuck in one task (then its LIFO slot may be taken). */
   _Atomic(unsigned) tick;
@@ -54,6 +62,7 @@ typedef struct corio__worker {
   int in_idle;
   _Atomic(uint32_t) wake;        /* futex: 0 while parked, 1 once woken */
   corio__tally_t tally;          /* tasks spawned and finished here */
+  corio__lifo_watch_t *watch;    /* per victim, indexed by its index */
 } corio__worker_t;
 
 struct corio_rt_s {
@@ -107,8 +116,13 @@ void corio__schedule(corio_rt_t *rt, corio_task_t *t);
  * none is searching. Call after the work is visible. */
 void corio__notify(corio_rt_t *rt);
 
-/* Release a finished (or abandoned) task's record and stack. */
+/* Release a finished (or abandoned) task's record and stack; on another
+ * thread than its home tally's owner, only hand it over (tally.h). */
 void corio__task_free(corio_task_t *t);
+
+/* Release the tasks other threads handed over to home. Its owner only
+ * (or anyone once the runtime's threads have stopped). */
+void corio__task_drain(corio__tally_t *home);
 
 /* A task came back finished: wake its joiner, or free it if detached,
  * and count it in this thread's tally. */

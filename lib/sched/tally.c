@@ -3,11 +3,13 @@
 
 
 
-void corio__tally_init(corio__tally_t *t) {
+void corio__tally_init(corio__tally_t *t, int owned) {
   atomic_init(&t->spawned, 0);
   atomic_init(&t->finished, 0);
+  t->owned = owned;
   atomic_init(&t->lock, 0);
   corio__list_init(&t->tasks);
+  atomic_init(&t->remote, NULL);
 }
 
 

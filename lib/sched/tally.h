@@ -16,9 +16,14 @@
  *    pair twice; if nothing moved in between, both reads show the counts
  *    as they all were at one instant (each only grows), so the sum is
  *    exact for that instant.
- *  - `tasks` lists the tasks spawned here and not yet freed, under `lock`.
- *    Whoever frees a task takes its home tally's lock: usually its own
- *    thread's, since the joiner is usually the spawner.
+ *  - `tasks` lists the tasks spawned here and not yet freed. A worker's
+ *    and the loop's list are touched by their own thread alone, with no
+ *    lock: a task freed on another thread (joined or finished elsewhere)
+ *    is pushed on `remote` (one CAS) and unlinked and released by the
+ *    owner later, when it next spawns, goes idle or the runtime is freed
+ *    (mimalloc frees across threads the same way). Its stack then goes
+ *    back to the cache of the thread that will spawn on it again. The
+ *    foreign tally has no owner thread: its list is under `lock`.
  */
 #ifndef CORIO_SCHED_TALLY_H
 #define CORIO_SCHED_TALLY_H
@@ -30,14 +35,19 @@
 #include "core/list.h"
 #include "core/spin.h"
 
+struct corio_task_s;
+
 typedef struct corio__tally {
   _Alignas(CORIO__CACHE_LINE) _Atomic(uint64_t) spawned;
   _Atomic(uint64_t) finished;
-  corio__spin_t lock;
+  int owned;                     /* a worker's or the loop's: no lock */
+  corio__spin_t lock;            /* the foreign tally's list */
   corio__list_t tasks;
+  /* Tasks of this list freed by other threads, linked through next. */
+  _Alignas(CORIO__CACHE_LINE) _Atomic(struct corio_task_s *) remote;
 } corio__tally_t;
 
-void corio__tally_init(corio__tally_t *t);
+void corio__tally_init(corio__tally_t *t, int owned);
 
 /* Count one more spawned here, by its owner thread (owner != 0) or by any
  * thread (the foreign tally). */

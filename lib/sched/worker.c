@@ -7,12 +7,17 @@
  *     global runnable queue once in a while to ensure fairness", 61);
  *  2. the LIFO slot: the task readied most recently on this worker, which
  *     is hot in cache and usually what a message-passing pair wants next
- *     (Go's runnext, Tokio's lifo_slot); capped at 3 in a row (Tokio's
- *     MAX_LIFO_POLLS_PER_TICK) after which it goes to the back of the
+ *     (Go's runnext, Tokio's lifo_slot). A task readied into it inherits
+ *     the running time slice, as in Go: LIFO tasks run in a row for up to
+ *     LIFO_BUDGET_NS, after which the slot's task goes to the back of the
  *     injection queue, so two tasks readying each other cannot monopolise
- *     the worker. (A cap of 16 made channel ping-pong 8% faster but the
- *     fan-out speedup fell from 1.7 to 1.05: the overflow is also how
- *     readied tasks reach idle workers.)
+ *     the worker, yet a message-passing pair stays on one worker, hot in
+ *     its cache. (Tokio's count of 3 in a row pushed such a pair to the
+ *     other worker every fourth hand-off: measured here it then kept both
+ *     workers busy, 1.9 CPUs for a sequential ping-pong.) Readying into
+ *     an empty slot wakes nobody: the task runs next here (Tokio notifies
+ *     only when the slot's previous task is pushed out to the deque,
+ *     where others may steal it).
  *     Thieves may also take the slot itself, if its owner ran no other
  *     task during their whole search (Go steals runnext, after a pause,
  *     from a P that keeps running);
@@ -42,6 +47,13 @@
 #include "sched.h"
 
 #define FAIRNESS_TICKS 61
+/* How long LIFO tasks may run in a row (Go lets runnext inherit a time
+ * slice of 10 ms; this is shorter, as corio cannot preempt), and every how
+ * many LIFO picks the clock is read to check it. */
+#define LIFO_BUDGET_NS 1000000u
+#define LIFO_CLOCK_EVERY 16u
+/* How long another worker's LIFO slot is left alone (see lifo_stale). */
+#define LIFO_GRACE_NS 10000u
 #define STEAL_BATCH_MAX 32
 #define SEARCH_ROUNDS 2
 /* How long an idle worker polls before it sleeps. A futex wake-up costs
@@ -138,6 +150,14 @@ static int place_off_worker(corio_rt_t *rt, corio_task_t *t, int spawned) {
 }
 
 
+/* Work appeared on a worker's own queues: with one worker there is no
+ * one else to wake (and the fence in corio__notify is not free). */
+static void notify_from_worker(corio_rt_t *rt) {
+  if (rt->nworkers > 1)
+    corio__notify(rt);
+}
+
+
 void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
   corio__worker_t *w;
 
@@ -146,10 +166,12 @@ void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
       return;
   }
   w = corio__worker_current();
-  if (w != NULL && w->rt == rt)
+  if (w != NULL && w->rt == rt) {
     push_local(w, t);
-  else
-    corio__inject_push(&rt->inject, t);
+    notify_from_worker(rt);
+    return;
+  }
+  corio__inject_push(&rt->inject, t);
   corio__notify(rt);
 }
 
@@ -169,14 +191,19 @@ void corio__ready(corio_task_t *t) {
     corio__notify(rt);
     return;
   }
-  /* The newest goes to the LIFO slot; whatever it displaces goes to the
-   * deque. Either way there is work another worker could take: the
-   * readier may keep running for a long time (Go's ready() wakes a P
-   * too). acq_rel: thieves exchange the slot too. */
+  /* The newest goes to the LIFO slot, to run next here. Whatever it
+   * displaces goes to the deque, where another worker may take it: wake
+   * one for that. With nothing displaced, wake one only if the readier
+   * itself did not come from the slot: it may run long, and an idle
+   * worker can take the slot once stale (lifo_stale). A chain of tasks
+   * readying each other through the slot (message passing) wakes nobody:
+   * waking would keep a second CPU busy for nothing. acq_rel: thieves
+   * exchange the slot too. */
   prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
   if (prev != NULL)
     push_local(w, prev);
-  corio__notify(rt);
+  if (prev != NULL || w->lifo_streak == 0)
+    notify_from_worker(rt);
 }
 
 
@@ -218,6 +245,24 @@ static corio_task_t *inject_take(corio__worker_t *w) {
 }
 
 
+/* One more LIFO task in a row: still within the time slice it inherits?
+ * The clock is read every LIFO_CLOCK_EVERY picks only, so short chains
+ * never read it; the budget counts from the first reading. */
+static int lifo_in_budget(corio__worker_t *w) {
+  unsigned n = ++w->lifo_streak;
+  uint64_t now;
+
+  if (n % LIFO_CLOCK_EVERY != 0)
+    return 1;
+  now = uv_hrtime();
+  if (n == LIFO_CLOCK_EVERY) {
+    w->lifo_since = now;
+    return 1;
+  }
+  return now - w->lifo_since < LIFO_BUDGET_NS;
+}
+
+
 static corio_task_t *find_local(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   corio_task_t *t;
@@ -234,11 +279,9 @@ static corio_task_t *find_local(corio__worker_t *w) {
   /* relaxed peek, acq_rel take: thieves may race us for it */
   if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL) {
     t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
+    if (t != NULL && lifo_in_budget(w))
+      return t;
     if (t != NULL) {
-      if (w->lifo_streak < CORIO__LIFO_MAX_STREAK) {
-        w->lifo_streak++;
-        return t;
-      }
       /* To the back of the shared queue: the deque would hand it straight
        * back (its owner's end is LIFO) and starve what lies below. */
       corio__inject_push(&rt->inject, t);
@@ -319,12 +362,32 @@ static void end_search_found(corio__worker_t *w) {
 }
 
 
-#define SEARCH_TICKS_MAX 256 /* victims whose LIFO slot we may take */
+/* Another worker's LIFO slot is its owner's, to run next: a thief takes
+ * it only from a worker that has picked no task for LIFO_GRACE_NS, i.e.
+ * is stuck in one long task (Go waits ~3 us before it steals runnext from
+ * a running P). One that keeps handing messages back and forth keeps its
+ * slot, and its cache. Each thief remembers, per victim, the victim's
+ * tick and since when it has seen that tick. Thief only. */
+static int lifo_stale(corio__worker_t *w, corio__worker_t *v, uint64_t now) {
+  corio__lifo_watch_t *seen = &w->watch[v->index];
+  /* relaxed: hints; the exchange that takes the slot is what counts */
+  unsigned tick = atomic_load_explicit(&v->tick, memory_order_relaxed);
+
+  if (atomic_load_explicit(&v->lifo, memory_order_relaxed) == NULL)
+    return 0;
+  if (tick != seen->tick || seen->since == 0) {
+    seen->tick = tick;
+    seen->since = now;
+    return 0;
+  }
+  return now - seen->since >= LIFO_GRACE_NS;
+}
+
 
 static corio_task_t *search(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   unsigned n = rt->nworkers, round, i, start;
-  unsigned ticks[SEARCH_TICKS_MAX];
+  uint64_t now = uv_hrtime();
   corio_task_t *t;
 
   if (!begin_search(w))
@@ -332,19 +395,11 @@ static corio_task_t *search(corio__worker_t *w) {
   for (round = 0; round < SEARCH_ROUNDS; round++) {
     start = (unsigned)(next_random(w) % n);
     for (i = 0; i < n; i++) {
-      unsigned vi = (start + i) % n;
-      corio__worker_t *v = &rt->workers[vi];
+      corio__worker_t *v = &rt->workers[(start + i) % n];
       if (v == w)
         continue;
       t = steal_from(w, v);
-      /* Its LIFO slot only if it has not moved on since our first round:
-       * then it is stuck in one long task. One that is busy handing
-       * messages back and forth keeps its slot (and its cache). */
-      if (t == NULL && round == 0 && vi < SEARCH_TICKS_MAX)
-        ticks[vi] = atomic_load_explicit(&v->tick, memory_order_relaxed);
-      if (t == NULL && round > 0 && vi < SEARCH_TICKS_MAX &&
-          atomic_load_explicit(&v->tick, memory_order_relaxed) == ticks[vi] &&
-          atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL)
+      if (t == NULL && lifo_stale(w, v, now))
         t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acq_rel);
       if (t != NULL)
         goto found;
@@ -361,15 +416,29 @@ found:
 }
 
 
-static int work_visible(corio_rt_t *rt) {
+/* Work that this worker could take: the injection queue, another's deque,
+ * another's LIFO slot only once stale (a fresh one is its owner's, who is
+ * running and will run it: no wake-up is owed for it, see corio__ready). */
+static int work_visible(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  uint64_t now = 0;
   unsigned i;
 
   if (corio__inject_len(&rt->inject) != 0)
     return 1;
-  for (i = 0; i < rt->nworkers; i++)
-    if (corio__deque_size_approx(&rt->workers[i].dq) > 0 ||
-        atomic_load_explicit(&rt->workers[i].lifo, memory_order_relaxed) != NULL)
+  for (i = 0; i < rt->nworkers; i++) {
+    corio__worker_t *v = &rt->workers[i];
+    if (v == w)
+      continue;
+    if (corio__deque_size_approx(&v->dq) > 0)
       return 1;
+    if (atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL) {
+      if (now == 0)
+        now = uv_hrtime();
+      if (lifo_stale(w, v, now))
+        return 1;
+    }
+  }
   return 0;
 }
 
@@ -391,7 +460,7 @@ static void park_worker(corio__worker_t *w) {
   /* Spin first (see SPIN_NS); only worth it if we may search. */
   while (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
                              &rt->idle_state, memory_order_relaxed)) < rt->nworkers) {
-    if (stopping(rt) || work_visible(rt))
+    if (stopping(rt) || work_visible(w))
       return;
     for (i = 0; i < 32; i++)
       cpu_relax();
@@ -414,7 +483,7 @@ static void park_worker(corio__worker_t *w) {
   pthread_mutex_unlock(&rt->idle_mu);
 
   /* The re-check that makes the protocol free of lost wake-ups. */
-  if (work_visible(rt) || stopping(rt)) {
+  if (work_visible(w) || stopping(rt)) {
     pthread_mutex_lock(&rt->idle_mu);
     if (w->in_idle) {
       corio__worker_t **link = &rt->idle_head;
@@ -430,6 +499,7 @@ static void park_worker(corio__worker_t *w) {
     pthread_mutex_unlock(&rt->idle_mu);
     /* A notifier took us off the list; its wake is on the way. */
   }
+  corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
   while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
     corio__futex_wait(&w->wake, 0);

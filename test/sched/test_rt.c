@@ -821,3 +821,64 @@ Test(rt, wait_returns_only_after_every_detached_task, .timeout = 120) {
     cr_assert_eq(atomic_load(&tree_done), 121u, "round %u", r);
   }
 }
+
+/* --- locality: a message-passing pair stays on one worker ---------------- */
+
+typedef struct chat_pair {
+  corio_chan_t *ping, *pong;
+  long rounds;
+  _Atomic(long) moves;          /* hand-offs that found the other side on another thread */
+  _Atomic(pthread_t) last;
+} chat_pair_t;
+
+static void note_thread(chat_pair_t *p) {
+  pthread_t me = pthread_self(), prev = atomic_exchange(&p->last, me);
+
+  if (!pthread_equal(prev, me))
+    atomic_fetch_add(&p->moves, 1);
+}
+
+static void *pongs(void *arg) {
+  chat_pair_t *p = arg;
+  int v;
+
+  for (long i = 0; i < p->rounds; i++) {
+    corio_chan_recv(p->ping, &v);
+    note_thread(p);
+    corio_chan_send(p->pong, &v);
+  }
+  return NULL;
+}
+
+static void *pings(void *arg) {
+  chat_pair_t *p = arg;
+  corio_task_t *t;
+  int v = 1;
+
+  corio_spawn(corio_current_rt(), pongs, p, &t);
+  for (long i = 0; i < p->rounds; i++) {
+    corio_chan_send(p->ping, &v);
+    corio_chan_recv(p->pong, &v);
+    note_thread(p);
+  }
+  corio_join(t, NULL);
+  return NULL;
+}
+
+/* The pair readies each other through the LIFO slot: on 2 workers it
+ * stays on one (a task moves only when its time slice of about a
+ * millisecond runs out, or at the start), instead of bouncing between
+ * cores every few hand-offs. */
+Test(rt, a_ping_pong_pair_does_not_migrate, .timeout = 120) {
+  chat_pair_t p = {.rounds = CORIO_TEST_SLOW ? 20000 : 200000};
+
+  atomic_init(&p.last, pthread_self());
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &p.ping), 0);
+  cr_assert_eq(corio_chan_new(sizeof(int), 0, &p.pong), 0);
+  cr_assert_eq(corio_main(pings, &p, &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_lt(atomic_load(&p.moves), p.rounds / 100,
+               "%ld thread changes in %ld hand-offs", atomic_load(&p.moves),
+               2 * p.rounds);
+  corio_chan_free(p.ping);
+  corio_chan_free(p.pong);
+}
