@@ -74,7 +74,8 @@ CORIO_API int corio_coro_resume(corio_coro_t *co, void *in, void **out);
 /* Suspend the running coroutine and return to whoever resumed it, handing
  * it `value`. Returns 0 when resumed again, with *in (if not NULL) set to
  * the resumer's `in`; UV_EINVAL when called outside a coroutine. Only from
- * inside a coroutine. */
+ * inside a coroutine. In a task's own body (corio/rt.h) the resumer is the
+ * scheduler: there it acts as corio_yield (value is dropped). */
 CORIO_API int corio_coro_yield(void *value, void **in);
 
 /* The coroutine running on the calling thread, or NULL on a plain thread. */

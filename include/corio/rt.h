@@ -167,6 +167,13 @@ CORIO_API corio_task_t *corio_self(void);
 /* The runtime of the task running on this thread, or NULL. */
 CORIO_API corio_rt_t *corio_current_rt(void);
 
+/* The runtime's libuv loop (its own, or the application's in attached
+ * mode; corio/uv.h). Touch it only from the loop thread. */
+CORIO_API struct uv_loop_s *corio_rt_loop(corio_rt_t *rt);
+
+/* Nonzero on rt's loop thread. */
+CORIO_API int corio_on_loop_thread(corio_rt_t *rt);
+
 /* The number of worker threads of rt. */
 CORIO_API unsigned corio_rt_workers(const corio_rt_t *rt);
 

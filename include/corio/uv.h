@@ -33,11 +33,6 @@
 extern "C" {
 #endif
 
-/* The runtime's loop. Touch it only from the loop thread. */
-CORIO_API uv_loop_t *corio_rt_loop(corio_rt_t *rt);
-
-/* Nonzero on rt's loop thread. */
-CORIO_API int corio_on_loop_thread(corio_rt_t *rt);
 
 /* ------------------------------------------------------------------------
  * Awaiting any libuv request.

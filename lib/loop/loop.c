@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "core/thread.h"
-#include "corio/uv.h"
 #include "timer.h"
 
 /* How long the loop keeps polling its inbox after the last request. */
@@ -27,11 +26,6 @@ static _Thread_local corio__loop_t *tls_loop;
 
 __attribute__((noinline)) corio__loop_t *corio__loop_current(void) {
   return tls_loop;
-}
-
-
-uint64_t corio_now(void) {
-  return uv_hrtime() / 1000000u;
 }
 
 

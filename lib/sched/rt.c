@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "corio/uv.h"
+#include "corio/rt.h"
 #include "sched.h"
 
 #define MAX_WORKERS 1024u

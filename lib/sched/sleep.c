@@ -1,10 +1,16 @@
-/* corio_sleep: a wait with a deadline and no event. */
+/* The clock of every deadline, and corio_sleep: a wait with a deadline
+ * and no event. */
 #include <time.h>
 #include <uv.h>
 
-#include "corio/uv.h"
+#include "corio/rt.h"
 #include "sched.h"
 #include "wait.h"
+
+
+uint64_t corio_now(void) {
+  return uv_hrtime() / 1000000u;
+}
 
 
 /* A plain thread sleeps for real. */

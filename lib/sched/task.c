@@ -12,7 +12,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "corio/uv.h"
+#include "corio/rt.h"
 #include "sched.h"
 #include "wait.h"
 

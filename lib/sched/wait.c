@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <uv.h>
 
-#include "corio/sync.h"
+#include "corio/rt.h"
 #include "loop/timer.h"
 #include "sched.h"
 

@@ -511,6 +511,10 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
   int r;
 
   *current = t;
+  /* Cleared each time: a task that hands control back through a bare
+   * corio_coro_yield (not corio_yield, not a park) must not re-run its
+   * last park function; it is treated as a yield. */
+  t->why = 0;
   r = corio_coro_resume(t->co, NULL, NULL);
   *current = NULL;
   if (r < 0)

@@ -882,3 +882,25 @@ Test(rt, a_ping_pong_pair_does_not_migrate, .timeout = 120) {
   corio_chan_free(p.ping);
   corio_chan_free(p.pong);
 }
+
+/* A bare corio_coro_yield in a task's own body (not corio_yield) after a
+ * park hands the worker back like a yield: it does not re-run the last
+ * park function (which left the task waiting forever). */
+static void *coro_yields_after_a_park(void *arg) {
+  (void)arg;
+  corio_sleep(1);
+  corio_coro_yield(NULL, NULL);
+  corio_coro_yield(NULL, NULL);
+  return (void *)5;
+}
+
+Test(rt, bare_coro_yield_in_a_task_acts_as_a_yield, .timeout = 30) {
+  void *r = NULL;
+
+  cr_assert_eq(corio_main(coro_yields_after_a_park, NULL,
+                          &(corio_rt_options_t){.workers = 1}, &r), 0);
+  cr_assert_eq((intptr_t)r, 5);
+  cr_assert_eq(corio_main(coro_yields_after_a_park, NULL,
+                          &(corio_rt_options_t){.loop_only = 1}, &r), 0);
+  cr_assert_eq((intptr_t)r, 5);
+}
