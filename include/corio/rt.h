@@ -58,8 +58,10 @@ typedef struct corio_rt_options_s {
  * Runtime lifetime. */
 
 /* Start a runtime: its worker threads wait for tasks. opts may be NULL.
- * Returns 0 and sets *rt, or UV_EINVAL (bad options), UV_ENOMEM, or the
- * error of a failed thread creation. Does not suspend; any thread. */
+ * Returns 0 and sets *rt, or UV_EINVAL (bad options), UV_ENOMEM, the
+ * error of a failed thread creation, or of setting up the loop
+ * (uv_loop_init, the wake-up handle: e.g. UV_EMFILE); nothing is left
+ * behind on failure. Does not suspend; any thread. */
 CORIO_API int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **rt);
 
 /* Block the calling thread until every task of rt has finished (including

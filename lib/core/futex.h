@@ -11,6 +11,10 @@
  * loop on their condition). */
 void corio__futex_wait(_Atomic(uint32_t) *word, uint32_t expected);
 
+/* The same, for at most ns nanoseconds. */
+void corio__futex_wait_ns(_Atomic(uint32_t) *word, uint32_t expected,
+                          uint64_t ns);
+
 /* Wake up to n threads sleeping on word (n = INT32_MAX for all). */
 void corio__futex_wake(_Atomic(uint32_t) *word, int n);
 

@@ -20,6 +20,16 @@ static inline void corio__spin_lock(corio__spin_t *l) {
         sched_yield();
 }
 
+/* Wait until l is free, without taking it: for a reader that only needs
+ * the holder to be done with the object (acquire: sees what it did). */
+static inline void corio__spin_wait_free(corio__spin_t *l) {
+  unsigned spins = 0;
+
+  while (atomic_load_explicit(l, memory_order_acquire) != 0)
+    if (++spins % 128 == 0)
+      sched_yield();
+}
+
 static inline void corio__spin_unlock(corio__spin_t *l) {
   /* release: the next holder sees our updates */
   atomic_store_explicit(l, 0, memory_order_release);

@@ -4,7 +4,7 @@
  * active, so uv_run does not block) for CORIO__LOOP_SPIN_NS, with
  * `polling` set; producers that see it skip uv_async_send. A busy
  * worker/loop pair thus trades requests without an eventfd write and an
- * epoll wake-up each (docs/DESIGN.md 8, "spin briefly before parking").
+ * epoll wake-up each (docs/DESIGN.md 8, "Few cores").
  * Stopping is a Dekker handshake: the loop clears `polling`, then looks at
  * the inbox again; a producer pushes, then looks at `polling`. One of them
  * sees the other.

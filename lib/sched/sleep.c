@@ -39,9 +39,6 @@ int corio_sleep(uint64_t ms) {
   if ((err = corio__wait_begin(&w)) != 0)
     return err;
   now = uv_hrtime();
-  /* clamped like libuv clamps its timers: a huge sleep is "forever" */
-  err = corio__wait_park(&w, NULL, ms < (UINT64_MAX - now) / 1000000u
-                                       ? now + ms * 1000000u
-                                       : CORIO__NO_DEADLINE);
+  err = corio__wait_park(&w, NULL, corio__after_ns(now, ms));
   return err == UV_ETIMEDOUT ? 0 : err;
 }

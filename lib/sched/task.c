@@ -293,6 +293,10 @@ int corio_join_dl(corio_task_t *t, void **result, uint64_t deadline) {
     if (err != 0)
       return err;
   }
+  /* FINISHED is set under join_lock, so the finisher may still hold it
+   * (it unlocks last, a few instructions later, without waiting on
+   * anything): the record must not be freed before. */
+  corio__spin_wait_free(&t->join_lock);
   if (result != NULL)
     *result = t->result;
   corio__task_free(t);

@@ -39,6 +39,14 @@ static inline uint64_t corio__deadline_ns(uint64_t deadline_ms) {
 }
 
 
+/* The deadline ms milliseconds from now, in the ns the wait core uses;
+ * clamped like libuv clamps its timers: a huge span is "forever". */
+static inline uint64_t corio__after_ns(uint64_t now_ns, uint64_t ms) {
+  return ms < (CORIO__NO_DEADLINE - now_ns) / 1000000u ? now_ns + ms * 1000000u
+                                                     : CORIO__NO_DEADLINE;
+}
+
+
 typedef struct corio__waiter {
   corio__list_t link; /* on the primitive's list (under its lock) */
   corio_task_t *task;

@@ -52,8 +52,10 @@
  * many LIFO picks the clock is read to check it. */
 #define LIFO_BUDGET_NS 1000000u
 #define LIFO_CLOCK_EVERY 16u
-/* How long another worker's LIFO slot is left alone (see lifo_stale). */
+/* How long another worker's LIFO slot is left alone (see lifo_stale), and
+ * how long a parked worker sleeps before it looks at such a slot again. */
 #define LIFO_GRACE_NS 10000u
+#define LIFO_WATCH_NS 1000000u
 #define STEAL_BATCH_MAX 32
 #define SEARCH_ROUNDS 2
 /* How long an idle worker polls before it sleeps. A futex wake-up costs
@@ -61,6 +63,8 @@
  * VM; workloads that hand work back and forth every few microseconds
  * (fork/join, message passing) keep their workers awake this way. */
 #define SPIN_NS 50000u
+/* CPU pause instructions between two looks at the queues while spinning. */
+#define SPIN_PAUSES 32
 
 static _Thread_local corio__worker_t *tls_worker;
 
@@ -449,20 +453,59 @@ static int stopping(corio_rt_t *rt) {
 }
 
 
+/* Take a worker that announced itself idle off the idle list, counted
+ * as searching again. Returns 0 if a notifier took it off first (then
+ * its wake is on the way). */
+static int unpark(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+
+  pthread_mutex_lock(&rt->idle_mu);
+  if (!w->in_idle) {
+    pthread_mutex_unlock(&rt->idle_mu);
+    return 0;
+  }
+  corio__worker_t **link = &rt->idle_head;
+  while (*link != w)
+    link = &(*link)->idle_next;
+  *link = w->idle_next;
+  w->in_idle = 0;
+  idle_rmw(rt, CORIO__SEARCH_ONE - CORIO__IDLE_ONE);
+  pthread_mutex_unlock(&rt->idle_mu);
+  w->searching = 1;
+  return 1;
+}
+
+
+/* Does another worker's LIFO slot hold a task? (Noting when we saw it.) */
+static int lifo_watch_due(corio__worker_t *w) {
+  corio_rt_t *rt = w->rt;
+  uint64_t now = uv_hrtime();
+  int due = 0;
+
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    if (&rt->workers[i] != w &&
+        atomic_load_explicit(&rt->workers[i].lifo, memory_order_relaxed) != NULL) {
+      lifo_stale(w, &rt->workers[i], now);
+      due = 1;
+    }
+  return due;
+}
+
+
 /* Announce idle, re-check, sleep until woken. On return the worker is
  * counted as searching (woken, or it found work in the re-check). */
 static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   uint32_t delta = CORIO__IDLE_ONE;
   uint64_t spin_end = uv_hrtime() + SPIN_NS;
-  int i;
+  int i, watching;
 
   /* Spin first (see SPIN_NS); only worth it if we may search. */
   while (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
                              &rt->idle_state, memory_order_relaxed)) < rt->nworkers) {
     if (stopping(rt) || work_visible(w))
       return;
-    for (i = 0; i < 32; i++)
+    for (i = 0; i < SPIN_PAUSES; i++)
       cpu_relax();
     /* On a machine with fewer cores than threads, the loop thread or a
      * producer may be waiting for this CPU: let it run. */
@@ -483,26 +526,26 @@ static void park_worker(corio__worker_t *w) {
   pthread_mutex_unlock(&rt->idle_mu);
 
   /* The re-check that makes the protocol free of lost wake-ups. */
-  if (work_visible(w) || stopping(rt)) {
-    pthread_mutex_lock(&rt->idle_mu);
-    if (w->in_idle) {
-      corio__worker_t **link = &rt->idle_head;
-      while (*link != w)
-        link = &(*link)->idle_next;
-      *link = w->idle_next;
-      w->in_idle = 0;
-      idle_rmw(rt, CORIO__SEARCH_ONE - CORIO__IDLE_ONE);
-      pthread_mutex_unlock(&rt->idle_mu);
-      w->searching = 1;
-      return;
-    }
-    pthread_mutex_unlock(&rt->idle_mu);
-    /* A notifier took us off the list; its wake is on the way. */
-  }
+  if ((work_visible(w) || stopping(rt)) && unpark(w))
+    return;
   corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
-  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
-    corio__futex_wait(&w->wake, 0);
+  /* Another worker's LIFO slot holds a task: nobody will wake us for it
+   * (corio__ready), so come back to see whether it went stale. */
+  watching = lifo_watch_due(w);
+  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0) {
+    if (!watching) {
+      corio__futex_wait(&w->wake, 0);
+      continue;
+    }
+    corio__futex_wait_ns(&w->wake, 0, LIFO_WATCH_NS);
+    if (atomic_load_explicit(&w->wake, memory_order_acquire) != 0)
+      break;
+    if (unpark(w))
+      return; /* back to searching */
+    /* A notifier took us off the list meanwhile: its wake is coming. */
+    watching = 0;
+  }
   w->searching = 1;
 }
 
