@@ -25,10 +25,10 @@
 #include <uv.h>
 
 #include "core/list.h"
+#include "core/timer_heap.h"
 #include "inbox.h"
 
 typedef struct corio__loop corio__loop_t;
-typedef struct corio__timer corio__timer_t;
 
 /* What the layer above runs on the loop thread. */
 typedef struct corio__loop_hooks {
@@ -52,11 +52,6 @@ typedef struct corio__loop_closer {
   corio__list_t node;
   void (*close)(struct corio__loop_closer *closer);
 } corio__loop_closer_t;
-
-typedef struct corio__heap_entry {
-  uint64_t deadline;
-  corio__timer_t *timer;
-} corio__heap_entry_t;
 
 struct corio__loop {
   uv_loop_t *loop;
@@ -83,10 +78,8 @@ struct corio__loop {
   _Atomic(int) alive_req_queued;
   corio__req_t stop_req;     /* owned mode: close everything */
 
-  /* Timers (timer.c), loop thread only: a binary min-heap by deadline. */
-  corio__heap_entry_t *heap;
-  size_t heap_len, heap_cap;
-  _Atomic(size_t) heap_cancelled; /* entries cancelled meanwhile (a hint) */
+  /* Timers (timer.c), loop thread only. */
+  corio__timer_heap_t timers;
   uint64_t timer_due;        /* the deadline (ns) the uv timer is set for, or 0 */
 
   _Atomic(int) inflight;     /* libuv requests started through corio_await */

@@ -48,6 +48,7 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
   }
   free(rt->tallies);
   for (i = 0; i < rt->nworkers; i++) {
+    corio__timer_heap_drop(&rt->workers[i].timers);
     corio__deque_destroy(&rt->workers[i].dq);
     free(rt->workers[i].watch);
   }

@@ -12,6 +12,7 @@
 #include "core/futex.h"
 #include "core/list.h"
 #include "core/spin.h"
+#include "core/timer_heap.h"
 #include "deque.h"
 #include "ebr.h"
 #include "inject.h"
@@ -63,6 +64,7 @@ typedef struct corio__worker {
   _Atomic(uint32_t) wake;        /* futex: 0 while parked, 1 once woken */
   corio__tally_t tally;          /* tasks spawned and finished here */
   corio__lifo_watch_t *watch;    /* per victim, indexed by its index */
+  corio__timer_heap_t timers;    /* deadlines of tasks parked here (3b) */
 } corio__worker_t;
 
 struct corio_rt_s {

@@ -123,13 +123,36 @@ static void deadline_release(corio__timer_t *timer) {
 }
 
 
+/* Deadlines go to the heap of the thread the waiting task is parked on:
+ * its worker's (no hop: docs/DESIGN.md 3b) or the loop's. That thread
+ * arms it too, in the park function. */
+static corio__timer_heap_t *deadline_heap(corio_task_t *t) {
+  corio__worker_t *w = corio__worker_current();
+
+  return w != NULL && w->rt == t->rt ? &w->timers : &t->rt->lp->timers;
+}
+
+
+static void deadline_start(corio_task_t *t, deadline_t *d) {
+  corio__worker_t *w = corio__worker_current();
+  int err;
+
+  if (d->timer.heap == &t->rt->lp->timers)
+    err = corio__loop_timer_add(t->rt->lp, &d->timer);
+  else
+    err = corio__timer_heap_add(&w->timers, &d->timer);
+  if (err != 0)
+    corio__timer_fire_now(&d->timer); /* no memory: end the wait now */
+}
+
+
 static deadline_t *deadline_new(corio_task_t *t, uint64_t seq,
                                 uint64_t deadline) {
   deadline_t *d = malloc(sizeof *d);
 
   if (d == NULL)
     return NULL;
-  corio__timer_init(&d->timer, t->rt->lp, deadline, deadline_fire,
+  corio__timer_init(&d->timer, deadline_heap(t), deadline, deadline_fire,
                     deadline_release);
   d->task = t;
   d->seq = seq;
@@ -217,7 +240,7 @@ static int wait_park_fn(corio_task_t *t, void *arg) {
       free(dl); /* never started */
     }
   } else if (dl != NULL) {
-    corio__timer_start(&dl->timer);
+    deadline_start(t, dl);
   }
   if (unlock != NULL)
     unlock(unlock_arg);

@@ -267,9 +267,25 @@ static int lifo_in_budget(corio__worker_t *w) {
 }
 
 
+/* Fire the deadlines of this worker's heap that are due (docs/DESIGN.md
+ * 3b): their tasks are readied here. Read the clock only while the heap
+ * holds something (Go checks its per-P timers in schedule() so). */
+static void run_timers(corio__worker_t *w) {
+  uint64_t next = corio__timer_heap_next(&w->timers), now;
+
+  if (next == 0)
+    return;
+  now = uv_hrtime();
+  if (next <= now)
+    corio__timer_heap_run(&w->timers, now);
+}
+
+
 static corio_task_t *find_local(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   corio_task_t *t;
+
+  run_timers(w);
 
   /* relaxed: a counter only this worker writes, read by thieves as a hint */
   unsigned tick = atomic_load_explicit(&w->tick, memory_order_relaxed) + 1;
@@ -430,6 +446,9 @@ static int work_visible(corio__worker_t *w) {
 
   if (corio__inject_len(&rt->inject) != 0)
     return 1;
+  if (corio__timer_heap_next(&w->timers) != 0 &&
+      corio__timer_heap_next(&w->timers) <= (now = uv_hrtime()))
+    return 1; /* a deadline of ours is due */
   for (i = 0; i < rt->nworkers; i++) {
     corio__worker_t *v = &rt->workers[i];
     if (v == w)
@@ -498,7 +517,7 @@ static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   uint32_t delta = CORIO__IDLE_ONE;
   uint64_t spin_end = uv_hrtime() + SPIN_NS;
-  int i, watching;
+  int i;
 
   /* Spin first (see SPIN_NS); only worth it if we may search. */
   while (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
@@ -530,21 +549,34 @@ static void park_worker(corio__worker_t *w) {
     return;
   corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
-  /* Another worker's LIFO slot holds a task: nobody will wake us for it
-   * (corio__ready), so come back to see whether it went stale. */
-  watching = lifo_watch_due(w);
-  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0) {
-    if (!watching) {
+  /* Sleep until woken, or until this worker's earliest deadline, or, if
+   * another worker's LIFO slot holds a task (nobody will wake us for it,
+   * see corio__ready), for LIFO_WATCH_NS to see whether it went stale. */
+  for (;;) {
+    uint64_t sleep_ns = 0, next = corio__timer_heap_next(&w->timers);
+
+    if (atomic_load_explicit(&w->wake, memory_order_acquire) != 0)
+      break;
+    if (next != 0) {
+      uint64_t now = uv_hrtime();
+      sleep_ns = next > now ? next - now : 1;
+    }
+    if (lifo_watch_due(w) && (sleep_ns == 0 || sleep_ns > LIFO_WATCH_NS))
+      sleep_ns = LIFO_WATCH_NS;
+    if (sleep_ns == 0) {
       corio__futex_wait(&w->wake, 0);
       continue;
     }
-    corio__futex_wait_ns(&w->wake, 0, LIFO_WATCH_NS);
+    if (next == 0 || next > uv_hrtime())
+      corio__futex_wait_ns(&w->wake, 0, sleep_ns);
     if (atomic_load_explicit(&w->wake, memory_order_acquire) != 0)
       break;
     if (unpark(w))
-      return; /* back to searching */
+      return; /* back to work: a deadline is due, or a slot to look at */
     /* A notifier took us off the list meanwhile: its wake is coming. */
-    watching = 0;
+    while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
+      corio__futex_wait(&w->wake, 0);
+    break;
   }
   w->searching = 1;
 }

@@ -43,6 +43,7 @@ var benches = []struct {
 	{"idle_rss", benchIdleRSS, "100k goroutines blocked on a channel -> idle_rss_kib"},
 	{"chan", benchChan, "unbuffered ping-pong, cap-128 stream -> chan_pingpong_ns, chan_buffered_per_s"},
 	{"mutex", benchMutex, "8 goroutines on one sync.Mutex, GOMAXPROCS=2 -> mutex_contended_per_s"},
+	{"timer", benchTimer, "10,000 goroutines each sleep 1 ms at once -> timer_late_p50_us, timer_late_p99_us"},
 }
 
 var verbose bool
