@@ -114,9 +114,20 @@ CORIO_API int corio_http_server_new(corio_tcp_listener_t *ln,
                                     const corio_http_server_options_t *opts,
                                     corio_http_server_t **srv);
 
-/* Serve until the server is shut down (or its listener closed): returns 0
- * then, or at once if shutdown came first. Blocks the calling task (or
- * plain thread, not the loop thread). */
+/* Serve: a task per accepted connection, until the server is shut down.
+ * Returns 0 then, or at once if shutdown came first. Else:
+ * - UV_ECANCELED when the calling task is cancelled (corio_cancel; a
+ *   cancel pending at the call counts), as corio_tcp_serve: only serving
+ *   stops. The listener stays open (new connections wait in its backlog),
+ *   the connections being served carry on, and the server is not shut
+ *   down: run again, or shut it down. A cancel that comes as shutdown
+ *   closes the listener may be taken by run, which then returns 0.
+ * - UV_EBUSY, at once, if the listener is already served (run is running,
+ *   or corio_tcp_serve on it) or has corio_tcp_accept waiters.
+ * - UV_EINVAL, at once, for NULL, on the loop thread outside a task
+ *   (waiting there would stop the loop), or in a coroutine nested in a
+ *   task.
+ * May suspend. From a task, or a plain thread, which it blocks. */
 CORIO_API int corio_http_server_run(corio_http_server_t *srv);
 
 /* Graceful stop: close the listener (so run returns) and the idle
@@ -128,12 +139,14 @@ CORIO_API int corio_http_server_run(corio_http_server_t *srv);
  *
  * Returns once every connection is closed: 0, or UV_ETIMEDOUT if some had
  * to be cut at the deadline, or UV_ECANCELED if the calling task was
- * cancelled (corio_cancel) while it waited: the rest were cut then.
+ * cancelled (corio_cancel, while it waited or before the call) with
+ * connections left: those were cut then. With none left a pending cancel
+ * is not taken: shutdown returns 0 and the next wait sees it.
  * Returns at once, having changed nothing, with UV_EALREADY if shutdown
  * was called before (it may still be running), UV_EINVAL (NULL; on the
- * loop thread outside a task, where waiting would stop the loop), or on a
- * plain thread the error of creating the condition variable it waits on
- * (uv_cond_init).
+ * loop thread outside a task, where waiting would stop the loop; in a
+ * coroutine nested in a task), or on a plain thread the error of
+ * creating the condition variable it waits on (uv_cond_init).
  *
  * May suspend. From any task, or any plain thread, which it blocks: a
  * thread that waits for signals (sigwait, signalfd) may call it; a signal
@@ -150,9 +163,12 @@ CORIO_API int corio_http_server_free(corio_http_server_t *srv);
  * from another task or thread), or until the calling task is cancelled.
  * Then close the idle keep-alive connections, wait without a deadline
  * for the requests in progress to finish (a cancel of the calling task
- * meanwhile cuts them), and free the server. Returns run's result, or an
- * error of new. Blocks the calling task (or plain thread, not the loop
- * thread). */
+ * meanwhile cuts them), and free the server. Returns run's result: 0
+ * once ln was closed, UV_ECANCELED if the task was cancelled (ln is still
+ * open then, and the caller's to close), UV_EBUSY, UV_EINVAL as run; or
+ * an error of new (UV_EINVAL, UV_ENOMEM), or on a plain thread of
+ * uv_cond_init. May suspend. From a task, or a plain thread, which it
+ * blocks (not the loop thread). */
 CORIO_API int corio_http_serve(corio_tcp_listener_t *ln,
                                corio_http_handler_fn handler, void *arg,
                                const corio_http_server_options_t *opts);

@@ -21,6 +21,7 @@
 #include "corio/uv.h"
 #include "net/tcp.h"
 #include "sched/task.h"
+#include "sched/wait.h"
 
 typedef struct corio__hspan {
   size_t off, len;   /* from the start of the buffer */
@@ -144,20 +145,13 @@ static inline int corio__http_draining(corio_http_server_t *srv) {
 }
 
 
-/* A deadline in ms of corio_now() as the ns lib/net's waits take; one
- * that would wrap is no deadline (UINT64_MAX), as libuv clamps a timer. */
-static inline uint64_t corio__http_deadline_ns(uint64_t deadline_ms) {
-  return deadline_ms >= UINT64_MAX / 1000000u ? UINT64_MAX
-                                              : deadline_ms * 1000000u;
-}
-
-
-/* ms from now as a deadline; saturates at UINT64_MAX (no deadline), so a
- * huge timeout option cannot wrap into the past. */
+/* ms from now as a deadline (ms of corio_now(); corio__deadline_ns of
+ * sched/wait.h turns it into the ns lib/net's waits take); saturates at
+ * CORIO__NO_DEADLINE, so a huge timeout option cannot wrap into the past. */
 static inline uint64_t corio__http_after(uint64_t ms) {
   uint64_t now = corio_now();
 
-  return ms >= UINT64_MAX - now ? UINT64_MAX : now + ms;
+  return ms >= CORIO__NO_DEADLINE - now ? CORIO__NO_DEADLINE : now + ms;
 }
 
 

@@ -459,7 +459,7 @@ int corio__http_read_head(corio__hconn_t *hc) {
     }
     if (avail >= o->max_header_bytes)
       return too_big(hc);
-    n = corio__tcp_fill_dl(hc->tcp, avail, corio__http_deadline_ns(deadline));
+    n = corio__tcp_fill_dl(hc->tcp, avail, corio__deadline_ns(deadline));
     if (n == UV_ETIMEDOUT)
       return avail > 0 ? 408 : -1;
     if (n < 0)
@@ -547,7 +547,7 @@ ssize_t corio_http_body_read(corio_http_req_t *req, void *out, size_t len) {
       req->parse_off = req->head_len;
     }
     n = corio__tcp_fill_dl(hc->tcp, req->parse_off,
-                           corio__http_deadline_ns(corio__http_deadline(hc)));
+                           corio__deadline_ns(corio__http_deadline(hc)));
     if (n < 0)
       return req->body_err = (n == UV_ENOBUFS ? UV_EPROTO : (int)n);
   }

@@ -238,7 +238,7 @@ static void serve_conn(corio_tcp_t *tcp, void *arg) {
 
 int corio_http_server_run(corio_http_server_t *srv) {
   corio_tcp_listener_t *ln;
-  int err;
+  int err, shutting;
 
   if (srv == NULL)
     return UV_EINVAL;
@@ -247,8 +247,21 @@ int corio_http_server_run(corio_http_server_t *srv) {
   corio__spin_unlock(&srv->lock);
   if (ln == NULL)
     return 0; /* shut down already */
+  /* 0 once shutdown closed the listener; UV_ECANCELED if the calling task
+   * was cancelled, which stops only this call (as corio_tcp_serve): the
+   * listener stays open and the server is not shut down. lib/net says
+   * UV_ECANCELED too when the listener was closed before serving began,
+   * which only a shutdown that took ln after we read it can have done:
+   * the server is shut down then, and run says so (http.h). */
   err = corio__tcp_serve_counted(ln, serve_conn, srv, &srv->pending);
-  return err == UV_ECANCELED ? 0 : err;
+  if (err == UV_ECANCELED) {
+    corio__spin_lock(&srv->lock);
+    shutting = srv->shutting;
+    corio__spin_unlock(&srv->lock);
+    if (shutting)
+      err = 0;
+  }
+  return err;
 }
 
 
@@ -336,7 +349,7 @@ static int drain(corio_http_server_t *srv, corio__hthread_waiter_t *tw,
 int corio_http_server_shutdown(corio_http_server_t *srv, uint64_t deadline) {
   corio__hthread_waiter_t tw, *twp = NULL;
   corio_tcp_listener_t *ln = NULL;
-  int err, closed = 0;
+  int err;
 
   if (srv == NULL)
     return UV_EINVAL;
@@ -352,21 +365,19 @@ int corio_http_server_shutdown(corio_http_server_t *srv, uint64_t deadline) {
     srv->ln = NULL;
   }
   corio__spin_unlock(&srv->lock);
-  /* The listener first. On the loop thread outside a task its close fails
-   * with UV_EINVAL having done nothing, and so does shutdown: waiting
-   * there would stop the loop. Otherwise it has closed (and freed) ln
-   * when it returns, whatever it returns: no more connection tasks. A
-   * cancel it took was meant for shutdown: cut at once. */
-  if (err == 0 && (closed = corio_tcp_listener_close(ln)) == UV_EINVAL) {
+  /* The listener first. Its close returns 0 or UV_EINVAL: on the loop
+   * thread outside a task (or in a nested coroutine) it fails having done
+   * nothing, and so does shutdown: waiting there would stop the loop.
+   * Otherwise ln is closed and freed, no more connection tasks come, and a
+   * cancel the close took is pending again: drain's first wait sees it
+   * and cuts the connections at once (UV_ECANCELED), unless none is left. */
+  if (err == 0 && (err = corio_tcp_listener_close(ln)) != 0) {
     corio__spin_lock(&srv->lock);
     srv->shutting = 0;
     srv->ln = ln;
     corio__spin_unlock(&srv->lock);
-    err = UV_EINVAL;
   }
-  if (err == 0 && closed == UV_ECANCELED)
-    err = drain(srv, twp, 0) == 0 ? 0 : UV_ECANCELED;
-  else if (err == 0)
+  if (err == 0)
     err = drain(srv, twp, deadline);
   if (twp != NULL)
     thread_waiter_destroy(twp);
@@ -405,7 +416,7 @@ int corio_http_serve(corio_tcp_listener_t *ln, corio_http_handler_fn handler,
   if ((err = corio_http_server_new(ln, handler, arg, opts, &srv)) == 0) {
     err = corio_http_server_run(srv);
     /* run has returned: ln spawns no more connection tasks. */
-    drain(srv, twp, UINT64_MAX);
+    drain(srv, twp, CORIO__NO_DEADLINE);
     corio_http_server_free(srv);
   }
   if (twp != NULL)

@@ -137,7 +137,7 @@ int corio_await_dl(corio_rt_t *rt, corio_await_start_fn start, void *arg,
       return err;
     }
   } else {
-    if (corio_on_loop_thread(rt) || deadline != UINT64_MAX)
+    if (corio_on_loop_thread(rt) || deadline != CORIO__NO_DEADLINE)
       return UV_EINVAL; /* waiting here would stop the loop */
     atomic_init(&aw.thread_done, 0);
     corio__loop_post(aw.lp, &aw.req);
@@ -154,5 +154,5 @@ int corio_await_dl(corio_rt_t *rt, corio_await_start_fn start, void *arg,
 
 int corio_await(corio_rt_t *rt, corio_await_start_fn start, void *arg,
                 intptr_t *result) {
-  return corio_await_dl(rt, start, arg, result, UINT64_MAX);
+  return corio_await_dl(rt, start, arg, result, CORIO__NO_DEADLINE);
 }

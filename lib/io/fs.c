@@ -4,7 +4,9 @@
  * on the loop thread. */
 #include <string.h>
 
+#include "core/list.h"
 #include "corio/uv.h"
+#include "sched/wait.h"
 
 typedef struct fs_job {
   uv_fs_t req;
@@ -23,7 +25,7 @@ enum { OP_OPEN, OP_READ, OP_WRITE, OP_CLOSE, OP_STAT, OP_UNLINK, OP_RENAME,
 
 
 static void fs_done(uv_fs_t *req) {
-  fs_job_t *job = (fs_job_t *)req;
+  fs_job_t *job = corio__container_of(req, fs_job_t, req);
   corio_await_t *aw = req->data;
   intptr_t result = (intptr_t)req->result;
 
@@ -133,31 +135,29 @@ int corio_fs_mkdir_dl(const char *path, int mode, uint64_t deadline) {
 }
 
 
-#define FOREVER UINT64_MAX
-
 int corio_fs_open(const char *path, int flags, int mode) {
-  return corio_fs_open_dl(path, flags, mode, FOREVER);
+  return corio_fs_open_dl(path, flags, mode, CORIO__NO_DEADLINE);
 }
 ssize_t corio_fs_read(uv_file fd, void *buf, size_t len, int64_t offset) {
-  return corio_fs_read_dl(fd, buf, len, offset, FOREVER);
+  return corio_fs_read_dl(fd, buf, len, offset, CORIO__NO_DEADLINE);
 }
 ssize_t corio_fs_write(uv_file fd, const void *buf, size_t len, int64_t offset) {
-  return corio_fs_write_dl(fd, buf, len, offset, FOREVER);
+  return corio_fs_write_dl(fd, buf, len, offset, CORIO__NO_DEADLINE);
 }
 int corio_fs_close(uv_file fd) {
-  return corio_fs_close_dl(fd, FOREVER);
+  return corio_fs_close_dl(fd, CORIO__NO_DEADLINE);
 }
 int corio_fs_stat(const char *path, uv_stat_t *st) {
-  return corio_fs_stat_dl(path, st, FOREVER);
+  return corio_fs_stat_dl(path, st, CORIO__NO_DEADLINE);
 }
 int corio_fs_unlink(const char *path) {
-  return corio_fs_unlink_dl(path, FOREVER);
+  return corio_fs_unlink_dl(path, CORIO__NO_DEADLINE);
 }
 int corio_fs_rename(const char *from, const char *to) {
-  return corio_fs_rename_dl(from, to, FOREVER);
+  return corio_fs_rename_dl(from, to, CORIO__NO_DEADLINE);
 }
 int corio_fs_mkdir(const char *path, int mode) {
-  return corio_fs_mkdir_dl(path, mode, FOREVER);
+  return corio_fs_mkdir_dl(path, mode, CORIO__NO_DEADLINE);
 }
 
 
@@ -172,7 +172,7 @@ typedef struct gai_job {
 
 
 static void gai_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  gai_job_t *j = (gai_job_t *)req;
+  gai_job_t *j = corio__container_of(req, gai_job_t, req);
 
   j->res = res;
   corio_await_done(req->data, status);
@@ -190,7 +190,7 @@ static int gai_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
 int corio_getaddrinfo(const char *node, const char *service,
                       const struct addrinfo *hints, struct addrinfo **res) {
-  return corio_getaddrinfo_dl(node, service, hints, res, FOREVER);
+  return corio_getaddrinfo_dl(node, service, hints, res, CORIO__NO_DEADLINE);
 }
 
 
@@ -227,7 +227,7 @@ typedef struct work_job {
 
 
 static void work_run(uv_work_t *req) {
-  work_job_t *j = (work_job_t *)req;
+  work_job_t *j = corio__container_of(req, work_job_t, req);
   j->fn(j->arg);
 }
 
@@ -247,7 +247,7 @@ static int work_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
 
 int corio_work(void (*fn)(void *arg), void *arg) {
-  return corio_work_dl(fn, arg, FOREVER);
+  return corio_work_dl(fn, arg, CORIO__NO_DEADLINE);
 }
 
 

@@ -283,13 +283,14 @@ static void fill_unlock(void *arg) {
 }
 
 
+/* What needs no wait (bytes, the end of the stream, a close, a full
+ * buffer) is answered before the wait begins: a call that returns without
+ * waiting leaves a pending cancel for the next call that waits. */
 ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
   corio__waiter_t w;
   fill_unlock_t u = {c, 0};
   int err;
 
-  if ((err = corio__wait_begin(&w)) != 0)
-    return err;
   corio__spin_lock(&c->lock);
   if (c->wpos - c->rpos > have) { /* came since the caller looked */
     err = (int)(c->wpos - c->rpos);
@@ -309,6 +310,10 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
   if (c->wpos == RBUF_CAP && c->rpos == 0) {
     corio__spin_unlock(&c->lock); /* nothing was queued: no room */
     return UV_ENOBUFS;
+  }
+  if ((err = corio__wait_begin(&w)) != 0) {
+    fill_unlock(&u); /* posts a resume it queued: the next read wants it */
+    return err;
   }
   c->reader = &w;
   err = corio__wait_park_unlock(&w, fill_unlock, &u, deadline_ns);

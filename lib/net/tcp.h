@@ -100,7 +100,11 @@ void corio__tcp_discard(corio_tcp_t *c);
  * consume or fill. corio__tcp_fill_dl waits until more than `have` bytes
  * (what the caller last saw) are buffered, compacting to make room:
  * returns the bytes now buffered (> have), UV_EOF, an error, UV_ENOBUFS
- * when the buffer is full of unconsumed bytes. */
+ * when the buffer is full of unconsumed bytes, UV_ETIMEDOUT, UV_ECANCELED
+ * (the connection is closing, or the task was cancelled). What is known
+ * without waiting (bytes, the end of the stream, an error, a close, a full
+ * buffer) returns before the wait begins, leaving a pending cancel for
+ * the next call that waits. */
 int corio__tcp_read_begin(corio_tcp_t *c);
 void corio__tcp_read_end(corio_tcp_t *c);
 size_t corio__tcp_peek(corio_tcp_t *c, char **p);

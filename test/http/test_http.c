@@ -1202,6 +1202,154 @@ Test(http, a_cancelled_shutdown_cuts_what_is_left_at_once_and_returns_ecanceled,
   fixture_end(&f);
 }
 
+/* --- run: cancelled, busy, refused -------------------------------------- */
+
+/* A client task that says when it has its answer. */
+typedef struct late {
+  exchange_t x;
+  _Atomic(int) done;
+} late_t;
+
+static void *late_client(void *arg) {
+  late_t *l = arg;
+
+  l->x.request = "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n";
+  l->x.len = strlen(l->x.request);
+  exchange(&l->x);
+  atomic_store(&l->done, 1);
+  return NULL;
+}
+
+Test(http, a_cancelled_run_returns_ecanceled_and_leaves_listener_and_connections_open, .timeout = 60) {
+  fixture_t f;
+  exchange_t x = {0};
+  late_t l = {0};
+  corio_task_t *client, *waiting;
+  void *res;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = l.x.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1); /* run is serving */
+  cr_assert_eq(corio_cancel(f.runner), 0);
+  cr_assert_eq(corio_join(f.runner, &res), 0);
+  cr_assert_eq((intptr_t)res, UV_ECANCELED, "run: %s", uv_strerror((int)(intptr_t)res));
+  /* The listener is open, not served: a client connects and waits. */
+  cr_assert_eq(corio_spawn(f.rt, late_client, &l, &waiting), 0);
+  usleep(100000);
+  cr_assert_eq(atomic_load(&l.done), 0, "answered with nobody serving");
+  /* The connection being served carries on. */
+  cr_assert_eq(atomic_load(&hold_ended), 0, "the cancel of run cut a handler");
+  corio_sem_release(&hold_release, 1);
+  corio_join(client, NULL);
+  cr_assert_eq(x.err, 0, "%s", uv_strerror(x.err));
+  cr_assert_eq(x.reply.status, 200);
+  free(x.reply.body);
+  /* Not shut down: run again serves the client that waited. */
+  cr_assert_eq(corio_spawn(f.rt, run_server, f.srv, &f.runner), 0);
+  corio_join(waiting, NULL);
+  cr_assert_eq(l.x.err, 0, "%s", uv_strerror(l.x.err));
+  cr_assert_eq(l.x.reply.status, 200);
+  free(l.x.reply.body);
+  fixture_stop(&f); /* shutdown 0, the second run 0 */
+}
+
+static void *run_in_a_coroutine(void *arg) {
+  corio_http_server_t *srv = arg;
+
+  /* a coroutine cannot park its task: neither waits for the loop */
+  cr_assert_eq(corio_http_server_run(srv), UV_EINVAL);
+  cr_assert_eq(corio_http_server_shutdown(srv, 0), UV_EINVAL);
+  return NULL;
+}
+
+static void *run_refused(void *arg) {
+  corio_http_server_t *srv = arg;
+  corio_coro_t *co;
+
+  cr_assert_eq(corio_http_server_run(NULL), UV_EINVAL);
+  cr_assert_eq(corio_http_server_run(srv), UV_EBUSY); /* the fixture's runs */
+  cr_assert_eq(corio_coro_new(run_in_a_coroutine, srv, NULL, &co), 0);
+  cr_assert_eq(corio_coro_resume(co, NULL, NULL), CORIO_CORO_FINISHED);
+  cr_assert_eq(corio_coro_free(co), 0);
+  return NULL;
+}
+
+static int run_on_loop(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  on_loop_t *o = arg;
+
+  (void)loop;
+  o->result = corio_http_server_run(o->srv);
+  corio_await_done(aw, 0);
+  return 0;
+}
+
+static void *await_run_on_loop(void *arg) {
+  corio_await(corio_current_rt(), run_on_loop, arg, NULL);
+  return NULL;
+}
+
+Test(http, run_returns_ebusy_while_served_and_einval_where_it_cannot_wait) {
+  fixture_t f;
+  on_loop_t o = {0};
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
+  in_task(&f, run_refused, f.srv);
+  o.srv = f.srv;
+  in_task(&f, await_run_on_loop, &o);
+  cr_assert_eq(o.result, UV_EINVAL, "%s", uv_strerror(o.result));
+  cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200,
+               "the server stopped serving");
+  fixture_stop(&f);
+}
+
+/* A shutdown by a task with a cancel pending: the listener closes all the
+ * same; connections left are cut at once (UV_ECANCELED); with none left,
+ * shutdown returns 0 and the cancel stays for the next wait. */
+static void *shutdown_cancelled_first(void *arg) {
+  intptr_t err;
+
+  cr_assert_eq(corio_cancel(corio_self()), 0);
+  err = corio_http_server_shutdown(arg, corio_now() + 60000);
+  if (err == 0)
+    cr_assert_eq(corio_sleep(1000), UV_ECANCELED, "shutdown took the cancel");
+  return (void *)err;
+}
+
+Test(http, a_shutdown_with_a_cancel_pending_cuts_what_is_left_at_once, .timeout = 60) {
+  fixture_t f;
+  exchange_t x = {0};
+  corio_task_t *client, *stop;
+  void *res;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  x.port = f.port;
+  cr_assert_eq(corio_spawn(f.rt, hold_request, &x, &client), 0);
+  wait_for(&hold_begun, 1);
+  cr_assert_eq(corio_spawn(f.rt, shutdown_cancelled_first, f.srv, &stop), 0);
+  cr_assert_eq(corio_join(stop, &res), 0);
+  cr_assert_eq((intptr_t)res, UV_ECANCELED, "shutdown: %s", uv_strerror((int)(intptr_t)res));
+  cr_assert_eq(atomic_load(&hold_result), UV_ECANCELED);
+  cr_assert_eq(atomic_load(&hold_ended), 1);
+  corio_join(client, NULL);
+  free(x.reply.body);
+  fixture_end(&f);
+}
+
+Test(http, a_shutdown_with_a_cancel_pending_and_nothing_left_returns_0_and_keeps_it) {
+  fixture_t f;
+  corio_task_t *stop;
+  void *res;
+
+  fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
+  usleep(50000); /* run is serving (no connection: none to cut) */
+  cr_assert_eq(corio_spawn(f.rt, shutdown_cancelled_first, f.srv, &stop), 0);
+  cr_assert_eq(corio_join(stop, &res), 0);
+  cr_assert_eq((intptr_t)res, 0, "shutdown: %s", uv_strerror((int)(intptr_t)res));
+  fixture_end(&f);
+}
+
 /* corio_http_serve on a plain thread of its own. */
 typedef struct server_thread {
   corio_tcp_listener_t *ln;

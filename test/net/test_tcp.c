@@ -1492,6 +1492,33 @@ Test(tcp, closing_an_adopted_handle_in_a_cancelled_task_waits_and_keeps_the_canc
   raw_peer_stop(&p);
 }
 
+/* --- a read that needs no wait keeps a pending cancel ------------------------
+ * corio_cancel (rt.h): a call that completes without waiting leaves the
+ * cancel pending for the next call that waits. */
+static void *read_at_eof_keeps_cancel(void *arg) {
+  pair_t p = {0};
+  char buf[16];
+
+  (void)arg;
+  pair_open(&p);
+  cr_assert_eq(corio_write(p.c, "abc", 3), 3);
+  cr_assert_eq(corio_shutdown(p.c), 0);
+  cr_assert_eq(corio_read_full_dl(p.a, buf, 3, NULL, corio_now() + 10000), 3);
+  cr_assert_eq(corio_read_dl(p.a, buf, sizeof buf, corio_now() + 10000), UV_EOF);
+  cr_assert_eq(corio_cancel(corio_self()), 0); /* pending */
+  /* the end of the stream is known: no wait, so the cancel is not taken */
+  cr_assert_eq(corio_read(p.a, buf, sizeof buf), UV_EOF);
+  cr_assert_eq(corio_read_dl(p.a, buf, sizeof buf, corio_now() + 10000), UV_EOF);
+  cr_assert_eq(corio_sleep(1000), UV_ECANCELED, "the read took the cancel");
+  cr_assert_eq(corio_sleep(1), 0); /* it was taken once */
+  pair_close(&p);
+  return NULL;
+}
+
+Test(tcp, a_read_at_eof_leaves_a_pending_cancel_for_the_next_wait) {
+  run_both(read_at_eof_keeps_cancel, NULL);
+}
+
 /* --- white-box: a cut waits for the loop's read by parking ------------------- */
 
 typedef struct cutting {
