@@ -871,14 +871,21 @@ static void *pings(void *arg) {
  * cores every few hand-offs. */
 Test(rt, a_ping_pong_pair_does_not_migrate, .timeout = 120) {
   chat_pair_t p = {.rounds = CORIO_TEST_SLOW ? 20000 : 200000};
+  uint64_t t0 = uv_hrtime(), ms;
+  long allowed;
 
   atomic_init(&p.last, pthread_self());
   cr_assert_eq(corio_chan_new(sizeof(int), 0, &p.ping), 0);
   cr_assert_eq(corio_chan_new(sizeof(int), 0, &p.pong), 0);
   cr_assert_eq(corio_main(pings, &p, &(corio_rt_options_t){.workers = 2}, NULL), 0);
-  cr_assert_lt(atomic_load(&p.moves), p.rounds / 100,
-               "%ld thread changes in %ld hand-offs", atomic_load(&p.moves),
-               2 * p.rounds);
+  /* The time slice ends at most once a millisecond, and may move the
+   * pair then: allow two changes per millisecond (slow builds, emulators)
+   * on top of 1% of the hand-offs. */
+  ms = (uv_hrtime() - t0) / 1000000u;
+  allowed = p.rounds / 100 + 2 * (long)ms;
+  cr_assert_lt(atomic_load(&p.moves), allowed,
+               "%ld thread changes in %ld hand-offs over %lu ms",
+               atomic_load(&p.moves), 2 * p.rounds, (unsigned long)ms);
   corio_chan_free(p.ping);
   corio_chan_free(p.pong);
 }
