@@ -223,20 +223,26 @@ static int has_joiner(corio_task_t *t) {
 }
 
 
+/* Take t's join lock to register a joiner. Returns 0 with the lock held,
+ * else (lock released) 1 if t has finished meanwhile, or UV_EINVAL if
+ * someone else is joining it. */
+static int lock_for_joiner(corio_task_t *t) {
+  corio__spin_lock(&t->join_lock);
+  if (!finished(t) && !has_joiner(t))
+    return 0;
+  corio__spin_unlock(&t->join_lock);
+  return finished(t) ? 1 : UV_EINVAL;
+}
+
+
 /* A plain thread waits on a futex word in its frame. */
 static int join_from_thread(corio_task_t *t) {
   _Atomic(uint32_t) done;
+  int err;
 
   atomic_init(&done, 0);
-  corio__spin_lock(&t->join_lock);
-  if (finished(t)) {
-    corio__spin_unlock(&t->join_lock);
-    return 0;
-  }
-  if (has_joiner(t)) {
-    corio__spin_unlock(&t->join_lock);
-    return UV_EINVAL;
-  }
+  if ((err = lock_for_joiner(t)) != 0)
+    return err < 0 ? err : 0;
   t->thread_joiner = &done;
   corio__spin_unlock(&t->join_lock);
   while (atomic_load_explicit(&done, memory_order_acquire) == 0)
@@ -253,15 +259,8 @@ static int join_from_task(corio_task_t *t, uint64_t deadline) {
 
   if ((err = corio__wait_begin(&w)) != 0)
     return err;
-  corio__spin_lock(&t->join_lock);
-  if (finished(t)) {
-    corio__spin_unlock(&t->join_lock);
-    return 0;
-  }
-  if (has_joiner(t)) {
-    corio__spin_unlock(&t->join_lock);
-    return UV_EINVAL;
-  }
+  if ((err = lock_for_joiner(t)) != 0)
+    return err < 0 ? err : 0;
   t->joiner = &w;
   err = corio__wait_park(&w, &t->join_lock, corio__deadline_ns(deadline));
   if (err != 0) {
