@@ -10,6 +10,11 @@
 #   the Go peer (GOMAXPROCS=2), and, once built, the HTTP servers: the raw
 #   libuv + llhttp peer, the Go net/http peer and examples/http_server.
 #
+# For corio servers on workers it also prints, from per-thread CPU time
+# (/proc/PID/task/*/stat) over the two measured runs, the loop thread's
+# share of the process' CPU and the CPU per request:
+# `name loop_cpu_share 0.31 cpu_us_per_req 9.8 loop_us_per_req 3.0`.
+#
 # UPLOAD=1 adds, for the servers with PUT /files/NAME (go_http,
 # corio_http_server*), one 1 GiB streamed upload (curl -T -, chunked):
 # `name upload_MB_per_s X` (MB = 10^6 bytes).
@@ -33,6 +38,25 @@ if command -v go >/dev/null; then
   done
 fi
 
+# CPU ticks of every thread of a process: "comm ticks" per line.
+thread_ticks() {
+  for f in /proc/"$1"/task/*/stat; do
+    sed 's/^[0-9]* (\(.*\)) /\1 /' "$f" 2>/dev/null | awk '{print $1, $14 + $15}'
+  done
+}
+
+cpu_report() { # name, before-file, after-file, requests
+  awk -v name="$1" -v reqs="$4" -v hz="$(getconf CLK_TCK)" '
+    FNR == NR { before[$1] += $2; next }
+    { after[$1] += $2 }
+    END {
+      for (c in after) { delta = after[c] - before[c]; all += delta; if (c == "corio-loop") loop = delta }
+      if (all > 0 && reqs > 0)
+        printf "%s loop_cpu_share %.2f cpu_us_per_req %.1f loop_us_per_req %.1f\n",
+               name, loop / all, all * 1e6 / hz / reqs, loop * 1e6 / hz / reqs
+    }' "$2" "$3"
+}
+
 run() { # name, path, command...
   name=$1; shift
   [ -x "$1" ] || { echo "$name skipped (no $1)"; return; }
@@ -45,14 +69,21 @@ run() { # name, path, command...
   url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$TMP/out" | head -1)
   [ -n "$url" ] || { echo "$name failed to start: $(cat "$TMP/out")"; kill $pid; return; }
   wrk -t1 -c"$CONNS" -d2s "$url/" >/dev/null 2>&1 # warm up
+  thread_ticks $pid >"$TMP/ticks0"
+  reqs=0
   for r in 1 2; do
     wrk -t1 -c"$CONNS" -d"$DUR" --latency "$url/" >"$TMP/wrk" 2>&1
+    reqs=$((reqs + $(awk '/requests in/ {print $1}' "$TMP/wrk")))
     rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk")
     p99=$(awk '$1 == "99%" {print $2}' "$TMP/wrk")
     errs=$(awk '/Socket errors/ {print}' "$TMP/wrk")
     non2xx=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk")
     echo "$name $rps p99=$p99 ${errs:+[$errs]}${non2xx:+ non2xx=$non2xx}"
   done
+  thread_ticks $pid >"$TMP/ticks1"
+  if grep -q '^corio-w' "$TMP/ticks1"; then
+    cpu_report "$name" "$TMP/ticks0" "$TMP/ticks1" "$reqs"
+  fi
   if [ "${UPLOAD:-}" = 1 ]; then
     case $name in go_http_*|corio_http_server*) upload "${name%_hello}" "$url" ;; esac
   fi
