@@ -38,9 +38,15 @@ SYM(corio__ctx_switch):
 
   movq (%rsi), %rsp
   /* Loading MXCSR and the x87 control word is microcoded and slow, and
-   * they almost never differ between contexts: compare, load if not. */
-  movq (%rsp), %r9
-  cmpq %r9, (%r10)
+   * they almost never differ between contexts: compare, load if not.
+   * Our own words are read back at the size they were stored (4 and 2
+   * bytes): one 8-byte load over two narrower fresh stores cannot be
+   * forwarded from the store buffer and stalls until they retire. */
+  movl (%r10), %eax
+  movzwl 4(%r10), %ecx
+  cmpl (%rsp), %eax
+  jne 1f
+  cmpw 4(%rsp), %cx
   jne 1f
 2:
   addq $8, %rsp
