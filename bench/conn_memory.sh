@@ -20,15 +20,11 @@ if command -v go >/dev/null && [ -d "$HERE/peers/go-http" ]; then
     echo "conn_memory: could not build go-http" >&2
 fi
 
+. "$HERE/tools/server.sh"
+
 measure() { # name, command...
-  name=$1; shift
-  [ -x "$1" ] || { echo "$name skipped (no $1)"; return; }
-  env ${GOMAXPROCS:+GOMAXPROCS="$GOMAXPROCS"} "$@" --port 0 >"$TMP/out" 2>&1 &
-  pid=$!
-  i=0
-  while ! grep -q "listening on" "$TMP/out" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-  port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$TMP/out" | head -1)
-  [ -n "$port" ] || { echo "$name failed to start: $(cat "$TMP/out")"; kill $pid; return; }
+  start_server "$@" || return 0
+  port=${url##*:}
   echo "$name $(python3 "$HERE/tools/idle_conns.py" "$port" "$N" "$pid")"
   kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true
 }

@@ -57,17 +57,10 @@ cpu_report() { # name, before-file, after-file, requests
     }' "$2" "$3"
 }
 
+. "$HERE/tools/server.sh"
+
 run() { # name, path, command...
-  name=$1; shift
-  [ -x "$1" ] || { echo "$name skipped (no $1)"; return; }
-  # GOMAXPROCS=2 run ...: POSIX leaves it open whether an assignment before
-  # a function call is exported to what the function runs, so pass it on.
-  env ${GOMAXPROCS:+GOMAXPROCS="$GOMAXPROCS"} "$@" --port 0 >"$TMP/out" 2>&1 &
-  pid=$!
-  i=0
-  while ! grep -q "listening on" "$TMP/out" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-  url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$TMP/out" | head -1)
-  [ -n "$url" ] || { echo "$name failed to start: $(cat "$TMP/out")"; kill $pid; return; }
+  start_server "$@" || return 0
   wrk -t1 -c"$CONNS" -d2s "$url/" >/dev/null 2>&1 # warm up
   thread_ticks $pid >"$TMP/ticks0"
   reqs=0

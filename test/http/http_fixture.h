@@ -67,21 +67,28 @@ static void *shutdown_task(void *arg) {
   return (void *)(intptr_t)corio_http_server_shutdown(f->srv, corio_now() + 5000);
 }
 
-/* Graceful shutdown must succeed: every connection is gone in time. */
-static void fixture_stop(fixture_t *f) {
-  corio_task_t *t;
+/* After a shutdown: run has returned 0 and the server frees. */
+static void fixture_end(fixture_t *f) {
   void *res;
   char cmd[128];
 
-  cr_assert_eq(corio_spawn(f->rt, shutdown_task, f, &t), 0);
-  cr_assert_eq(corio_join(t, &res), 0);
-  cr_assert_eq((intptr_t)res, 0, "shutdown: %s", uv_strerror((int)(intptr_t)res));
   cr_assert_eq(corio_join(f->runner, &res), 0);
   cr_assert_eq((intptr_t)res, 0);
   cr_assert_eq(corio_http_server_free(f->srv), 0);
   cr_assert_eq(corio_rt_free(f->rt), 0);
   snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
   if (system(cmd) != 0) { /* best effort */ }
+}
+
+/* Graceful shutdown must succeed: every connection is gone in time. */
+static void fixture_stop(fixture_t *f) {
+  corio_task_t *t;
+  void *res;
+
+  cr_assert_eq(corio_spawn(f->rt, shutdown_task, f, &t), 0);
+  cr_assert_eq(corio_join(t, &res), 0);
+  cr_assert_eq((intptr_t)res, 0, "shutdown: %s", uv_strerror((int)(intptr_t)res));
+  fixture_end(f);
 }
 
 /* Run body(arg) as a task of the fixture's runtime, and wait for it. */

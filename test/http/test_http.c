@@ -1048,19 +1048,6 @@ static void stopper_start(stopper_t *s, fixture_t *f, uint64_t deadline) {
   cr_assert_eq(pthread_create(&s->thread, NULL, plain_shutdown, s), 0);
 }
 
-/* After a shutdown: run has returned 0 and the server frees. */
-static void fixture_end(fixture_t *f) {
-  void *res;
-  char cmd[128];
-
-  cr_assert_eq(corio_join(f->runner, &res), 0);
-  cr_assert_eq((intptr_t)res, 0);
-  cr_assert_eq(corio_http_server_free(f->srv), 0);
-  cr_assert_eq(corio_rt_free(f->rt), 0);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  if (system(cmd) != 0) { /* best effort */ }
-}
-
 Test(http, shutdown_from_a_plain_thread_returns_when_the_last_handler_ends_not_before, .timeout = 60) {
   fixture_t f;
   exchange_t x = {0};
@@ -1143,24 +1130,30 @@ Test(http, a_second_shutdown_returns_ealready_at_once_and_changes_nothing, .time
   fixture_end(&f);
 }
 
+/* A server call made on the loop thread, outside any task: an await's
+ * start runs there. */
 typedef struct on_loop {
   corio_http_server_t *srv;
+  int (*call)(corio_http_server_t *srv);
   int result;
 } on_loop_t;
 
-/* An await's start runs on the loop thread, outside any task. */
-static int shutdown_on_loop(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+static int call_on_loop(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   on_loop_t *o = arg;
 
   (void)loop;
-  o->result = corio_http_server_shutdown(o->srv, corio_now() + 5000);
+  o->result = o->call(o->srv);
   corio_await_done(aw, 0);
   return 0;
 }
 
-static void *await_shutdown_on_loop(void *arg) {
-  corio_await(corio_current_rt(), shutdown_on_loop, arg, NULL);
+static void *await_call_on_loop(void *arg) {
+  corio_await(corio_current_rt(), call_on_loop, arg, NULL);
   return NULL;
+}
+
+static int shutdown_in_5s(corio_http_server_t *srv) {
+  return corio_http_server_shutdown(srv, corio_now() + 5000);
 }
 
 Test(http, shutdown_on_the_loop_thread_outside_a_task_returns_einval_and_changes_nothing) {
@@ -1169,7 +1162,8 @@ Test(http, shutdown_on_the_loop_thread_outside_a_task_returns_einval_and_changes
 
   fixture_start(&f, (corio_rt_options_t){.workers = 2}, NULL);
   o.srv = f.srv;
-  in_task(&f, await_shutdown_on_loop, &o);
+  o.call = shutdown_in_5s;
+  in_task(&f, await_call_on_loop, &o);
   cr_assert_eq(o.result, UV_EINVAL, "%s", uv_strerror(o.result));
   cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200,
                "the server stopped serving");
@@ -1275,20 +1269,6 @@ static void *run_refused(void *arg) {
   return NULL;
 }
 
-static int run_on_loop(uv_loop_t *loop, corio_await_t *aw, void *arg) {
-  on_loop_t *o = arg;
-
-  (void)loop;
-  o->result = corio_http_server_run(o->srv);
-  corio_await_done(aw, 0);
-  return 0;
-}
-
-static void *await_run_on_loop(void *arg) {
-  corio_await(corio_current_rt(), run_on_loop, arg, NULL);
-  return NULL;
-}
-
 Test(http, run_returns_ebusy_while_served_and_einval_where_it_cannot_wait) {
   fixture_t f;
   on_loop_t o = {0};
@@ -1297,7 +1277,8 @@ Test(http, run_returns_ebusy_while_served_and_einval_where_it_cannot_wait) {
   cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200);
   in_task(&f, run_refused, f.srv);
   o.srv = f.srv;
-  in_task(&f, await_run_on_loop, &o);
+  o.call = corio_http_server_run;
+  in_task(&f, await_call_on_loop, &o);
   cr_assert_eq(o.result, UV_EINVAL, "%s", uv_strerror(o.result));
   cr_assert_eq(status_of(&f, "GET /describe HTTP/1.1\r\nHost: x\r\n\r\n", NULL), 200,
                "the server stopped serving");
