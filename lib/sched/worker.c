@@ -511,12 +511,29 @@ static int lifo_watch_due(corio__worker_t *w) {
 }
 
 
+/* How long a parked worker may sleep before it must look again (ns; 0:
+ * until woken): until its earliest deadline, and, if another worker's
+ * LIFO slot holds a task (nobody will wake us for it, see corio__ready),
+ * at most LIFO_WATCH_NS, to see whether it went stale. */
+static uint64_t park_timeout(corio__worker_t *w) {
+  uint64_t next = corio__timer_heap_next(&w->timers), sleep_ns = 0, now;
+
+  if (next != 0) {
+    now = uv_hrtime();
+    sleep_ns = next > now ? next - now : 1;
+  }
+  if (lifo_watch_due(w) && (sleep_ns == 0 || sleep_ns > LIFO_WATCH_NS))
+    sleep_ns = LIFO_WATCH_NS;
+  return sleep_ns;
+}
+
+
 /* Announce idle, re-check, sleep until woken. On return the worker is
  * counted as searching (woken, or it found work in the re-check). */
 static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   uint32_t delta = CORIO__IDLE_ONE;
-  uint64_t spin_end = uv_hrtime() + SPIN_NS;
+  uint64_t spin_end = uv_hrtime() + SPIN_NS, sleep_ns;
   int i;
 
   /* Spin first (see SPIN_NS); only worth it if we may search. */
@@ -549,35 +566,16 @@ static void park_worker(corio__worker_t *w) {
     return;
   corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
-  /* Sleep until woken, or until this worker's earliest deadline, or, if
-   * another worker's LIFO slot holds a task (nobody will wake us for it,
-   * see corio__ready), for LIFO_WATCH_NS to see whether it went stale. */
-  for (;;) {
-    uint64_t sleep_ns = 0, next = corio__timer_heap_next(&w->timers);
-
-    if (atomic_load_explicit(&w->wake, memory_order_acquire) != 0)
-      break;
-    if (next != 0) {
-      uint64_t now = uv_hrtime();
-      sleep_ns = next > now ? next - now : 1;
-    }
-    if (lifo_watch_due(w) && (sleep_ns == 0 || sleep_ns > LIFO_WATCH_NS))
-      sleep_ns = LIFO_WATCH_NS;
-    if (sleep_ns == 0) {
-      corio__futex_wait(&w->wake, 0);
-      continue;
-    }
-    if (next == 0 || next > uv_hrtime())
-      corio__futex_wait_ns(&w->wake, 0, sleep_ns);
-    if (atomic_load_explicit(&w->wake, memory_order_acquire) != 0)
-      break;
-    if (unpark(w))
-      return; /* back to work: a deadline is due, or a slot to look at */
-    /* A notifier took us off the list meanwhile: its wake is coming. */
-    while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
-      corio__futex_wait(&w->wake, 0);
-    break;
+  /* Sleep until woken, or until a deadline or a slot to watch calls us
+   * back to work (park_timeout). */
+  if ((sleep_ns = park_timeout(w)) != 0) {
+    corio__futex_wait_ns(&w->wake, 0, sleep_ns);
+    if (atomic_load_explicit(&w->wake, memory_order_acquire) == 0 && unpark(w))
+      return;
+    /* Woken, or a notifier took us off the list: its wake is coming. */
   }
+  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
+    corio__futex_wait(&w->wake, 0);
   w->searching = 1;
 }
 
