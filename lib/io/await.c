@@ -114,17 +114,26 @@ static int post_give_up(corio_task_t *self, void *arg) {
 
 int corio_await_dl(corio_rt_t *rt, corio_await_start_fn start, void *arg,
                    intptr_t *result, uint64_t deadline) {
+  if (rt == NULL)
+    return UV_EINVAL;
+  return corio__await_loop_dl(rt->lp, start, arg, result, deadline);
+}
+
+
+int corio__await_loop_dl(corio__loop_t *lp, corio_await_start_fn start,
+                         void *arg, intptr_t *result, uint64_t deadline) {
+  corio_rt_t *rt = corio__loop_owner(lp);
   corio_task_t *self = corio_self();
   corio__waiter_t w;
   corio_await_t aw;
   int err;
 
-  if (rt == NULL || start == NULL)
+  if (start == NULL)
     return UV_EINVAL;
   memset(&aw, 0, sizeof aw);
   aw.req.run = await_start;
   aw.cancel_req.run = await_give_up;
-  aw.lp = rt->lp;
+  aw.lp = lp;
   aw.start = start;
   aw.arg = arg;
   if (self != NULL) {
@@ -137,8 +146,9 @@ int corio_await_dl(corio_rt_t *rt, corio_await_start_fn start, void *arg,
       return err;
     }
   } else {
-    if (corio_on_loop_thread(rt) || deadline != CORIO__NO_DEADLINE)
-      return UV_EINVAL; /* waiting here would stop the loop */
+    if (corio_on_loop_thread(rt) || corio__worker_current() != NULL ||
+        deadline != CORIO__NO_DEADLINE)
+      return UV_EINVAL; /* waiting here would stop the loop, or a worker */
     atomic_init(&aw.thread_done, 0);
     corio__loop_post(aw.lp, &aw.req);
     while (atomic_load_explicit(&aw.thread_done, memory_order_acquire) == 0)

@@ -22,6 +22,9 @@
 #define CORIO__LOOP_SPIN_NS 30000u
 
 static _Thread_local corio__loop_t *tls_loop;
+/* The loop this thread runs, of either kind: requests posted to it from
+ * here run at once. */
+static _Thread_local corio__loop_t *tls_driving;
 
 
 __attribute__((noinline)) corio__loop_t *corio__loop_current(void) {
@@ -98,7 +101,7 @@ static void async_cb(uv_async_t *async) {
   corio__loop_t *lp = async->data;
 
   run_reqs(lp);
-  if (lp->closing)
+  if (lp->closing || lp->driven)
     return;
   /* Requests came: keep polling for more for a while. */
   lp->poll_until = uv_hrtime() + CORIO__LOOP_SPIN_NS;
@@ -108,8 +111,15 @@ static void async_cb(uv_async_t *async) {
 
 
 void corio__loop_post(corio__loop_t *lp, corio__req_t *req) {
-  if (corio__loop_current() == lp) {
+  if (tls_driving == lp) {
     req->run(req); /* already on the loop thread: no hop */
+    return;
+  }
+  if (lp->driven) {
+    /* A request behind others needs no kick: theirs woke the driver,
+     * which drains the whole inbox. The kick does its own handshake. */
+    if (corio__inbox_push(&lp->inbox, req))
+      lp->hooks.kick(lp->hooks.kick_ctx);
     return;
   }
   /* The push is a seq_cst-ordered RMW and so is this load: see the top */
@@ -208,13 +218,20 @@ static int init_handles(corio__loop_t *lp) {
   uv_timer_init(lp->loop, &lp->timer);
   lp->async.data = lp->check.data = lp->idle.data = lp->timer.data = lp;
   lp->handles_open = 4;
+  uv_unref((uv_handle_t *)&lp->idle);
+  if (lp->driven) {
+    /* Unreferenced: uv_run(UV_RUN_ONCE) with no socket open must not
+     * block on it (the driver then sleeps elsewhere). */
+    uv_unref((uv_handle_t *)&lp->async);
+    uv_unref((uv_handle_t *)&lp->timer);
+    return 0;
+  }
   uv_check_start(&lp->check, check_cb);
   uv_unref((uv_handle_t *)&lp->check);
-  uv_unref((uv_handle_t *)&lp->idle);
   /* Attached: hold the application's loop only while there is work. */
   if (!lp->owned && !lp->hooks.alive(lp->hooks.ctx))
     uv_unref((uv_handle_t *)&lp->async);
-  tls_loop = lp;
+  tls_loop = tls_driving = lp;
   return 0;
 }
 
@@ -229,7 +246,7 @@ static void loop_thread_main(void *arg) {
   if (lp->start_err != 0)
     return; /* corio__loop_start reports it and cleans up */
   uv_run(lp->loop, UV_RUN_DEFAULT);
-  tls_loop = NULL;
+  tls_loop = tls_driving = NULL;
 }
 
 
@@ -306,13 +323,101 @@ int corio__loop_stop(corio__loop_t *lp) {
       return UV_EBUSY;
     close_handles(lp);
     if (tls_loop == lp)
-      tls_loop = NULL;
+      tls_loop = tls_driving = NULL;
     return 0;
   }
   corio__loop_post(lp, &lp->stop_req);
   uv_thread_join(&lp->thread);
   /* Every handle is closed and every request done, or uv_run would not
    * have returned. */
+  err = uv_loop_close(lp->loop);
+  free(lp);
+  return err;
+}
+
+
+/* --- driven loops ------------------------------------------------------- */
+
+int corio__loop_open_driven(const corio__loop_hooks_t *hooks, corio__loop_t **out) {
+  corio__loop_t *lp = loop_alloc(hooks);
+  int err;
+
+  if (lp == NULL)
+    return UV_ENOMEM;
+  lp->owned = lp->driven = 1;
+  lp->loop = &lp->owned_loop;
+  if ((err = uv_loop_init(lp->loop)) != 0) {
+    free(lp);
+    return err;
+  }
+  if ((err = init_handles(lp)) != 0) {
+    uv_loop_close(lp->loop);
+    free(lp);
+    return err;
+  }
+  *out = lp;
+  return 0;
+}
+
+
+void corio__loop_bind(corio__loop_t *lp) {
+  tls_driving = lp;
+}
+
+
+int corio__loop_drain(corio__loop_t *lp) {
+  /* relaxed peek first: the common case is an empty inbox */
+  if (atomic_load_explicit(&lp->inbox.head, memory_order_relaxed) == NULL)
+    return 0;
+  return run_reqs(lp);
+}
+
+
+static void wake_timer_cb(uv_timer_t *timer) {
+  /* Its job is to end the poll. It may fire before the poll, in the same
+   * uv_run (its millisecond went by before uv_run read the clock): then
+   * with no timer left the poll would block for good. uv_stop makes it
+   * return at once; uv_run clears the flag on the way out. */
+  uv_stop(timer->loop);
+}
+
+
+void corio__loop_drive(corio__loop_t *lp, int block, uint64_t timeout_ns) {
+  corio__loop_drain(lp);
+  if (!block) {
+    uv_run(lp->loop, UV_RUN_NOWAIT);
+    return;
+  }
+  /* Referenced while we block: a request's kick sends the async. */
+  uv_ref((uv_handle_t *)&lp->async);
+  if (timeout_ns != 0) {
+    uv_update_time(lp->loop);
+    uv_timer_start(&lp->timer, wake_timer_cb, (timeout_ns + 999999u) / 1000000u, 0);
+    uv_ref((uv_handle_t *)&lp->timer);
+  }
+  uv_run(lp->loop, UV_RUN_ONCE);
+  uv_timer_stop(&lp->timer);
+  uv_unref((uv_handle_t *)&lp->timer);
+  uv_unref((uv_handle_t *)&lp->async);
+  corio__loop_drain(lp);
+}
+
+
+void corio__loop_wake(corio__loop_t *lp) {
+  uv_async_send(&lp->async);
+}
+
+
+int corio__loop_close_driven(corio__loop_t *lp) {
+  int err;
+
+  if (lp == NULL)
+    return 0;
+  tls_driving = lp;
+  run_reqs(lp);
+  close_handles(lp);
+  uv_run(lp->loop, UV_RUN_DEFAULT); /* the close callbacks */
+  tls_driving = NULL;
   err = uv_loop_close(lp->loop);
   free(lp);
   return err;

@@ -42,6 +42,12 @@ typedef struct corio__loop_hooks {
   /* Attached mode: nonzero while the application's loop must stay alive
    * for corio (it has live work). Re-asked after corio__loop_alive_changed. */
   int (*alive)(void *ctx);
+  /* Driven loops only (corio__loop_open_driven): a request was posted from
+   * another thread into an empty inbox; wake the driver (kick_ctx) if it
+   * sleeps. It replaces uv_async_send: the driver may be asleep elsewhere
+   * than in this loop's poll. */
+  void (*kick)(void *kick_ctx);
+  void *kick_ctx;
 } corio__loop_hooks_t;
 
 /* Something of the layers above that holds libuv handles on this loop (a
@@ -57,6 +63,7 @@ struct corio__loop {
   uv_loop_t *loop;
   uv_loop_t owned_loop;      /* the loop, in owned mode */
   int owned;
+  int driven;                /* run by a worker, not a thread of its own */
   uv_thread_t thread;        /* the loop thread, owned mode */
   uv_sem_t started;
   int start_err;             /* what setting up the handles returned */
@@ -86,7 +93,8 @@ struct corio__loop {
   corio__list_t closers;     /* corio__loop_closer_t, loop thread only */
 };
 
-/* The loop of the calling thread, if it is a loop thread. Not inlined: a
+/* The loop of the calling thread, if it is a loop thread (the reactor's
+ * own, or an application's in attached mode; not a worker's driven loop). Not inlined: a
  * task that moved threads must not reuse another thread's answer
  * (docs/DESIGN.md 3a, thread-locals across a switch). */
 corio__loop_t *corio__loop_current(void);
@@ -104,8 +112,8 @@ int corio__loop_start(uv_loop_t *app_loop, const corio__loop_hooks_t *hooks,
  * application's next uv_run. */
 int corio__loop_stop(corio__loop_t *lp);
 
-/* Run req->run(req) on the loop thread: now if this is the loop thread,
- * else through the inbox. Any thread. */
+/* Run req->run(req) on the loop thread: now if this is the loop thread
+ * (or the thread driving it), else through the inbox. Any thread. */
 void corio__loop_post(corio__loop_t *lp, corio__req_t *req);
 
 /* hooks.run has work: call it soon, and do not block in poll meanwhile.
@@ -118,5 +126,35 @@ void corio__loop_alive_changed(corio__loop_t *lp);
 /* Loop thread. */
 void corio__loop_closer_add(corio__loop_t *lp, corio__loop_closer_t *closer);
 void corio__loop_closer_remove(corio__loop_closer_t *closer);
+
+/* --- driven loops --------------------------------------------------------
+ * A loop with no thread of its own: a worker runs it between tasks
+ * (docs/DESIGN.md 8, "A loop per worker"). Its hooks: run and flush are
+ * not used, alive is not asked (the loop is the driver's own), kick wakes
+ * the driver. Requests posted from other threads wait in the inbox until
+ * the driver calls corio__loop_drive (or corio__loop_drain). */
+
+/* A new driven loop, made on any thread; the driver calls
+ * corio__loop_bind before driving it. Returns 0 or a libuv error. */
+int corio__loop_open_driven(const corio__loop_hooks_t *hooks, corio__loop_t **out);
+/* The calling thread drives lp from now on (lp NULL: none). */
+void corio__loop_bind(corio__loop_t *lp);
+/* Driver: run the requests posted so far. Returns how many ran. */
+int corio__loop_drain(corio__loop_t *lp);
+/* Driver: one loop iteration, after draining the inbox. block 0: poll
+ * without waiting; else wait for I/O, a request, or timeout_ns (0: no
+ * limit; rounded up to libuv's milliseconds, never early). */
+void corio__loop_drive(corio__loop_t *lp, int block, uint64_t timeout_ns);
+/* Wake the driver sleeping in corio__loop_drive. Any thread. */
+void corio__loop_wake(corio__loop_t *lp);
+/* Does any socket live on lp (a closer is listed)? Driver. */
+static inline int corio__loop_has_sockets(corio__loop_t *lp) {
+  return !corio__list_empty(&lp->closers);
+}
+/* Close a driven loop once nobody will post to it again: what is posted
+ * runs, sockets are closed by force, handles close, the loop is freed.
+ * On any one thread (the driver has stopped). Returns uv_loop_close's
+ * result. */
+int corio__loop_close_driven(corio__loop_t *lp);
 
 #endif

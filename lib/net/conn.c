@@ -512,7 +512,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
   job.nbufs = nbufs - first;
   {
     intptr_t status = 0;
-    err = corio_await_dl(corio__loop_owner(c->lp), write_start, &job, &status, deadline);
+    err = corio__await_loop_dl(c->lp, write_start, &job, &status, deadline);
     if (err == 0)
       err = (int)status;
   }

@@ -1,8 +1,10 @@
 /* Listeners: accept into a waiting task, or (corio_tcp_serve) spawn a
  * task per connection from the loop thread as it accepts. Everything but
  * the record's creation and the final free happens on the loop thread. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "core/list.h"
@@ -30,6 +32,7 @@ struct corio_tcp_listener_s {
   accept_job_t *serve;         /* corio_tcp_serve's job, or NULL */
   corio_await_t *close_aw;
   unsigned long accept_errors; /* EMFILE and friends, after libuv's trick */
+  unsigned next_worker;        /* serve: whose loop gets the next one */
 };
 
 
@@ -72,10 +75,125 @@ static void *serve_task(void *arg) {
 }
 
 
-static void serve_one(corio_tcp_listener_t *ln) {
-  corio_tcp_t *c = take(ln);
+/* --- serving on the workers' loops (docs/DESIGN.md 8) ---------------------
+ * With workers, a served connection lives on one worker's loop, and its
+ * task is bound to that worker: its reads, its handler and its writes
+ * all happen on one thread, with no hop through the reactor, as in
+ * loop-only mode, and each worker polls its own sockets. The reactor
+ * only accepts: it takes the descriptor out of a scratch handle (dup,
+ * then close the scratch) and posts it to the next worker round-robin. */
 
-  if (c == NULL)
+typedef struct handoff {
+  corio__req_t req;            /* runs on the worker */
+  corio__loop_t *lp;           /* the worker's loop */
+  int fd;
+  corio_tcp_handler_fn handler;
+  void *arg;
+  _Atomic(int) *pending;
+} handoff_t;
+
+
+static void *serve_task(void *arg);
+
+
+static void handoff_failed(handoff_t *h) {
+  if (h->pending != NULL)
+    atomic_fetch_sub(h->pending, 1);
+  free(h);
+}
+
+
+static void handoff_run(corio__req_t *req) {
+  handoff_t *h = corio__container_of(req, handoff_t, req);
+  corio_rt_t *rt = corio__loop_owner(h->lp);
+  corio_tcp_t *c = NULL;
+
+  /* acquire: pairs with corio_rt_free's release store */
+  if (!atomic_load_explicit(&rt->stopping, memory_order_acquire))
+    c = corio__tcp_new(h->lp);
+  if (c == NULL) {
+    close(h->fd);
+    handoff_failed(h);
+    return;
+  }
+  uv_tcp_init(h->lp->loop, &c->own);
+  corio__tcp_listed(c);
+  if (uv_tcp_open(&c->own, h->fd) != 0) {
+    close(h->fd); /* not the handle's: it did not take it */
+    corio__tcp_discard(c);
+    handoff_failed(h);
+    return;
+  }
+  corio__tcp_opened(c);
+  c->handler = h->handler;
+  c->handler_arg = h->arg;
+  c->users = 1; /* the serve task, until its handler returned */
+  if (corio__spawn_bound(rt, serve_task, c) != 0) {
+    c->users = 0;
+    corio__tcp_discard(c);
+    handoff_failed(h);
+    return;
+  }
+  free(h);
+}
+
+
+static void scratch_closed(uv_handle_t *h) {
+  free(h);
+}
+
+
+/* Accept into a scratch handle and post a duplicate of its descriptor to
+ * a worker. Returns 0, or nonzero when out of memory or descriptors (the
+ * connection is then dropped; libuv keeps watching the listener). */
+static int hand_off(corio_tcp_listener_t *ln, unsigned nworkers) {
+  uv_tcp_t *scratch = malloc(sizeof *scratch);
+  handoff_t *h = malloc(sizeof *h);
+  uv_os_fd_t fd = -1;
+  int err = UV_ENOMEM;
+
+  if (scratch == NULL || h == NULL) {
+    free(scratch);
+    free(h);
+    ln->pending = 1; /* libuv holds it until the next try */
+    return err;
+  }
+  uv_tcp_init(ln->lp->loop, scratch);
+  ln->pending = 0;
+  err = uv_accept((uv_stream_t *)&ln->h, (uv_stream_t *)scratch);
+  if (err == 0)
+    err = uv_fileno((uv_handle_t *)scratch, &fd);
+  if (err == 0 && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+    err = UV_EMFILE;
+  uv_close((uv_handle_t *)scratch, scratch_closed);
+  if (err != 0) {
+    ln->accept_errors++;
+    free(h);
+    return err;
+  }
+  h->req.run = handoff_run;
+  h->lp = corio__rt_worker_loop(corio__loop_owner(ln->lp),
+                                ln->next_worker++ % nworkers);
+  h->fd = fd;
+  h->handler = ln->serve->handler;
+  h->arg = ln->serve->arg;
+  h->pending = ln->serve->pending;
+  if (h->pending != NULL)
+    atomic_fetch_add(h->pending, 1);
+  corio__loop_post(h->lp, &h->req);
+  return 0;
+}
+
+
+static void serve_one(corio_tcp_listener_t *ln) {
+  unsigned nworkers = corio_rt_workers(corio__loop_owner(ln->lp));
+  corio_tcp_t *c;
+
+  if (nworkers > 0) {
+    hand_off(ln, nworkers);
+    return;
+  }
+  if ((c = take(ln)) == NULL)
     return;
   c->handler = ln->serve->handler;
   c->handler_arg = ln->serve->arg;

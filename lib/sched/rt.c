@@ -38,6 +38,11 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
 
   for (i = 0; i < started; i++)
     pthread_join(rt->workers[i].thread, NULL);
+  /* The workers' loops, now that no thread posts to them any more: what
+   * was posted runs (on this thread), their sockets close. Before the
+   * tasks go: a request may point into a task's stack. */
+  for (i = 0; i < rt->nworkers; i++)
+    corio__loop_close_driven(rt->workers[i].lp);
   /* Tasks never to run again: their stacks go without unwinding. */
   for (i = 0; rt->tallies != NULL && i < rt->ntallies; i++) {
     corio__tally_t *home = rt->tallies[i];
@@ -80,8 +85,10 @@ static void rt_stop(corio_rt_t *rt) {
   }
   pthread_mutex_unlock(&rt->idle_mu);
   for (i = 0; i < rt->nworkers; i++) {
-    atomic_store_explicit(&rt->workers[i].wake, 1, memory_order_release);
+    atomic_store_explicit(&rt->workers[i].wake, CORIO__WOKEN_SEARCH,
+                          memory_order_release);
     corio__futex_wake(&rt->workers[i].wake, 1);
+    corio__loop_wake(rt->workers[i].lp); /* if it sleeps in its loop */
   }
 }
 
@@ -136,6 +143,14 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
     w->watch = calloc(o.workers, sizeof *w->watch);
     err = w->watch == NULL ? UV_ENOMEM
                            : corio__deque_init(&w->dq, DEQUE_LOG2_INITIAL);
+    if (err == 0) {
+      corio__loop_hooks_t hooks = {0};
+      hooks.ctx = rt;
+      hooks.kick = corio__worker_kick;
+      hooks.kick_ctx = w;
+      if ((err = corio__loop_open_driven(&hooks, &w->lp)) != 0)
+        corio__deque_destroy(&w->dq);
+    }
     if (err == 0)
       rt->nworkers = i + 1;
     else
@@ -165,6 +180,11 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
   }
   *out = rt;
   return 0;
+}
+
+
+corio__loop_t *corio__rt_worker_loop(corio_rt_t *rt, unsigned i) {
+  return i < rt->nworkers ? rt->workers[i].lp : NULL;
 }
 
 

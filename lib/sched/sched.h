@@ -65,7 +65,22 @@ typedef struct corio__worker {
   corio__tally_t tally;          /* tasks spawned and finished here */
   corio__lifo_watch_t *watch;    /* per victim, indexed by its index */
   corio__timer_heap_t timers;    /* deadlines of tasks parked here (3b) */
+
+  /* This worker's own libuv loop (a driven loop, lib/loop): sockets whose
+   * tasks are bound here. It polls it between tasks; it sleeps in it
+   * instead of on the futex while a socket lives there. */
+  corio__loop_t *lp;
+  corio_task_t *bound_head;      /* bound tasks ready to run, FIFO; owner */
+  corio_task_t *bound_tail;
+  int sleep_in_loop;             /* parked in lp's poll; under rt->idle_mu */
+  /* 1 from announcing idle until awake again: a kick (a request posted to
+   * lp from elsewhere) looks at it to see whether to wake us. */
+  _Atomic(int) asleep;
 } corio__worker_t;
+
+/* Values of corio__worker_t.wake once woken. */
+#define CORIO__WOKEN_SEARCH 1u    /* to look for work anywhere */
+#define CORIO__WOKEN_BOUND 2u     /* for work of its own (bound tasks) */
 
 struct corio_rt_s {
   unsigned nworkers;             /* 0 in loop-only mode */
@@ -117,6 +132,18 @@ void corio__schedule(corio_rt_t *rt, corio_task_t *t);
 /* The idle protocol's "work has appeared": wakes one parked worker when
  * none is searching. Call after the work is visible. */
 void corio__notify(corio_rt_t *rt);
+
+/* The hook of a worker's loop (corio__loop_hooks_t.kick): w has a request
+ * in its inbox; wake it if it sleeps. Any thread. */
+void corio__worker_kick(void *w);
+
+/* Spawn a detached task bound to the calling worker of rt (it runs there
+ * only). From a worker's thread, e.g. its loop's callbacks. Returns 0, or
+ * UV_EINVAL on any other thread, or a libuv error. */
+int corio__spawn_bound(corio_rt_t *rt, corio_task_fn fn, void *arg);
+
+/* Worker i's loop, to bind a socket's task there, or NULL (loop-only). */
+corio__loop_t *corio__rt_worker_loop(corio_rt_t *rt, unsigned i);
 
 /* Release a finished (or abandoned) task's record and stack; on another
  * thread than its home tally's owner, only hand it over (tally.h). */

@@ -110,7 +110,7 @@ static void *task_entry(void *arg) {
 
 
 static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
-                 corio_task_t **task, int pinned) {
+                 corio_task_t **task, int pinned, corio__worker_t *bound) {
   corio__tally_t *home;
   corio_coro_t *co;
   corio_task_t *t;
@@ -133,6 +133,7 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->next = NULL;
   t->why = 0;
   t->pinned = pinned || rt->loop_only;
+  t->bound = bound;
   atomic_init(&t->join_lock, 0);
   atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
   t->joiner = NULL;
@@ -159,13 +160,22 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
 
 int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                 corio_task_t **task) {
-  return spawn(rt, fn, arg, task, 0);
+  return spawn(rt, fn, arg, task, 0, NULL);
+}
+
+
+int corio__spawn_bound(corio_rt_t *rt, corio_task_fn fn, void *arg) {
+  corio__worker_t *w = corio__worker_current();
+
+  if (w == NULL || w->rt != rt)
+    return UV_EINVAL;
+  return spawn(rt, fn, arg, NULL, 0, w);
 }
 
 
 int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
                         corio_task_t **task) {
-  return spawn(rt, fn, arg, task, 1);
+  return spawn(rt, fn, arg, task, 1, NULL);
 }
 
 

@@ -35,6 +35,7 @@ enum corio__task_flags {
 enum corio__task_why { CORIO__WHY_PARK = 1, CORIO__WHY_YIELD = 2 };
 
 struct corio__waiter;
+struct corio__worker;
 
 struct corio_task_s {
   corio_coro_t *co;
@@ -47,7 +48,10 @@ struct corio_task_s {
   void *park_arg;
   int why;                     /* enum corio__task_why: why it switched away */
   int pinned;                  /* runs on the loop thread only */
-  corio__req_t loop_req;       /* posts a pinned task to the loop */
+  /* Runs on this worker only, never stolen: a connection's task, beside
+   * its socket on the worker's own loop (docs/DESIGN.md 8). */
+  struct corio__worker *bound;
+  corio__req_t loop_req;       /* posts a pinned or bound task to its loop */
   struct corio__tally *home;    /* the tally that lists it (tally.h) */
   corio__list_t reg;           /* on home's list until freed */
 

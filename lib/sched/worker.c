@@ -99,9 +99,21 @@ static void push_local(corio__worker_t *w, corio_task_t *t) {
 }
 
 
+/* w was taken off the idle list: wake it where it sleeps. */
+static void wake_worker(corio__worker_t *w, uint32_t why, int in_loop) {
+  /* release: the woken worker's acquire load of wake sees our state */
+  atomic_store_explicit(&w->wake, why, memory_order_release);
+  if (in_loop)
+    corio__loop_wake(w->lp);
+  else
+    corio__futex_wake(&w->wake, 1);
+}
+
+
 void corio__notify(corio_rt_t *rt) {
   corio__worker_t *w;
   uint32_t s;
+  int in_loop = 0;
 
   /* Our push, then a seq_cst fence, then the load: against a parker's
    * seq_cst RMW on idle_state followed by its re-check of the queues, one
@@ -125,15 +137,48 @@ void corio__notify(corio_rt_t *rt) {
     w = rt->idle_head;
     rt->idle_head = w->idle_next;
     w->in_idle = 0;
+    in_loop = w->sleep_in_loop;
     /* It wakes as a searcher: counted now so nobody wakes another. */
     idle_rmw(rt, CORIO__SEARCH_ONE - CORIO__IDLE_ONE);
   }
   pthread_mutex_unlock(&rt->idle_mu);
-  if (w != NULL) {
-    /* release: the woken worker's acquire load of wake sees our state */
-    atomic_store_explicit(&w->wake, 1, memory_order_release);
-    corio__futex_wake(&w->wake, 1);
+  if (w != NULL)
+    wake_worker(w, CORIO__WOKEN_SEARCH, in_loop);
+}
+
+
+/* A request for w sits in its loop's inbox (corio__loop_post pushed it,
+ * a seq_cst RMW, before calling this). w is awake and will see it (it
+ * drains the inbox between tasks), or it announced itself idle: its
+ * seq_cst store of `asleep` comes before its re-check of the inbox, so
+ * if we read 0 here, that re-check sees our request. A worker woken so
+ * is not a searcher: the work is its own, nobody else could take it. */
+void corio__worker_kick(void *arg) {
+  corio__worker_t *w = arg;
+  corio_rt_t *rt = w->rt;
+  int woken = 0, in_loop = 0;
+
+#if CORIO__TSAN
+  if (atomic_fetch_add(&w->asleep, 0) == 0)
+    return;
+#else
+  if (atomic_load(&w->asleep) == 0)
+    return;
+#endif
+  pthread_mutex_lock(&rt->idle_mu);
+  if (w->in_idle) {
+    corio__worker_t **link = &rt->idle_head;
+    while (*link != w)
+      link = &(*link)->idle_next;
+    *link = w->idle_next;
+    w->in_idle = 0;
+    in_loop = w->sleep_in_loop;
+    idle_rmw(rt, (uint32_t)-CORIO__IDLE_ONE);
+    woken = 1;
   }
+  pthread_mutex_unlock(&rt->idle_mu);
+  if (woken)
+    wake_worker(w, CORIO__WOKEN_BOUND, in_loop);
 }
 
 
@@ -154,6 +199,48 @@ static int place_off_worker(corio_rt_t *rt, corio_task_t *t, int spawned) {
 }
 
 
+/* A bound task to its worker's FIFO. Owner only. */
+static void bound_push(corio__worker_t *w, corio_task_t *t) {
+  t->next = NULL;
+  if (w->bound_tail != NULL)
+    w->bound_tail->next = t;
+  else
+    w->bound_head = t;
+  w->bound_tail = t;
+}
+
+
+static corio_task_t *bound_pop(corio__worker_t *w) {
+  corio_task_t *t = w->bound_head;
+
+  if (t != NULL && (w->bound_head = t->next) == NULL)
+    w->bound_tail = NULL;
+  return t;
+}
+
+
+static void bound_req_run(corio__req_t *req) {
+  corio_task_t *t = corio__container_of(req, corio_task_t, loop_req);
+
+  bound_push(t->bound, t);
+}
+
+
+/* A bound task became runnable: on its worker, into the FIFO (the worker
+ * is awake: it is running this, or its loop's callbacks); elsewhere,
+ * through its loop's inbox, whose kick wakes the worker. */
+static void ready_bound(corio_task_t *t) {
+  corio__worker_t *w = t->bound;
+
+  if (corio__worker_current() == w) {
+    bound_push(w, t);
+    return;
+  }
+  t->loop_req.run = bound_req_run;
+  corio__loop_post(w->lp, &t->loop_req);
+}
+
+
 /* Work appeared on a worker's own queues: with one worker there is no
  * one else to wake (and the fence in corio__notify is not free). */
 static void notify_from_worker(corio_rt_t *rt) {
@@ -165,6 +252,10 @@ static void notify_from_worker(corio_rt_t *rt) {
 void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
   corio__worker_t *w;
 
+  if (t->bound != NULL) {
+    ready_bound(t);
+    return;
+  }
   if (t->pinned || corio__loop_current() != NULL) {
     if (place_off_worker(rt, t, 1) == 0)
       return;
@@ -185,6 +276,10 @@ void corio__ready(corio_task_t *t) {
   corio__worker_t *w;
   corio_task_t *prev;
 
+  if (t->bound != NULL) {
+    ready_bound(t);
+    return;
+  }
   if (t->pinned || corio__loop_current() != NULL) {
     if (place_off_worker(rt, t, 0) == 0)
       return;
@@ -286,12 +381,17 @@ static corio_task_t *find_local(corio__worker_t *w) {
   corio_task_t *t;
 
   run_timers(w);
+  corio__loop_drain(w->lp); /* requests posted from elsewhere */
 
   /* relaxed: a counter only this worker writes, read by thieves as a hint */
   unsigned tick = atomic_load_explicit(&w->tick, memory_order_relaxed) + 1;
 
   atomic_store_explicit(&w->tick, tick, memory_order_relaxed);
   if (tick % FAIRNESS_TICKS == 0) {
+    /* Sockets are not starved by a busy queue either (Go polls the
+     * network from its scheduler so). */
+    if (corio__loop_has_sockets(w->lp))
+      corio__loop_drive(w->lp, 0, 0);
     t = corio__inject_pop(&rt->inject);
     if (t != NULL)
       return t;
@@ -309,10 +409,22 @@ static corio_task_t *find_local(corio__worker_t *w) {
     }
   }
   w->lifo_streak = 0;
+  if ((t = bound_pop(w)) != NULL)
+    return t;
   t = corio__deque_pop(&w->dq);
   if (t != NULL)
     return t;
   return inject_take(w);
+}
+
+
+/* Nothing queued here: see whether this worker's sockets have something
+ * (one poll that does not wait), then look again. */
+static corio_task_t *find_local_io(corio__worker_t *w) {
+  if (!corio__loop_has_sockets(w->lp))
+    return NULL;
+  corio__loop_drive(w->lp, 0, 0);
+  return find_local(w);
 }
 
 
@@ -436,6 +548,16 @@ found:
 }
 
 
+/* Work of this worker's own that a parked worker must not sleep on: bound
+ * tasks, requests in its inbox (seq_cst: the kick's handshake, see
+ * corio__worker_kick), tasks its loop's callbacks readied. */
+static int own_work(corio__worker_t *w) {
+  return w->bound_head != NULL || atomic_load(&w->lp->inbox.head) != NULL ||
+         atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
+         corio__deque_size_approx(&w->dq) > 0;
+}
+
+
 /* Work that this worker could take: the injection queue, another's deque,
  * another's LIFO slot only once stale (a fresh one is its owner's, who is
  * running and will run it: no wake-up is owed for it, see corio__ready). */
@@ -444,7 +566,7 @@ static int work_visible(corio__worker_t *w) {
   uint64_t now = 0;
   unsigned i;
 
-  if (corio__inject_len(&rt->inject) != 0)
+  if (corio__inject_len(&rt->inject) != 0 || own_work(w))
     return 1;
   if (corio__timer_heap_next(&w->timers) != 0 &&
       corio__timer_heap_next(&w->timers) <= (now = uv_hrtime()))
@@ -473,9 +595,9 @@ static int stopping(corio_rt_t *rt) {
 
 
 /* Take a worker that announced itself idle off the idle list, counted
- * as searching again. Returns 0 if a notifier took it off first (then
- * its wake is on the way). */
-static int unpark(corio__worker_t *w) {
+ * as searching again (or, for work of its own, not). Returns 0 if a
+ * notifier took it off first (then its wake is on the way). */
+static int unpark_as(corio__worker_t *w, int searching) {
   corio_rt_t *rt = w->rt;
 
   pthread_mutex_lock(&rt->idle_mu);
@@ -488,10 +610,16 @@ static int unpark(corio__worker_t *w) {
     link = &(*link)->idle_next;
   *link = w->idle_next;
   w->in_idle = 0;
-  idle_rmw(rt, CORIO__SEARCH_ONE - CORIO__IDLE_ONE);
+  idle_rmw(rt, (searching ? CORIO__SEARCH_ONE : 0) - CORIO__IDLE_ONE);
   pthread_mutex_unlock(&rt->idle_mu);
-  w->searching = 1;
+  w->searching = searching;
+  atomic_store_explicit(&w->asleep, 0, memory_order_relaxed);
   return 1;
+}
+
+
+static int unpark(corio__worker_t *w) {
+  return unpark_as(w, 1);
 }
 
 
@@ -528,17 +656,58 @@ static uint64_t park_timeout(corio__worker_t *w) {
 }
 
 
+/* Sleep in this worker's loop, which has sockets: I/O, a kick or a
+ * notifier's wake (its async), or the timeout end the poll. The loop's
+ * callbacks ready bound tasks here, on this thread: work of our own, for
+ * which we get up without waking anyone (not as a searcher). Returns the
+ * wake reason, or 0 if we took ourselves off the idle list. */
+static uint32_t sleep_in_loop(corio__worker_t *w) {
+  uint32_t why;
+
+  for (;;) {
+    corio__loop_drive(w->lp, 1, park_timeout(w));
+    if ((why = atomic_load_explicit(&w->wake, memory_order_acquire)) != 0)
+      return why;
+    if (own_work(w) && unpark_as(w, 0))
+      return 0;
+    if ((work_visible(w) || stopping(w->rt)) && unpark(w))
+      return 0;
+    /* Nothing, or a notifier took us off the list: its wake is coming. */
+  }
+}
+
+
+static uint32_t sleep_on_futex(corio__worker_t *w) {
+  uint64_t sleep_ns;
+  uint32_t why;
+
+  /* Sleep until woken, or until a deadline or a slot to watch calls us
+   * back to work (park_timeout). */
+  if ((sleep_ns = park_timeout(w)) != 0) {
+    corio__futex_wait_ns(&w->wake, 0, sleep_ns);
+    if (atomic_load_explicit(&w->wake, memory_order_acquire) == 0 && unpark(w))
+      return 0;
+    /* Woken, or a notifier took us off the list: its wake is coming. */
+  }
+  while ((why = atomic_load_explicit(&w->wake, memory_order_acquire)) == 0)
+    corio__futex_wait(&w->wake, 0);
+  return why;
+}
+
+
 /* Announce idle, re-check, sleep until woken. On return the worker is
- * counted as searching (woken, or it found work in the re-check). */
+ * awake, counted as searching unless it got up for work of its own. */
 static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
-  uint32_t delta = CORIO__IDLE_ONE;
-  uint64_t spin_end = uv_hrtime() + SPIN_NS, sleep_ns;
-  int i;
+  uint32_t delta = CORIO__IDLE_ONE, why;
+  uint64_t spin_end = uv_hrtime() + SPIN_NS;
+  int in_loop = corio__loop_has_sockets(w->lp), i;
 
-  /* Spin first (see SPIN_NS); only worth it if we may search. */
-  while (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
-                             &rt->idle_state, memory_order_relaxed)) < rt->nworkers) {
+  /* Spin first (see SPIN_NS); only worth it if we may search. A worker
+   * with sockets does not: it sleeps in their poll, where I/O wakes it. */
+  while (!in_loop &&
+         (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
+                                  &rt->idle_state, memory_order_relaxed)) < rt->nworkers)) {
     if (stopping(rt) || work_visible(w))
       return;
     for (i = 0; i < SPIN_PAUSES; i++)
@@ -555,28 +724,27 @@ static void park_worker(corio__worker_t *w) {
   w->idle_next = rt->idle_head;
   rt->idle_head = w;
   w->in_idle = 1;
+  w->sleep_in_loop = in_loop;
   if (w->searching)
     delta -= CORIO__SEARCH_ONE;
   w->searching = 0;
   idle_rmw(rt, delta);
+  /* seq_cst, before the re-check below: see corio__worker_kick */
+  atomic_store(&w->asleep, 1);
   pthread_mutex_unlock(&rt->idle_mu);
 
   /* The re-check that makes the protocol free of lost wake-ups. */
+  if (own_work(w) && unpark_as(w, 0))
+    return;
   if ((work_visible(w) || stopping(rt)) && unpark(w))
     return;
   corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
-  /* Sleep until woken, or until a deadline or a slot to watch calls us
-   * back to work (park_timeout). */
-  if ((sleep_ns = park_timeout(w)) != 0) {
-    corio__futex_wait_ns(&w->wake, 0, sleep_ns);
-    if (atomic_load_explicit(&w->wake, memory_order_acquire) == 0 && unpark(w))
-      return;
-    /* Woken, or a notifier took us off the list: its wake is coming. */
-  }
-  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
-    corio__futex_wait(&w->wake, 0);
-  w->searching = 1;
+  why = in_loop ? sleep_in_loop(w) : sleep_on_futex(w);
+  if (why == 0)
+    return; /* unpark_as counted us */
+  atomic_store_explicit(&w->asleep, 0, memory_order_relaxed);
+  w->searching = why == CORIO__WOKEN_SEARCH;
 }
 
 
@@ -609,6 +777,10 @@ static void run(corio__worker_t *w, corio_task_t *t) {
   /* corio_yield: to the back of the shared queue, like Go's Gosched, and
    * wake someone: this worker may be busy for a while. */
   if (corio__task_run(t, &w->current)) {
+    if (t->bound != NULL) {
+      bound_push(w, t); /* its own queue's back: nobody else may run it */
+      return;
+    }
     corio__inject_push(&w->rt->inject, t);
     corio__notify(w->rt);
   }
@@ -624,10 +796,13 @@ void *corio__worker_main(void *arg) {
   snprintf(name, sizeof name, "corio-w%u", w->index);
   corio__thread_name(name);
   tls_worker = w;
+  corio__loop_bind(w->lp);
   corio__overflow_thread_init();
   corio__block_sigpipe();
   while (!stopping(rt)) {
     t = find_local(w);
+    if (t == NULL)
+      t = find_local_io(w);
     if (t == NULL)
       t = search(w);
     if (t != NULL) {
@@ -642,6 +817,7 @@ void *corio__worker_main(void *arg) {
     idle_rmw(rt, (uint32_t)-CORIO__SEARCH_ONE);
   }
   tls_worker = NULL;
+  corio__loop_bind(NULL); /* corio_rt_free closes it, after the reactor */
   corio_stack_cache_drain();
   return NULL;
 }
