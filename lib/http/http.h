@@ -90,7 +90,7 @@ struct corio__hconn {
   corio_http_res_t res;
   corio__list_t link;            /* on srv->conns, under srv->lock */
   corio_task_t *task;
-  int idle;                      /* waiting for a request (under srv lock) */
+  _Atomic(int) idle;             /* waiting for a request (see set_idle) */
 };
 
 static inline corio__hconn_t *corio__hconn_of_req(corio_http_req_t *req) {

@@ -132,17 +132,18 @@ static void refuse(corio_tcp_t *tcp) {
 
 /* Mark the connection idle (waiting for a request) or not; returns
  * nonzero if the server is draining, which an idle connection must not
- * wait through. Under the lock, so that drain's cancel of the idle ones
- * and this check cannot both miss. */
+ * wait through. No lock (a server-wide lock here, twice per request, was
+ * a cache line every worker fought over): our seq_cst store of idle, then
+ * load of draining, against drain's store of draining, then load of each
+ * idle flag. One of the two sees the other, so drain's cancel of the idle
+ * ones and this check cannot both miss. */
 static int set_idle(corio__hconn_t *hc, int idle) {
-  corio_http_server_t *srv = hc->srv;
-  int draining;
-
-  corio__spin_lock(&srv->lock);
-  hc->idle = idle;
-  draining = corio__http_draining(srv);
-  corio__spin_unlock(&srv->lock);
-  return draining;
+  if (!idle) {
+    atomic_store_explicit(&hc->idle, 0, memory_order_relaxed);
+    return 0;
+  }
+  atomic_store(&hc->idle, 1);
+  return atomic_load(&hc->srv->draining);
 }
 
 
@@ -274,7 +275,7 @@ static void cancel_conns(corio_http_server_t *srv, int idle_only) {
   corio__list_foreach_safe(n, tmp, &srv->conns) {
     corio__hconn_t *hc = corio__container_of(n, corio__hconn_t, link);
 
-    if (!idle_only || hc->idle)
+    if (!idle_only || atomic_load(&hc->idle)) /* seq_cst: see set_idle */
       corio_cancel(hc->task);
   }
 }
@@ -329,8 +330,8 @@ static int drain(corio_http_server_t *srv, corio__hthread_waiter_t *tw,
   int err;
 
   corio__spin_lock(&srv->lock);
-  /* Relaxed: the lock orders it for set_idle and serve_conn. */
-  atomic_store_explicit(&srv->draining, 1, memory_order_relaxed);
+  /* seq_cst: set_idle's handshake; the lock orders it for serve_conn */
+  atomic_store(&srv->draining, 1);
   cancel_conns(srv, 1);
   srv->ln_done = 1;
   open_gate_if_due(srv);

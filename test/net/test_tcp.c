@@ -542,9 +542,12 @@ static void *slow_reader_test(void *arg) {
   server_t s;
   size_t sent = 0;
 
+  /* Before the server starts: its handler reads rss_max, and the only
+   * order between our writes and its reads after that is the socket, which
+   * TSan does not see. */
+  st->rss_start = st->rss_max = rss_kib();
   server_start(&s, slow_reader, st);
   cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
-  st->rss_start = st->rss_max = rss_kib();
   st->sum_sent = 0xcbf29ce484222325u;
   while (sent < st->total) {
     fill_random(&seed, chunk, sizeof chunk);
@@ -1573,4 +1576,121 @@ static void *cut_waits_for_read(void *arg) {
 Test(tcp, a_cut_during_the_loops_read_parks_until_the_read_is_over) {
   run_in((corio_rt_options_t){.workers = 1}, cut_waits_for_read, NULL);
   run_in(loop_only, cut_waits_for_read, NULL);
+}
+
+/* --- a loop per worker (docs/DESIGN.md 8) ---------------------------------- */
+
+#define STAY_ROUNDS 300
+
+typedef struct stay {
+  corio_rt_t *rt;
+  pthread_t seen[STAY_ROUNDS];
+  int on_loop_thread;           /* the handler ever ran there */
+  int rounds;
+} stay_t;
+
+/* Yields (which send an unbound task to the shared queue, where the other
+ * worker takes it), sleeps and reads: a served connection's task must run
+ * on its worker, beside its socket, each time. */
+static void stay_put(corio_tcp_t *c, void *arg) {
+  stay_t *st = arg;
+  char b;
+
+  for (int i = 0; i < STAY_ROUNDS; i++) {
+    st->seen[i] = pthread_self();
+    st->on_loop_thread |= corio_on_loop_thread(st->rt);
+    if (i % 100 == 50) {
+      if (corio_read(c, &b, 1) != 1)
+        return;
+    } else if (i % 100 == 75) {
+      corio_sleep(1);
+    } else {
+      corio_yield();
+    }
+    st->rounds = i + 1;
+  }
+  corio_write(c, "k", 1);
+}
+
+static void *stay_client(void *arg) {
+  stay_t *st = arg;
+  corio_tcp_t *c;
+  server_t s;
+  char b = 0;
+
+  st->rt = corio_current_rt();
+  server_start(&s, stay_put, st);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
+  cr_assert_eq(corio_write(c, "abc", 3), 3);
+  cr_assert_eq(corio_read_dl(c, &b, 1, corio_now() + 20000), 1);
+  cr_assert_eq(b, 'k');
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, a_served_connections_task_stays_on_one_worker_off_the_loop_thread) {
+  stay_t st = {0};
+
+  run_in(on_workers, stay_client, &st);
+  cr_assert_eq(st.rounds, STAY_ROUNDS);
+  cr_assert_eq(st.on_loop_thread, 0);
+  for (int i = 1; i < STAY_ROUNDS; i++)
+    cr_assert(pthread_equal(st.seen[i], st.seen[0]),
+              "round %d ran on another thread", i);
+}
+
+typedef struct kick {
+  corio_sem_t sem;
+  _Atomic(int) waiting;
+  int got;
+} kick_t;
+
+static void wait_on_sem(corio_tcp_t *c, void *arg) {
+  kick_t *k = arg;
+  char b;
+
+  if (corio_read(c, &b, 1) != 1)
+    return;
+  atomic_store(&k->waiting, 1);
+  if (corio_sem_acquire_dl(&k->sem, corio_now() + 10000) == 0)
+    corio_write(c, "x", 1);
+}
+
+static void *kick_client(void *arg) {
+  kick_t *k = arg;
+  corio_tcp_t *c;
+  server_t s;
+  char b = 0;
+
+  server_start(&s, wait_on_sem, k);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
+  cr_assert_eq(corio_write(c, "?", 1), 1);
+  if (corio_read_dl(c, &b, 1, corio_now() + 10000) == 1)
+    k->got = b;
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+/* The handler's worker has a socket, so it sleeps in its loop's poll; a
+ * plain thread's release readies the handler through the worker's inbox,
+ * whose kick must wake it there (a lost kick: the handler times out). */
+Test(tcp, a_worker_asleep_in_its_loop_is_woken_for_its_task_from_a_plain_thread) {
+  for (int round = 0; round < 20; round++) {
+    kick_t k = {0};
+    corio_rt_t *rt;
+    corio_task_t *t;
+
+    cr_assert_eq(corio_sem_init(&k.sem, 0), 0);
+    cr_assert_eq(corio_rt_new(&on_workers, &rt), 0);
+    cr_assert_eq(corio_spawn(rt, kick_client, &k, &t), 0);
+    while (!atomic_load(&k.waiting))
+      usleep(1000);
+    usleep(round % 2 ? 20000 : 100); /* asleep by now, or perhaps not yet */
+    cr_assert_eq(corio_sem_release(&k.sem, 1), 0);
+    cr_assert_eq(corio_join(t, NULL), 0);
+    cr_assert_eq(corio_rt_free(rt), 0);
+    cr_assert_eq(k.got, 'x', "round %d: the handler was not woken", round);
+  }
 }
