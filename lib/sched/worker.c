@@ -703,6 +703,19 @@ static void park_worker(corio__worker_t *w) {
   uint64_t spin_end = uv_hrtime() + SPIN_NS;
   int in_loop = corio__loop_has_sockets(w->lp), i;
 
+  /* A worker with sockets polls them (without waiting) for up to SPIN_NS
+   * first: under load the next request comes within microseconds, sooner
+   * than a sleep in the poll and a wake-up take. Measured here (2 cores,
+   * wrk -c64 beside the server, 2 workers): 0.71x loop-only's requests/s
+   * without this, 0.93-0.99x with 10 to 60 us. */
+  if (in_loop) {
+    do {
+      corio__loop_drive(w->lp, 0, 0);
+      if (stopping(rt) || work_visible(w))
+        return;
+      sched_yield(); /* fewer cores than threads: let the others run */
+    } while (uv_hrtime() < spin_end);
+  }
   /* Spin first (see SPIN_NS); only worth it if we may search. A worker
    * with sockets does not: it sleeps in their poll, where I/O wakes it. */
   while (!in_loop &&
