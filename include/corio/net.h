@@ -12,15 +12,19 @@
  *   corio_tcp_listen("127.0.0.1", 8080, NULL, &ln);   // in a task
  *   corio_tcp_serve(ln, echo, NULL);   // one task per connection
  *
- * How it runs (docs/DESIGN.md 8): the loop thread owns every socket. Reads are
- * loop-driven and persistent: the loop reads into the connection's buffer
- * (CORIO_TCP_BUFFER bytes, allocated when the first bytes arrive) and
- * wakes the reader; corio_read takes buffered bytes without involving the
- * loop. When the buffer is full the loop stops reading, so a slow reader
- * costs one buffer and then TCP's own flow control. Writes are tried on
- * the calling worker first (a non-blocking send); only what the kernel did
- * not take goes through the loop. A keep-alive request/response therefore
- * costs one loop-to-worker wake-up and no worker-to-loop hop.
+ * How it runs (docs/DESIGN.md 8): a socket belongs to one libuv loop, run by
+ * one thread. With workers, a connection served by corio_tcp_serve lives
+ * on a worker's own loop and its task is bound to that worker (it runs
+ * there only, never stolen): its reads, handler and writes need no other
+ * thread. Other sockets (listeners, accept, connect, adopted handles, and
+ * every socket in loop-only mode) live on the runtime's loop thread.
+ * Reads are loop-driven and persistent: the loop reads into the
+ * connection's buffer (CORIO_TCP_BUFFER bytes, allocated when the first
+ * bytes arrive) and wakes the reader; corio_read takes buffered bytes
+ * without involving the loop. When the buffer is full the loop stops
+ * reading, so a slow reader costs one buffer and then TCP's own flow
+ * control. Writes are tried by the calling task first (a non-blocking
+ * send); only what the kernel did not take goes through the loop.
  *
  * Threads and ownership: a connection belongs to one task at a time, its
  * owner (the handler of corio_tcp_serve, the caller of accept or connect),
@@ -74,8 +78,7 @@ typedef struct corio_tcp_listener_s corio_tcp_listener_t;
 
 /* ------------------------------------------------------------------------
  * Servers. A listener accepts into a task waiting in corio_tcp_accept, or,
- * served by corio_tcp_serve, spawns a task per connection from the loop
- * thread. Connections that come while nobody accepts wait in the kernel's
+ * served by corio_tcp_serve, spawns a task per connection. Connections that come while nobody accepts wait in the kernel's
  * backlog. */
 
 typedef struct corio_tcp_listener_options_s {
@@ -120,8 +123,11 @@ CORIO_API int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
 typedef void (*corio_tcp_handler_fn)(corio_tcp_t *conn, void *arg);
 
 /* Serve ln: every accepted connection gets a new task running
- * handler(conn, arg), spawned by the loop thread as it accepts, with no
- * accept round trip. Waits until the listener is closed and returns 0;
+ * handler(conn, arg), spawned as the loop thread accepts, with no accept
+ * round trip. With workers, the connections are handed to the workers in
+ * turn; each task is bound to its connection's worker, so a handler that
+ * computes for long holds up that worker's other connections (spawn such
+ * work as tasks of its own, which any worker may run). Waits until the listener is closed and returns 0;
  * returns at once with UV_EBUSY if ln is already served or has accept
  * waiters, UV_EINVAL for NULL ln or handler or on a loop thread outside a
  * task. A cancelled task returns UV_ECANCELED and stops serving: the

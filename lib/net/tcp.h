@@ -1,4 +1,7 @@
-/* A TCP connection: the record shared by its tasks and the loop thread.
+/* A TCP connection: the record shared by its tasks and the thread that
+ * drives its loop, lp (the loop thread, or for a served connection with
+ * workers, the worker its task is bound to: docs/DESIGN.md 8). Below, "the
+ * loop" and "loop thread" mean that thread.
  *
  * Read side (docs/DESIGN.md 8): [rpos, wpos) of rbuf are buffered bytes. The
  * loop appends behind wpos (alloc_cb hands out [wpos, end), read_cb moves
