@@ -237,6 +237,17 @@ static void serve_conn(corio_tcp_t *tcp, void *arg) {
 }
 
 
+/* lib/net dropped a connection before its task began (tcp.h). */
+static void conn_dropped(void *arg) {
+  corio_http_server_t *srv = arg;
+
+  corio__spin_lock(&srv->lock);
+  atomic_fetch_sub_explicit(&srv->pending, 1, memory_order_seq_cst);
+  open_gate_if_due(srv);
+  corio__spin_unlock(&srv->lock);
+}
+
+
 int corio_http_server_run(corio_http_server_t *srv) {
   corio_tcp_listener_t *ln;
   int err, shutting;
@@ -254,7 +265,8 @@ int corio_http_server_run(corio_http_server_t *srv) {
    * UV_ECANCELED too when the listener was closed before serving began,
    * which only a shutdown that took ln after we read it can have done:
    * the server is shut down then, and run says so (http.h). */
-  err = corio__tcp_serve_counted(ln, serve_conn, srv, &srv->pending);
+  err = corio__tcp_serve_counted(ln, serve_conn, srv, &srv->pending,
+                                 conn_dropped);
   if (err == UV_ECANCELED) {
     corio__spin_lock(&srv->lock);
     shutting = srv->shutting;

@@ -408,16 +408,42 @@ void corio__loop_wake(corio__loop_t *lp) {
 }
 
 
+void corio__loop_shut_driven(corio__loop_t *lp) {
+  corio__loop_t *prev = tls_driving;
+
+  if (lp == NULL || lp->closing)
+    return;
+  tls_driving = lp;
+  run_reqs(lp);
+  close_handles(lp);
+  tls_driving = prev;
+}
+
+
+int corio__loop_settle(corio__loop_t *lp) {
+  corio__loop_t *prev = tls_driving;
+  int ran;
+
+  if (lp == NULL)
+    return 0;
+  tls_driving = lp;
+  ran = run_reqs(lp);
+  uv_run(lp->loop, UV_RUN_NOWAIT);
+  ran += run_reqs(lp);
+  tls_driving = prev;
+  return ran != 0 || uv_loop_alive(lp->loop) ||
+         atomic_load(&lp->inbox.head) != NULL;
+}
+
+
 int corio__loop_close_driven(corio__loop_t *lp) {
   int err;
 
   if (lp == NULL)
     return 0;
-  tls_driving = lp;
-  run_reqs(lp);
-  close_handles(lp);
-  uv_run(lp->loop, UV_RUN_DEFAULT); /* the close callbacks */
-  tls_driving = NULL;
+  corio__loop_shut_driven(lp);
+  while (corio__loop_settle(lp)) {
+  }
   err = uv_loop_close(lp->loop);
   free(lp);
   return err;

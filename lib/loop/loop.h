@@ -147,14 +147,25 @@ int corio__loop_drain(corio__loop_t *lp);
 void corio__loop_drive(corio__loop_t *lp, int block, uint64_t timeout_ns);
 /* Wake the driver sleeping in corio__loop_drive. Any thread. */
 void corio__loop_wake(corio__loop_t *lp);
-/* Does any socket live on lp (a closer is listed)? Driver. */
-static inline int corio__loop_has_sockets(corio__loop_t *lp) {
-  return !corio__list_empty(&lp->closers);
+/* Has lp anything to poll or finish: a socket that reads, a write or
+ * other request in flight, a handle being closed (libuv's "alive"; the
+ * loop's own handles do not count)? Driver. A socket's close finishes
+ * in a later iteration, as do the callbacks of the writes it cancels: a
+ * loop whose last socket is closing still needs driving. */
+static inline int corio__loop_has_io(corio__loop_t *lp) {
+  return uv_loop_alive(lp->loop);
 }
-/* Close a driven loop once nobody will post to it again: what is posted
- * runs, sockets are closed by force, handles close, the loop is freed.
- * On any one thread (the driver has stopped). Returns uv_loop_close's
- * result. */
+/* Closing driven loops once their drivers have stopped, on any one
+ * thread. Loops may post to each other meanwhile (a write cancelled on
+ * one readies a task bound to another), so a set of them closes in
+ * phases: shut each (run what is posted, close its sockets and handles),
+ * then settle them all, round after round, until none has anything left,
+ * then close each. corio__loop_shut_driven: idempotent.
+ * corio__loop_settle: one round (requests, one non-blocking iteration);
+ * returns nonzero while lp is not quiet yet. corio__loop_close_driven:
+ * shuts, settles, closes and frees lp (uv_loop_close's result). */
+void corio__loop_shut_driven(corio__loop_t *lp);
+int corio__loop_settle(corio__loop_t *lp);
 int corio__loop_close_driven(corio__loop_t *lp);
 
 #endif

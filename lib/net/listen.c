@@ -19,6 +19,7 @@ typedef struct accept_job {
   corio_tcp_handler_fn handler;
   void *arg;
   _Atomic(int) *pending;       /* serve: handler tasks not yet begun */
+  void (*dropped)(void *arg);  /* serve: one of them will not begin */
 } accept_job_t;
 
 struct corio_tcp_listener_s {
@@ -90,15 +91,26 @@ typedef struct handoff {
   corio_tcp_handler_fn handler;
   void *arg;
   _Atomic(int) *pending;
+  void (*dropped)(void *arg);
 } handoff_t;
 
 
 static void *serve_task(void *arg);
 
 
+/* A counted connection will not get its handler (tcp.h). */
+static void uncount(_Atomic(int) *pending, void (*dropped)(void *), void *arg) {
+  if (pending == NULL)
+    return;
+  if (dropped != NULL)
+    dropped(arg);
+  else
+    atomic_fetch_sub(pending, 1);
+}
+
+
 static void handoff_failed(handoff_t *h) {
-  if (h->pending != NULL)
-    atomic_fetch_sub(h->pending, 1);
+  uncount(h->pending, h->dropped, h->arg);
   free(h);
 }
 
@@ -178,6 +190,7 @@ static int hand_off(corio_tcp_listener_t *ln, unsigned nworkers) {
   h->handler = ln->serve->handler;
   h->arg = ln->serve->arg;
   h->pending = ln->serve->pending;
+  h->dropped = ln->serve->dropped;
   if (h->pending != NULL)
     atomic_fetch_add(h->pending, 1);
   corio__loop_post(h->lp, &h->req);
@@ -201,8 +214,7 @@ static void serve_one(corio_tcp_listener_t *ln) {
   if (ln->serve->pending != NULL)
     atomic_fetch_add(ln->serve->pending, 1);
   if (corio_spawn(corio__loop_owner(ln->lp), serve_task, c, NULL) != 0) {
-    if (ln->serve->pending != NULL)
-      atomic_fetch_sub(ln->serve->pending, 1);
+    uncount(ln->serve->pending, ln->serve->dropped, ln->serve->arg);
     c->users = 0;
     corio__tcp_discard(c);
   }
@@ -453,7 +465,7 @@ static int serve_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
 int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
                              corio_tcp_handler_fn handler, void *arg,
-                             _Atomic(int) *pending) {
+                             _Atomic(int) *pending, void (*dropped)(void *arg)) {
   accept_job_t job;
   intptr_t status = 0;
   int err;
@@ -465,6 +477,7 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
   job.handler = handler;
   job.arg = arg;
   job.pending = pending;
+  job.dropped = dropped;
   err = corio_await(corio__loop_owner(ln->lp), serve_start, &job, &status);
   return err != 0 ? err : (int)status;
 }
@@ -472,7 +485,7 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
 
 int corio_tcp_serve(corio_tcp_listener_t *ln, corio_tcp_handler_fn handler,
                     void *arg) {
-  return corio__tcp_serve_counted(ln, handler, arg, NULL);
+  return corio__tcp_serve_counted(ln, handler, arg, NULL, NULL);
 }
 
 

@@ -88,11 +88,15 @@ void corio__tcp_listed(corio_tcp_t *c);
 /* Loop thread: the handle is connected; start reading (nodelay on). */
 void corio__tcp_opened(corio_tcp_t *c);
 /* corio_tcp_serve that counts in *pending (+1 on the loop thread before
- * each spawn) the handler tasks spawned: the handler subtracts 1 once it
- * no longer needs what arg points to to stay alive unannounced. */
+ * each spawn or hand-off) the handler tasks to come: the handler subtracts
+ * 1 once it no longer needs what arg points to to stay alive unannounced.
+ * A connection dropped before its handler began (no memory, no
+ * descriptor, the runtime stopping; perhaps on a worker, after serve
+ * returned) calls dropped(arg) instead, which must subtract the 1 itself
+ * (and may then announce it). */
 int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
                              corio_tcp_handler_fn handler, void *arg,
-                             _Atomic(int) *pending);
+                             _Atomic(int) *pending, void (*dropped)(void *arg));
 /* The end of a corio_tcp_serve task: close unless the handler did. */
 void corio__tcp_serve_end(corio_tcp_t *c);
 /* Loop thread: close a record no task has seen (failed connect, ...). */

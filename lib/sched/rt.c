@@ -32,15 +32,33 @@ static void *zalloc_aligned(size_t size) {
 }
 
 
+/* The workers have stopped: close their loops' sockets, and run the loops
+ * (on this thread) until every one is quiet. Round after round, as one
+ * loop's callbacks may post to another's (loop.h). */
+static void settle_worker_loops(corio_rt_t *rt) {
+  unsigned i;
+  int more;
+
+  for (i = 0; i < rt->nworkers; i++)
+    corio__loop_shut_driven(rt->workers[i].lp);
+  do {
+    more = 0;
+    for (i = 0; i < rt->nworkers; i++)
+      more |= corio__loop_settle(rt->workers[i].lp);
+  } while (more);
+}
+
+
 static void rt_release(corio_rt_t *rt, unsigned started) {
   corio__list_t *n;
   unsigned i;
 
   for (i = 0; i < started; i++)
     pthread_join(rt->workers[i].thread, NULL);
-  /* The workers' loops, now that no thread posts to them any more: what
-   * was posted runs (on this thread), their sockets close. Before the
+  /* The workers' loops, now that no thread posts to them any more (see
+   * settle_worker_loops): what was posted runs, on this thread. Before the
    * tasks go: a request may point into a task's stack. */
+  settle_worker_loops(rt);
   for (i = 0; i < rt->nworkers; i++)
     corio__loop_close_driven(rt->workers[i].lp);
   /* Tasks never to run again: their stacks go without unwinding. */
@@ -268,6 +286,10 @@ int corio_rt_free(corio_rt_t *rt) {
   rt_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     pthread_join(rt->workers[i].thread, NULL);
+  /* The workers' sockets close while the reactor still runs: what their
+   * callbacks post to it is run by its stop. What the reactor hands to
+   * the workers' loops meanwhile is settled again by rt_release. */
+  settle_worker_loops(rt);
   err = corio__loop_stop(rt->lp);
   rt_release(rt, 0);
   return err;

@@ -72,6 +72,10 @@ typedef struct corio__worker {
   corio__loop_t *lp;
   corio_task_t *bound_head;      /* bound tasks ready to run, FIFO; owner */
   corio_task_t *bound_tail;
+  /* Bound tasks that yielded: they run after the deque and the injection
+   * queue (a yield lets the others go first), FIFO; owner. */
+  corio_task_t *yielded_head;
+  corio_task_t *yielded_tail;
   int sleep_in_loop;             /* parked in lp's poll; under rt->idle_mu */
   /* 1 from announcing idle until awake again: a kick (a request posted to
    * lp from elsewhere) looks at it to see whether to wake us. */

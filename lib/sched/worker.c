@@ -199,23 +199,34 @@ static int place_off_worker(corio_rt_t *rt, corio_task_t *t, int spawned) {
 }
 
 
+/* An owner-only FIFO of tasks (bound ones). */
+static void fifo_push(corio_task_t **head, corio_task_t **tail, corio_task_t *t) {
+  t->next = NULL;
+  if (*tail != NULL)
+    (*tail)->next = t;
+  else
+    *head = t;
+  *tail = t;
+}
+
+
+static corio_task_t *fifo_pop(corio_task_t **head, corio_task_t **tail) {
+  corio_task_t *t = *head;
+
+  if (t != NULL && (*head = t->next) == NULL)
+    *tail = NULL;
+  return t;
+}
+
+
 /* A bound task to its worker's FIFO. Owner only. */
 static void bound_push(corio__worker_t *w, corio_task_t *t) {
-  t->next = NULL;
-  if (w->bound_tail != NULL)
-    w->bound_tail->next = t;
-  else
-    w->bound_head = t;
-  w->bound_tail = t;
+  fifo_push(&w->bound_head, &w->bound_tail, t);
 }
 
 
 static corio_task_t *bound_pop(corio__worker_t *w) {
-  corio_task_t *t = w->bound_head;
-
-  if (t != NULL && (w->bound_head = t->next) == NULL)
-    w->bound_tail = NULL;
-  return t;
+  return fifo_pop(&w->bound_head, &w->bound_tail);
 }
 
 
@@ -390,10 +401,12 @@ static corio_task_t *find_local(corio__worker_t *w) {
   if (tick % FAIRNESS_TICKS == 0) {
     /* Sockets are not starved by a busy queue either (Go polls the
      * network from its scheduler so). */
-    if (corio__loop_has_sockets(w->lp))
+    if (corio__loop_has_io(w->lp))
       corio__loop_drive(w->lp, 0, 0);
     t = corio__inject_pop(&rt->inject);
     if (t != NULL)
+      return t;
+    if ((t = fifo_pop(&w->yielded_head, &w->yielded_tail)) != NULL)
       return t;
   }
   /* relaxed peek, acq_rel take: thieves may race us for it */
@@ -414,14 +427,16 @@ static corio_task_t *find_local(corio__worker_t *w) {
   t = corio__deque_pop(&w->dq);
   if (t != NULL)
     return t;
-  return inject_take(w);
+  if ((t = inject_take(w)) != NULL)
+    return t;
+  return fifo_pop(&w->yielded_head, &w->yielded_tail);
 }
 
 
 /* Nothing queued here: see whether this worker's sockets have something
  * (one poll that does not wait), then look again. */
 static corio_task_t *find_local_io(corio__worker_t *w) {
-  if (!corio__loop_has_sockets(w->lp))
+  if (!corio__loop_has_io(w->lp))
     return NULL;
   corio__loop_drive(w->lp, 0, 0);
   return find_local(w);
@@ -552,7 +567,8 @@ found:
  * tasks, requests in its inbox (seq_cst: the kick's handshake, see
  * corio__worker_kick), tasks its loop's callbacks readied. */
 static int own_work(corio__worker_t *w) {
-  return w->bound_head != NULL || atomic_load(&w->lp->inbox.head) != NULL ||
+  return w->bound_head != NULL || w->yielded_head != NULL ||
+         atomic_load(&w->lp->inbox.head) != NULL ||
          atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
          corio__deque_size_approx(&w->dq) > 0;
 }
@@ -701,7 +717,7 @@ static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   uint32_t delta = CORIO__IDLE_ONE, why;
   uint64_t spin_end = uv_hrtime() + SPIN_NS;
-  int in_loop = corio__loop_has_sockets(w->lp), i;
+  int in_loop = corio__loop_has_io(w->lp), i;
 
   /* A worker with sockets polls them (without waiting) for up to SPIN_NS
    * first: under load the next request comes within microseconds, sooner
@@ -791,7 +807,10 @@ static void run(corio__worker_t *w, corio_task_t *t) {
    * wake someone: this worker may be busy for a while. */
   if (corio__task_run(t, &w->current)) {
     if (t->bound != NULL) {
-      bound_push(w, t); /* its own queue's back: nobody else may run it */
+      /* Nobody else may run it; behind what this worker has queued (a
+       * bound task spinning on corio_yield for a task it spawned here
+       * must let that one run). */
+      fifo_push(&w->yielded_head, &w->yielded_tail, t);
       return;
     }
     corio__inject_push(&w->rt->inject, t);

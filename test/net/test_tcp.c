@@ -1694,3 +1694,172 @@ Test(tcp, a_worker_asleep_in_its_loop_is_woken_for_its_task_from_a_plain_thread)
     cr_assert_eq(k.got, 'x', "round %d: the handler was not woken", round);
   }
 }
+
+/* A write to a served connection, queued on its worker's loop by a task
+ * on another worker; the connection's own task then ends, which closes
+ * the socket, the worker's only one. The write's callback (UV_ECANCELED)
+ * comes in a later iteration of that loop: the worker must still run it,
+ * or the writer never resumes. */
+typedef struct late_write {
+  corio_sem_t ready, close_now;
+  corio_tcp_t *served;
+  ssize_t wrote;
+} late_write_t;
+
+static void hold_until_told(corio_tcp_t *c, void *arg) {
+  late_write_t *lw = arg;
+
+  lw->served = c;
+  corio_sem_release(&lw->ready, 1);
+  corio_sem_acquire_dl(&lw->close_now, corio_now() + 20000);
+}
+
+static void *write_big(void *arg) {
+  late_write_t *lw = arg;
+  size_t big = (size_t)64 << 20;
+  char *buf = malloc(big);
+
+  cr_assert_not_null(buf);
+  memset(buf, 'x', big);
+  lw->wrote = corio_write(lw->served, buf, big); /* the peer never reads */
+  free(buf);
+  return NULL;
+}
+
+static void *late_write_body(void *arg) {
+  late_write_t *lw = arg;
+  corio_task_t *wt;
+  corio_tcp_t *c;
+  server_t s;
+
+  server_start(&s, hold_until_told, lw);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
+  cr_assert_eq(corio_sem_acquire_dl(&lw->ready, corio_now() + 10000), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), write_big, lw, &wt), 0);
+  corio_sleep(200); /* the kernel's buffers are full: the rest is queued */
+  corio_sem_release(&lw->close_now, 1);
+  cr_assert_eq(corio_join_dl(wt, NULL, corio_now() + 10000), 0,
+               "the writer never resumed");
+  cr_assert_lt(lw->wrote, 0);
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, a_write_queued_on_a_workers_loop_ends_when_its_last_socket_closes) {
+  late_write_t lw = {0};
+
+  cr_assert_eq(corio_sem_init(&lw.ready, 0), 0);
+  cr_assert_eq(corio_sem_init(&lw.close_now, 0), 0);
+  run_in(on_workers, late_write_body, &lw);
+}
+
+/* A bound handler that yields until a task it spawned has run: on one
+ * worker, yielding must let the spawned task (in the worker's deque)
+ * go first, or the pair livelocks. */
+typedef struct yield_wait {
+  _Atomic(int) helper_ran;
+  long yields;
+} yield_wait_t;
+
+static void *set_flag(void *arg) {
+  atomic_store(&((yield_wait_t *)arg)->helper_ran, 1);
+  return NULL;
+}
+
+static void yield_for_helper(corio_tcp_t *c, void *arg) {
+  yield_wait_t *yw = arg;
+  corio_task_t *t;
+
+  if (corio_spawn(corio_current_rt(), set_flag, yw, &t) != 0)
+    return;
+  while (!atomic_load(&yw->helper_ran) && yw->yields < 1000000) {
+    corio_yield();
+    yw->yields++;
+  }
+  corio_join(t, NULL);
+  corio_write(c, "k", 1);
+}
+
+static void *yield_wait_body(void *arg) {
+  corio_tcp_t *c;
+  server_t s;
+  char b = 0;
+
+  server_start(&s, yield_for_helper, arg);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
+  cr_assert_eq(corio_read_dl(c, &b, 1, corio_now() + 20000), 1);
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+Test(tcp, a_bound_handler_yielding_lets_the_task_it_spawned_run) {
+  yield_wait_t yw = {0};
+
+  run_in((corio_rt_options_t){.workers = 1}, yield_wait_body, &yw);
+  cr_assert_eq(atomic_load(&yw.helper_ran), 1);
+  cr_assert_lt(yw.yields, 1000, "%ld yields before the helper ran", yw.yields);
+}
+
+/* corio_rt_free with a write pending from a task bound to worker 0 to a
+ * connection on worker 1's loop: closing worker 1's sockets cancels the
+ * write, which readies the writer through worker 0's loop. The loops
+ * close in phases, so that post finds worker 0's loop still there (ASan
+ * and valgrind would see a freed one). */
+typedef struct cross_write {
+  corio_sem_t got, never;
+  corio_tcp_t *conns[2];
+  _Atomic(int) nconn, writing;
+} cross_write_t;
+
+static void cross_writer(corio_tcp_t *c, void *arg) {
+  cross_write_t *cw = arg;
+  int i = atomic_fetch_add(&cw->nconn, 1);
+
+  cw->conns[i] = c;
+  corio_sem_release(&cw->got, 1);
+  if (i == 0) {
+    size_t big = (size_t)64 << 20;
+    char *buf = malloc(big);
+    while (atomic_load(&cw->nconn) < 2)
+      corio_sleep(1);
+    if (buf != NULL) {
+      memset(buf, 'x', big);
+      atomic_store(&cw->writing, 1);
+      corio_write(cw->conns[1], buf, big); /* never returns: rt_free */
+    }
+  }
+  corio_sem_acquire(&cw->never);
+}
+
+static void *cross_client(void *arg) {
+  cross_write_t *cw = arg;
+  corio_tcp_t *c1, *c2;
+  server_t s;
+
+  server_start(&s, cross_writer, cw);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c1), 0);
+  cr_assert_eq(corio_sem_acquire(&cw->got), 0);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c2), 0);
+  cr_assert_eq(corio_sem_acquire(&cw->got), 0);
+  corio_sem_acquire(&cw->never);
+  return NULL;
+}
+
+Test(tcp, freeing_a_runtime_with_a_write_pending_across_workers_loops) {
+  cross_write_t cw = {0};
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_sem_init(&cw.got, 0), 0);
+  cr_assert_eq(corio_sem_init(&cw.never, 0), 0);
+  cr_assert_eq(corio_rt_new(&on_workers, &rt), 0);
+  cr_assert_eq(corio_spawn(rt, cross_client, &cw, &t), 0);
+  cr_assert_eq(corio_detach(t), 0);
+  for (int i = 0; i < 10000 && !atomic_load(&cw.writing); i++)
+    usleep(1000);
+  cr_assert_eq(atomic_load(&cw.writing), 1);
+  usleep(200000); /* the write is queued on worker 1's loop by now */
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
