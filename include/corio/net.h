@@ -127,7 +127,9 @@ typedef void (*corio_tcp_handler_fn)(corio_tcp_t *conn, void *arg);
  * round trip. With workers, the connections are handed to the workers in
  * turn; each task is bound to its connection's worker, so a handler that
  * computes for long holds up that worker's other connections (spawn such
- * work as tasks of its own, which any worker may run). Waits until the listener is closed and returns 0;
+ * work as tasks of its own, which any worker may run). A connection
+ * accepted just before serve returns may still get its handler after:
+ * arg must outlive the handlers, not only the call. Waits until the listener is closed and returns 0;
  * returns at once with UV_EBUSY if ln is already served or has accept
  * waiters, UV_EINVAL for NULL ln or handler or on a loop thread outside a
  * task. A cancelled task returns UV_ECANCELED and stops serving: the

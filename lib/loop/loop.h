@@ -142,8 +142,10 @@ void corio__loop_bind(corio__loop_t *lp);
 /* Driver: run the requests posted so far. Returns how many ran. */
 int corio__loop_drain(corio__loop_t *lp);
 /* Driver: one loop iteration, after draining the inbox. block 0: poll
- * without waiting; else wait for I/O, a request, or timeout_ns (0: no
- * limit; rounded up to libuv's milliseconds, never early). */
+ * without waiting; else wait for I/O, a request, or about timeout_ns (0:
+ * no limit). libuv counts in whole milliseconds: the wait is rounded up,
+ * but its clock is truncated, so it may end up to a millisecond early;
+ * the caller looks at its own clock again. */
 void corio__loop_drive(corio__loop_t *lp, int block, uint64_t timeout_ns);
 /* Wake the driver sleeping in corio__loop_drive. Any thread. */
 void corio__loop_wake(corio__loop_t *lp);
