@@ -1811,6 +1811,8 @@ typedef struct cross_write {
   corio_sem_t got, never;
   corio_tcp_t *conns[2];
   _Atomic(int) nconn, writing;
+  char *buf;                    /* the test's: the writer never returns */
+  size_t len;
 } cross_write_t;
 
 static void cross_writer(corio_tcp_t *c, void *arg) {
@@ -1820,15 +1822,10 @@ static void cross_writer(corio_tcp_t *c, void *arg) {
   cw->conns[i] = c;
   corio_sem_release(&cw->got, 1);
   if (i == 0) {
-    size_t big = (size_t)64 << 20;
-    char *buf = malloc(big);
     while (atomic_load(&cw->nconn) < 2)
       corio_sleep(1);
-    if (buf != NULL) {
-      memset(buf, 'x', big);
-      atomic_store(&cw->writing, 1);
-      corio_write(cw->conns[1], buf, big); /* never returns: rt_free */
-    }
+    atomic_store(&cw->writing, 1);
+    corio_write(cw->conns[1], cw->buf, cw->len); /* never returns: rt_free */
   }
   corio_sem_acquire(&cw->never);
 }
@@ -1852,6 +1849,9 @@ Test(tcp, freeing_a_runtime_with_a_write_pending_across_workers_loops) {
   corio_rt_t *rt;
   corio_task_t *t;
 
+  cw.len = (size_t)64 << 20;
+  cr_assert_not_null(cw.buf = malloc(cw.len));
+  memset(cw.buf, 'x', cw.len);
   cr_assert_eq(corio_sem_init(&cw.got, 0), 0);
   cr_assert_eq(corio_sem_init(&cw.never, 0), 0);
   cr_assert_eq(corio_rt_new(&on_workers, &rt), 0);
@@ -1862,4 +1862,5 @@ Test(tcp, freeing_a_runtime_with_a_write_pending_across_workers_loops) {
   cr_assert_eq(atomic_load(&cw.writing), 1);
   usleep(200000); /* the write is queued on worker 1's loop by now */
   cr_assert_eq(corio_rt_free(rt), 0);
+  free(cw.buf);
 }
