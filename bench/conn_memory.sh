@@ -30,6 +30,6 @@ measure() { # name, command...
 }
 
 mkdir -p "$TMP/up"
-measure corio_http_server "$BUILD/examples/http_server" --dir "$TMP/up"
+measure corio_http_server "$BUILD/examples/http_server" --dir "$TMP/up" --loop-only
 measure corio_http_server_2w "$BUILD/examples/http_server" --dir "$TMP/up" --workers 2
 GOMAXPROCS=2 measure go_http "$TMP/go-http" --dir "$TMP/up"

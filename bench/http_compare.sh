@@ -93,14 +93,14 @@ upload() { # name, url: stream 1 GiB of zeros to PUT /files/big
   esac
 }
 
-# Side by side: each corio server at its default (loop-only), then its
+# Side by side: each corio server loop-only, then its
 # peers, then corio on workers.
-run corio_tcp_hello "$BUILD/examples/tcp_hello"
+run corio_tcp_hello "$BUILD/examples/tcp_hello" --loop-only
 run libuv_tcp_hello "$BUILD/bench/tcp_hello_uv"
 GOMAXPROCS=2 run go_tcp_hello "$TMP/go-tcp-hello"
 run corio_tcp_hello_1w "$BUILD/examples/tcp_hello" --workers 1
 run corio_tcp_hello_2w "$BUILD/examples/tcp_hello" --workers 2
-run corio_http_server "$BUILD/examples/http_server" --dir "$TMP/up2"
+run corio_http_server "$BUILD/examples/http_server" --dir "$TMP/up2" --loop-only
 run libuv_http_hello "$BUILD/bench/http_hello_uv"
 GOMAXPROCS=2 run go_http_hello "$TMP/go-http" --dir "$TMP/up"
 run corio_http_server_1w "$BUILD/examples/http_server" --dir "$TMP/up2" --workers 1

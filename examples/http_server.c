@@ -170,9 +170,8 @@ int main(int argc, char **argv) {
   int port = 8080, err, i;
   corio_rt_t *rt;
 
-  /* Loop-only unless told otherwise: on a small machine it is the fastest
-   * (docs/BENCHMARKS.md, "HTTP"). */
-  opts.loop_only = 1;
+  /* One worker per CPU unless told otherwise, as the library: each worker
+   * serves its connections on its own loop (docs/DESIGN.md 8). */
   for (i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--loop-only") == 0) {

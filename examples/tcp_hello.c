@@ -5,8 +5,9 @@
  *
  *   tcp_hello [--host 127.0.0.1] [--port 8080] [--workers N | --loop-only]
  *
- * By default every task runs on the loop thread (--loop-only); --workers N
- * runs them on N worker threads (0: one per CPU).
+ * By default the connections are served on one worker thread per CPU,
+ * each on its own loop; --workers N sets N (0: one per CPU); --loop-only
+ * runs every task on the loop thread.
  *
  * Prints "listening on http://HOST:PORT" once ready (--port 0 picks a free
  * port); stops on SIGINT or SIGTERM. */
@@ -48,9 +49,8 @@ int main(int argc, char **argv) {
   corio_task_t *stop;
   corio_rt_t *rt;
 
-  /* Loop-only by default: on a small machine shared with the load
-   * generator it is the fastest (docs/BENCHMARKS.md, "TCP"). */
-  opts.loop_only = 1;
+  /* One worker per CPU by default, as the library (docs/BENCHMARKS.md,
+   * "Scaling past this machine"). */
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
       host = argv[++i];
