@@ -1703,6 +1703,8 @@ Test(tcp, a_worker_asleep_in_its_loop_is_woken_for_its_task_from_a_plain_thread)
 typedef struct late_write {
   corio_sem_t ready, close_now;
   corio_tcp_t *served;
+  char *buf;                    /* filled before the writer starts */
+  size_t len;
   ssize_t wrote;
 } late_write_t;
 
@@ -1716,13 +1718,8 @@ static void hold_until_told(corio_tcp_t *c, void *arg) {
 
 static void *write_big(void *arg) {
   late_write_t *lw = arg;
-  size_t big = (size_t)64 << 20;
-  char *buf = malloc(big);
 
-  cr_assert_not_null(buf);
-  memset(buf, 'x', big);
-  lw->wrote = corio_write(lw->served, buf, big); /* the peer never reads */
-  free(buf);
+  lw->wrote = corio_write(lw->served, lw->buf, lw->len); /* never read */
   return NULL;
 }
 
@@ -1736,7 +1733,10 @@ static void *late_write_body(void *arg) {
   cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
   cr_assert_eq(corio_sem_acquire_dl(&lw->ready, corio_now() + 10000), 0);
   cr_assert_eq(corio_spawn(corio_current_rt(), write_big, lw, &wt), 0);
-  corio_sleep(200); /* the kernel's buffers are full: the rest is queued */
+  /* The writer must be inside its write (the kernel's buffers full, the
+   * rest queued) before the owner ends: a call that begins after the
+   * close would touch a freed connection. */
+  corio_sleep(CORIO_TEST_UNDER_TSAN ? 1500 : 300);
   corio_sem_release(&lw->close_now, 1);
   cr_assert_eq(corio_join_dl(wt, NULL, corio_now() + 10000), 0,
                "the writer never resumed");
@@ -1747,11 +1747,14 @@ static void *late_write_body(void *arg) {
 }
 
 Test(tcp, a_write_queued_on_a_workers_loop_ends_when_its_last_socket_closes) {
-  late_write_t lw = {0};
+  late_write_t lw = {.len = (size_t)64 << 20};
 
+  cr_assert_not_null(lw.buf = malloc(lw.len));
+  memset(lw.buf, 'x', lw.len);
   cr_assert_eq(corio_sem_init(&lw.ready, 0), 0);
   cr_assert_eq(corio_sem_init(&lw.close_now, 0), 0);
   run_in(on_workers, late_write_body, &lw);
+  free(lw.buf);
 }
 
 /* A bound handler that yields until a task it spawned has run: on one
