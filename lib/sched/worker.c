@@ -2,9 +2,13 @@
  *
  * Where a worker looks for its next task, in order (each choice from Go's
  * runtime/proc.go findRunnable and Tokio's multi-thread worker):
+ *  0. before each pick: its deadlines that are due (timers, 3b), and the
+ *     requests posted to its own loop's inbox;
  *  1. every 61st task, the injection queue first, so tasks readied from
  *     outside are never starved by a busy local queue (Go: "check the
- *     global runnable queue once in a while to ensure fairness", 61);
+ *     global runnable queue once in a while to ensure fairness", 61); at
+ *     the same tick one poll of its loop's sockets, and a bound task that
+ *     yielded;
  *  2. the LIFO slot: the task readied most recently on this worker, which
  *     is hot in cache and usually what a message-passing pair wants next
  *     (Go's runnext, Tokio's lifo_slot). A task readied into it inherits
@@ -21,12 +25,18 @@
  *     Thieves may also take the slot itself, if its owner ran no other
  *     task during their whole search (Go steals runnext, after a pause,
  *     from a P that keeps running);
- *  3. its own deque (LIFO end); 4. the injection queue;
+ *  2b. its bound tasks (tasks of connections served on its own loop,
+ *     which run nowhere else: docs/DESIGN.md 8), in FIFO order;
+ *  3. its own deque (LIFO end); 4. the injection queue; 4b. bound tasks
+ *     that yielded (behind the rest, as a yield should be); 4c. one poll
+ *     of its loop's sockets, then 1-4 again;
  *  5. search: steal from the others, starting at a random victim, about
  *     half of the victim's queue (Go's runqsteal, Tokio's steal_into);
  *     at most half of the workers search at once (Tokio);
  *  6. a spin of up to SPIN_NS re-checking, still counted as searching so
- *     that producers do not wake anyone meanwhile, then park on a futex.
+ *     that producers do not wake anyone meanwhile, then park on a futex;
+ *     a worker whose loop has I/O instead polls it for up to SPIN_NS,
+ *     then sleeps in its poll (sleep_in_loop).
  *
  * Waking (Tokio's idle protocol): new work wakes a parked worker only when
  * no worker is searching; a woken worker starts as a searcher; the last
@@ -35,7 +45,10 @@
  * read-modify-write of one word, rt->idle_state; a notifier publishes its
  * work, issues a seq_cst fence and reads that word. That is what makes the
  * re-check sound: either the notifier sees the parker's announcement and
- * wakes it, or the parker's re-check sees the notifier's work.
+ * wakes it, or the parker's re-check sees the notifier's work. Work for
+ * one worker only (a bound task readied elsewhere, posted to its loop's
+ * inbox) wakes that worker through corio__worker_kick, a handshake of the
+ * same shape on its `asleep` flag; it gets up not counted as a searcher.
  */
 #include <sched.h>
 #include <stdio.h>
