@@ -11,15 +11,21 @@
 #include "sched/sched.h"
 #include "tcp.h"
 
+/* What corio_tcp_serve gives every connection. Copied into each hand-off
+ * to a worker, which may run after serve has returned. */
+typedef struct serve_spec {
+  corio_tcp_handler_fn handler;
+  void *arg;
+  _Atomic(int) *pending;       /* handler tasks not yet begun, or NULL */
+  void (*dropped)(void *arg);  /* one of them will not begin (tcp.h) */
+} serve_spec_t;
+
 typedef struct accept_job {
   corio__list_t link;          /* on ln->accepting while it waits */
   corio_tcp_listener_t *ln;
   corio_await_t *aw;
   corio_tcp_t *conn;           /* what the loop handed over */
-  corio_tcp_handler_fn handler;
-  void *arg;
-  _Atomic(int) *pending;       /* serve: handler tasks not yet begun */
-  void (*dropped)(void *arg);  /* serve: one of them will not begin */
+  serve_spec_t spec;           /* serve only */
 } accept_job_t;
 
 struct corio_tcp_listener_s {
@@ -88,29 +94,48 @@ typedef struct handoff {
   corio__req_t req;            /* runs on the worker */
   corio__loop_t *lp;           /* the worker's loop */
   int fd;
-  corio_tcp_handler_fn handler;
-  void *arg;
-  _Atomic(int) *pending;
-  void (*dropped)(void *arg);
+  serve_spec_t spec;
 } handoff_t;
 
 
-static void *serve_task(void *arg);
+static void count(const serve_spec_t *s) {
+  if (s->pending != NULL)
+    atomic_fetch_add(s->pending, 1);
+}
 
 
 /* A counted connection will not get its handler (tcp.h). */
-static void uncount(_Atomic(int) *pending, void (*dropped)(void *), void *arg) {
-  if (pending == NULL)
+static void uncount(const serve_spec_t *s) {
+  if (s->pending == NULL)
     return;
-  if (dropped != NULL)
-    dropped(arg);
+  if (s->dropped != NULL)
+    s->dropped(s->arg);
   else
-    atomic_fetch_sub(pending, 1);
+    atomic_fetch_sub(s->pending, 1);
+}
+
+
+/* Spawn c's task (bound to the calling worker, or not), counted already;
+ * if that fails, close c and take the count back. */
+static void start_serve_task(corio_tcp_t *c, const serve_spec_t *s,
+                             corio_rt_t *rt, int bound) {
+  int err;
+
+  c->handler = s->handler;
+  c->handler_arg = s->arg;
+  c->users = 1; /* the serve task, until its handler returned */
+  err = bound ? corio__spawn_bound(rt, serve_task, c)
+              : corio_spawn(rt, serve_task, c, NULL);
+  if (err != 0) {
+    c->users = 0;
+    corio__tcp_discard(c);
+    uncount(s);
+  }
 }
 
 
 static void handoff_failed(handoff_t *h) {
-  uncount(h->pending, h->dropped, h->arg);
+  uncount(&h->spec);
   free(h);
 }
 
@@ -137,15 +162,7 @@ static void handoff_run(corio__req_t *req) {
     return;
   }
   corio__tcp_opened(c);
-  c->handler = h->handler;
-  c->handler_arg = h->arg;
-  c->users = 1; /* the serve task, until its handler returned */
-  if (corio__spawn_bound(rt, serve_task, c) != 0) {
-    c->users = 0;
-    corio__tcp_discard(c);
-    handoff_failed(h);
-    return;
-  }
+  start_serve_task(c, &h->spec, rt, 1);
   free(h);
 }
 
@@ -187,12 +204,8 @@ static int hand_off(corio_tcp_listener_t *ln, unsigned nworkers) {
   h->lp = corio__rt_worker_loop(corio__loop_owner(ln->lp),
                                 ln->next_worker++ % nworkers);
   h->fd = fd;
-  h->handler = ln->serve->handler;
-  h->arg = ln->serve->arg;
-  h->pending = ln->serve->pending;
-  h->dropped = ln->serve->dropped;
-  if (h->pending != NULL)
-    atomic_fetch_add(h->pending, 1);
+  h->spec = ln->serve->spec;
+  count(&h->spec);
   corio__loop_post(h->lp, &h->req);
   return 0;
 }
@@ -208,16 +221,8 @@ static void serve_one(corio_tcp_listener_t *ln) {
   }
   if ((c = take(ln)) == NULL)
     return;
-  c->handler = ln->serve->handler;
-  c->handler_arg = ln->serve->arg;
-  c->users = 1; /* the serve task, until its handler returned */
-  if (ln->serve->pending != NULL)
-    atomic_fetch_add(ln->serve->pending, 1);
-  if (corio_spawn(corio__loop_owner(ln->lp), serve_task, c, NULL) != 0) {
-    uncount(ln->serve->pending, ln->serve->dropped, ln->serve->arg);
-    c->users = 0;
-    corio__tcp_discard(c);
-  }
+  count(&ln->serve->spec);
+  start_serve_task(c, &ln->serve->spec, corio__loop_owner(ln->lp), 0);
 }
 
 
@@ -474,10 +479,10 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
     return UV_EINVAL;
   memset(&job, 0, sizeof job);
   job.ln = ln;
-  job.handler = handler;
-  job.arg = arg;
-  job.pending = pending;
-  job.dropped = dropped;
+  job.spec.handler = handler;
+  job.spec.arg = arg;
+  job.spec.pending = pending;
+  job.spec.dropped = dropped;
   err = corio_await(corio__loop_owner(ln->lp), serve_start, &job, &status);
   return err != 0 ? err : (int)status;
 }

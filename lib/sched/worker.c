@@ -160,6 +160,21 @@ void corio__notify(corio_rt_t *rt) {
 }
 
 
+/* Take w off the idle list, under rt->idle_mu. Returns 0 if it was not
+ * on it (a notifier took it off first: its wake is on the way). */
+static int idle_remove_locked(corio_rt_t *rt, corio__worker_t *w) {
+  corio__worker_t **link = &rt->idle_head;
+
+  if (!w->in_idle)
+    return 0;
+  while (*link != w)
+    link = &(*link)->idle_next;
+  *link = w->idle_next;
+  w->in_idle = 0;
+  return 1;
+}
+
+
 /* A request for w sits in its loop's inbox (corio__loop_post pushed it,
  * a seq_cst RMW, before calling this). w is awake and will see it (it
  * drains the inbox between tasks), or it announced itself idle: its
@@ -169,7 +184,7 @@ void corio__notify(corio_rt_t *rt) {
 void corio__worker_kick(void *arg) {
   corio__worker_t *w = arg;
   corio_rt_t *rt = w->rt;
-  int woken = 0, in_loop = 0;
+  int woken, in_loop;
 
 #if CORIO__TSAN
   if (atomic_fetch_add(&w->asleep, 0) == 0)
@@ -179,16 +194,9 @@ void corio__worker_kick(void *arg) {
     return;
 #endif
   pthread_mutex_lock(&rt->idle_mu);
-  if (w->in_idle) {
-    corio__worker_t **link = &rt->idle_head;
-    while (*link != w)
-      link = &(*link)->idle_next;
-    *link = w->idle_next;
-    w->in_idle = 0;
-    in_loop = w->sleep_in_loop;
+  in_loop = w->sleep_in_loop;
+  if ((woken = idle_remove_locked(rt, w)))
     idle_rmw(rt, (uint32_t)-CORIO__IDLE_ONE);
-    woken = 1;
-  }
   pthread_mutex_unlock(&rt->idle_mu);
   if (woken)
     wake_worker(w, CORIO__WOKEN_BOUND, in_loop);
@@ -630,15 +638,10 @@ static int unpark_as(corio__worker_t *w, int searching) {
   corio_rt_t *rt = w->rt;
 
   pthread_mutex_lock(&rt->idle_mu);
-  if (!w->in_idle) {
+  if (!idle_remove_locked(rt, w)) {
     pthread_mutex_unlock(&rt->idle_mu);
     return 0;
   }
-  corio__worker_t **link = &rt->idle_head;
-  while (*link != w)
-    link = &(*link)->idle_next;
-  *link = w->idle_next;
-  w->in_idle = 0;
   idle_rmw(rt, (searching ? CORIO__SEARCH_ONE : 0) - CORIO__IDLE_ONE);
   pthread_mutex_unlock(&rt->idle_mu);
   w->searching = searching;
@@ -724,42 +727,48 @@ static uint32_t sleep_on_futex(corio__worker_t *w) {
 }
 
 
+/* Before parking, keep looking for up to SPIN_NS. Returns nonzero if work
+ * turned up (or the runtime stops). A worker whose loop has I/O polls it
+ * (without waiting) meanwhile: under load the next request comes within
+ * microseconds, sooner than a sleep in the poll and a wake-up take.
+ * Measured here (2 cores, wrk -c64 beside the server, 2 workers): 0.71x
+ * loop-only's requests/s without this, 0.93-0.99x with 10 to 60 us. Any
+ * other worker spins only while it may search. */
+static int spin(corio__worker_t *w, int in_loop) {
+  corio_rt_t *rt = w->rt;
+  uint64_t spin_end = uv_hrtime() + SPIN_NS;
+  int i;
+
+  for (;;) {
+    if (in_loop)
+      corio__loop_drive(w->lp, 0, 0);
+    else if (!w->searching &&
+             2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
+                     &rt->idle_state, memory_order_relaxed)) >= rt->nworkers)
+      return 0;
+    if (stopping(rt) || work_visible(w))
+      return 1;
+    if (!in_loop)
+      for (i = 0; i < SPIN_PAUSES; i++)
+        cpu_relax();
+    /* On a machine with fewer cores than threads, the loop thread or a
+     * producer may be waiting for this CPU: let it run. */
+    sched_yield();
+    if (uv_hrtime() >= spin_end)
+      return 0;
+  }
+}
+
+
 /* Announce idle, re-check, sleep until woken. On return the worker is
  * awake, counted as searching unless it got up for work of its own. */
 static void park_worker(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   uint32_t delta = CORIO__IDLE_ONE, why;
-  uint64_t spin_end = uv_hrtime() + SPIN_NS;
-  int in_loop = corio__loop_has_io(w->lp), i;
+  int in_loop = corio__loop_has_io(w->lp);
 
-  /* A worker with sockets polls them (without waiting) for up to SPIN_NS
-   * first: under load the next request comes within microseconds, sooner
-   * than a sleep in the poll and a wake-up take. Measured here (2 cores,
-   * wrk -c64 beside the server, 2 workers): 0.71x loop-only's requests/s
-   * without this, 0.93-0.99x with 10 to 60 us. */
-  if (in_loop) {
-    do {
-      corio__loop_drive(w->lp, 0, 0);
-      if (stopping(rt) || work_visible(w))
-        return;
-      sched_yield(); /* fewer cores than threads: let the others run */
-    } while (uv_hrtime() < spin_end);
-  }
-  /* Spin first (see SPIN_NS); only worth it if we may search. A worker
-   * with sockets does not: it sleeps in their poll, where I/O wakes it. */
-  while (!in_loop &&
-         (w->searching || 2 * CORIO__SEARCH_COUNT(atomic_load_explicit(
-                                  &rt->idle_state, memory_order_relaxed)) < rt->nworkers)) {
-    if (stopping(rt) || work_visible(w))
-      return;
-    for (i = 0; i < SPIN_PAUSES; i++)
-      cpu_relax();
-    /* On a machine with fewer cores than threads, the loop thread or a
-     * producer may be waiting for this CPU: let it run. */
-    sched_yield();
-    if (uv_hrtime() >= spin_end)
-      break;
-  }
+  if (spin(w, in_loop))
+    return;
 
   pthread_mutex_lock(&rt->idle_mu);
   atomic_store_explicit(&w->wake, 0, memory_order_relaxed);
