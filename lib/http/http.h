@@ -12,6 +12,7 @@
 
 #include <llhttp.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/list.h"
@@ -29,14 +30,23 @@ typedef struct corio__hspan {
 
 typedef struct corio__hconn corio__hconn_t;
 
+/* Where a request's header fields (and trailer fields after them) sit in
+ * the buffer: names and values, values trimmed once the head is done.
+ * Taken from a pool (core/pool.h) when a request's first bytes are there,
+ * given back when the connection waits for the next one with nothing
+ * buffered, so an idle connection holds none. */
+typedef struct corio__htable {
+  corio__hspan_t names[CORIO_HTTP_MAX_HEADERS];
+  corio__hspan_t values[CORIO_HTTP_MAX_HEADERS];
+} corio__htable_t;
+
 /* A request and its response are members of their connection
  * (corio__hconn_of_req, corio__hconn_of_res get back to it). */
 struct corio_http_req_s {
   corio_http_str_t method, target, path, query;
   int version;                   /* 10, 11 */
-  corio_http_str_t names[CORIO_HTTP_MAX_HEADERS];
-  corio_http_str_t values[CORIO_HTTP_MAX_HEADERS];
-  size_t nheaders;
+  const char *base;              /* the buffer the head's spans are in */
+  size_t nheaders;               /* the first ones of hc->tab */
   int64_t content_length;        /* -1: chunked */
   int keep_alive;
   int head_method;               /* HEAD: responses carry no body */
@@ -60,9 +70,8 @@ struct corio_http_res_s {
 /* Parsing state, llhttp's user data while it runs. */
 typedef struct corio__hparse {
   corio__hspan_t method, url, version;
-  corio__hspan_t names[CORIO_HTTP_MAX_HEADERS];
-  corio__hspan_t values[CORIO_HTTP_MAX_HEADERS];
-  size_t n;
+  corio__htable_t *tab;          /* hc->tab */
+  size_t n;                      /* fields in tab */
   int field_open, value_open, url_done;
   size_t field_end;              /* offset just past the last field name */
   size_t value_end;              /* and the last value span */
@@ -86,6 +95,7 @@ struct corio__hconn {
   corio_tcp_t *tcp;
   llhttp_t parser;
   corio__hparse_t ps;
+  corio__htable_t *tab;          /* or NULL while idle */
   corio_http_req_t req;
   corio_http_res_t res;
   corio__list_t link;            /* on srv->conns, under srv->lock */
@@ -95,6 +105,12 @@ struct corio__hconn {
 
 static inline corio__hconn_t *corio__hconn_of_req(corio_http_req_t *req) {
   return corio__container_of(req, corio__hconn_t, req);
+}
+
+
+static inline const corio__hconn_t *corio__hconn_of_creq(const corio_http_req_t *req) {
+  return (const corio__hconn_t *)(const void *)((const char *)req -
+                                               offsetof(corio__hconn_t, req));
 }
 
 
@@ -161,6 +177,8 @@ extern const llhttp_settings_t corio__http_settings;
  * status the server answers before closing (400, 408, 413, ...), or -1:
  * close without answering (the client went away, idle timeout, shutdown). */
 int corio__http_read_head(corio__hconn_t *hc);
+/* Give the header table back (the connection waits idle, or ends). */
+void corio__http_table_put(corio__hconn_t *hc);
 /* The rest of the body after the handler: drop it if small, 0; else -1
  * (close the connection). */
 int corio__http_finish_body(corio__hconn_t *hc);

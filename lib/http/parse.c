@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/pool.h"
 #include "http.h"
 
 #define PS(p) ((corio__hparse_t *)(p)->data)
@@ -68,10 +69,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
       ps->too_many = 1;
       return HPE_USER;
     }
-    ps->values[ps->n].off = ps->values[ps->n].len = 0;
+    ps->tab->values[ps->n].off = ps->tab->values[ps->n].len = 0;
     ps->n++;
   }
-  span(ps, &ps->names[ps->n - 1], &ps->field_open, at, len);
+  span(ps, &ps->tab->names[ps->n - 1], &ps->field_open, at, len);
   return 0;
 }
 
@@ -79,7 +80,7 @@ static int on_header_field_complete(llhttp_t *p) {
   corio__hparse_t *ps = PS(p);
 
   ps->field_open = 0;
-  if (ps->n > 0 && ps->names[ps->n - 1].len == 0) { /* ": x" */
+  if (ps->n > 0 && ps->tab->names[ps->n - 1].len == 0) { /* ": x" */
     return HPE_USER;
   }
   return 0;
@@ -107,7 +108,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
       return HPE_USER; /* 400 */
   if (ps->n == 0)
     return 0;
-  span(ps, &ps->values[ps->n - 1], &ps->value_open, at, len);
+  span(ps, &ps->tab->values[ps->n - 1], &ps->value_open, at, len);
   return 0;
 }
 
@@ -322,10 +323,11 @@ static int finish_head(corio__hconn_t *hc) {
   req->version = 10 + llhttp_get_http_minor(p);
   if ((st = split_target(req, llhttp_get_method(p) == HTTP_OPTIONS)) != 0)
     return st;
+  req->base = buf;
   req->nheaders = ps->n;
   for (i = 0; i < ps->n; i++) {
-    corio_http_str_t name = view(buf, ps->names[i]);
-    corio_http_str_t value = trim(view(buf, ps->values[i]));
+    corio_http_str_t name = view(buf, ps->tab->names[i]);
+    corio_http_str_t value = trim(view(buf, ps->tab->values[i]));
     size_t k;
 
     if (name.len == 0)
@@ -336,8 +338,8 @@ static int finish_head(corio__hconn_t *hc) {
     for (k = 0; k < value.len; k++) /* no obs-fold, no control bytes */
       if (value.p[k] == '\r' || value.p[k] == '\n' || value.p[k] == '\0')
         return 400;
-    req->names[i] = name;
-    req->values[i] = value;
+    ps->tab->values[i].off = (size_t)(value.p - buf); /* trimmed */
+    ps->tab->values[i].len = value.len;
     if (str_ieq(name, "host")) {
       hosts++;
       if (!host_ok(value))
@@ -421,6 +423,12 @@ static int status_of(llhttp_errno_t err, corio__hconn_t *hc) {
 }
 
 
+void corio__http_table_put(corio__hconn_t *hc) {
+  corio__pool_put(CORIO__POOL_HTTP_TABLE, hc->tab);
+  hc->tab = NULL;
+}
+
+
 int corio__http_read_head(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
   corio__hparse_t *ps = &hc->ps;
@@ -442,6 +450,10 @@ int corio__http_read_head(corio__hconn_t *hc) {
         begun = 1;
         deadline = corio__http_after(o->header_timeout_ms);
       }
+      if (hc->tab == NULL &&
+          (hc->tab = corio__pool_get(CORIO__POOL_HTTP_TABLE, sizeof *hc->tab)) == NULL)
+        return 503;
+      ps->tab = hc->tab;
       err = execute(hc);
       if (err != HPE_OK)
         return status_of(err, hc);
@@ -459,6 +471,8 @@ int corio__http_read_head(corio__hconn_t *hc) {
     }
     if (avail >= o->max_header_bytes)
       return too_big(hc);
+    if (avail == 0) /* idle: wait without the table */
+      corio__http_table_put(hc);
     n = corio__tcp_fill_dl(hc->tcp, avail, corio__deadline_ns(deadline));
     if (n == UV_ETIMEDOUT)
       return avail > 0 ? 408 : -1;
@@ -617,13 +631,27 @@ int corio_http_keep_alive(const corio_http_req_t *req) { return req->keep_alive;
 size_t corio_http_header_count(const corio_http_req_t *req) { return req->nheaders; }
 
 
+static corio_http_str_t header_name(const corio_http_req_t *req, size_t i) {
+  const corio__hconn_t *hc = corio__hconn_of_creq(req);
+
+  return view(req->base, hc->tab->names[i]);
+}
+
+
+static corio_http_str_t header_value(const corio_http_req_t *req, size_t i) {
+  const corio__hconn_t *hc = corio__hconn_of_creq(req);
+
+  return view(req->base, hc->tab->values[i]);
+}
+
+
 corio_http_str_t corio_http_header(const corio_http_req_t *req, const char *name) {
   corio_http_str_t none = {NULL, 0};
   size_t i;
 
   for (i = 0; i < req->nheaders; i++)
-    if (str_ieq(req->names[i], name))
-      return req->values[i];
+    if (str_ieq(header_name(req, i), name))
+      return header_value(req, i);
   return none;
 }
 
@@ -633,8 +661,8 @@ int corio_http_header_at(const corio_http_req_t *req, size_t i,
   if (i >= req->nheaders)
     return UV_EOF;
   if (name != NULL)
-    *name = req->names[i];
+    *name = header_name(req, i);
   if (value != NULL)
-    *value = req->values[i];
+    *value = header_value(req, i);
   return 0;
 }

@@ -233,6 +233,7 @@ static void serve_conn(corio_tcp_t *tcp, void *arg) {
   corio_wg_done(&srv->left);
   wake_thread(srv);
   corio__spin_unlock(&srv->lock);
+  corio__http_table_put(hc);
   free(hc);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "core/list.h"
+#include "core/pool.h"
 #include "sched/sched.h"
 #include "tcp.h"
 
@@ -50,23 +51,28 @@ corio_tcp_t *corio__tcp_new(corio__loop_t *lp) {
 
 
 static void conn_free(corio_tcp_t *c) {
-  free(c->rbuf);
+  corio__pool_put(CORIO__POOL_READ_BUF, c->rbuf);
   free(c);
 }
 
 
 /* --- the loop's side of reading ---------------------------------------- */
 
+/* The buffer is taken here, as bytes are about to come, and given back by
+ * the reader when it waits with nothing buffered (give_back_locked): an
+ * idle connection holds none. Only this callback sets rbuf. */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   corio_tcp_t *c = h->data;
-  char *fresh = NULL;
+  char *fresh;
 
   (void)suggested;
-  if (c->rbuf == NULL) /* only the loop thread sets it */
-    fresh = malloc(RBUF_CAP);
   corio__spin_lock(&c->lock);
-  if (fresh != NULL)
-    c->rbuf = fresh;
+  if (c->rbuf == NULL) {
+    corio__spin_unlock(&c->lock);
+    fresh = corio__pool_get(CORIO__POOL_READ_BUF, RBUF_CAP);
+    corio__spin_lock(&c->lock);
+    c->rbuf = fresh; /* still NULL: the reader only ever clears it */
+  }
   if (c->rbuf == NULL) {
     *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
   } else {
@@ -245,7 +251,7 @@ size_t corio__tcp_peek(corio_tcp_t *c, char **p) {
   size_t n;
 
   corio__spin_lock(&c->lock);
-  *p = c->rbuf + c->rpos;
+  *p = c->rbuf != NULL ? c->rbuf + c->rpos : NULL;
   n = c->wpos - c->rpos;
   corio__spin_unlock(&c->lock);
   return n;
@@ -270,14 +276,17 @@ void corio__tcp_consume(corio_tcp_t *c, size_t n) {
 typedef struct fill_unlock {
   corio_tcp_t *c;
   int resume;
+  char *spare;                 /* the empty buffer, given back */
 } fill_unlock_t;
 
 static void fill_unlock(void *arg) {
   fill_unlock_t *u = arg;
   corio_tcp_t *c = u->c;
   int resume = u->resume;
+  char *spare = u->spare;
 
   corio__spin_unlock(&c->lock);
+  corio__pool_put(CORIO__POOL_READ_BUF, spare);
   if (resume) /* the request keeps c alive (users) */
     corio__loop_post(c->lp, &c->resume_req);
 }
@@ -288,7 +297,7 @@ static void fill_unlock(void *arg) {
  * waiting leaves a pending cancel for the next call that waits. */
 ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
   corio__waiter_t w;
-  fill_unlock_t u = {c, 0};
+  fill_unlock_t u = {c, 0, NULL};
   int err;
 
   corio__spin_lock(&c->lock);
@@ -316,6 +325,13 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
     return err;
   }
   c->reader = &w;
+  /* Nothing buffered and the loop not reading into it: an idle
+   * connection holds no buffer (alloc_cb takes one when bytes come). */
+  if (c->rpos == c->wpos && !c->filling) {
+    u.spare = c->rbuf;
+    c->rbuf = NULL;
+    c->rpos = c->wpos = 0;
+  }
   err = corio__wait_park_unlock(&w, fill_unlock, &u, deadline_ns);
   corio__spin_lock(&c->lock);
   if (c->reader == &w)

@@ -17,6 +17,7 @@
 #include "corio.h"
 #include "../support/sizes.h"
 #include "http_fixture.h"
+#include "http/http.h" /* white-box: the idle-memory test at the end */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -1504,4 +1505,76 @@ Test(http, header_count_counts_the_head_not_the_trailers) {
   cr_assert_str_eq(x.reply.body, "count=3 past=eof nulls=0");
   free(x.reply.body);
   fixture_stop(&f);
+}
+
+/* --- memory of an idle connection (lib/core/pool.h) ------------------------ */
+
+/* The server's one connection, waiting for a request: does it hold a
+ * header table or a read buffer? 0: not waiting yet. */
+static int idle_holds(fixture_t *f, int *table, int *rbuf) {
+  corio_http_server_t *srv = f->srv;
+  int parked = 0;
+
+  corio__spin_lock(&srv->lock);
+  if (!corio__list_empty(&srv->conns)) {
+    corio__hconn_t *hc = corio__container_of(srv->conns.next, corio__hconn_t, link);
+    corio__spin_lock(&hc->tcp->lock);
+    parked = atomic_load(&hc->idle) && hc->tcp->reader != NULL;
+    *table = hc->tab != NULL;
+    *rbuf = hc->tcp->rbuf != NULL;
+    corio__spin_unlock(&hc->tcp->lock);
+  }
+  corio__spin_unlock(&srv->lock);
+  return parked;
+}
+
+typedef struct idle_mem {
+  fixture_t *f;
+  int rounds, held;
+} idle_mem_t;
+
+static void *idle_keep_alive(void *arg) {
+  idle_mem_t *m = arg;
+  client_t *cl = malloc(sizeof *cl);
+  char req[256], want[64];
+  reply_t r;
+
+  cr_assert_eq(client_open(cl, m->f->port), 0);
+  for (int i = 0; i < 20; i++) {
+    int table = 0, rbuf = 0, j, n;
+
+    n = snprintf(req, sizeof req,
+                 "GET /describe HTTP/1.1\r\nHost: x\r\nX-Round: %d\r\nX-B: b%d\r\n\r\n", i, i);
+    cr_assert_eq(corio_write(cl->c, req, (size_t)n), n);
+    cr_assert_eq(read_reply(cl, &r, 0, BOUND()), 0);
+    snprintf(want, sizeof want, "[X-Round]=[%d]\n[X-B]=[b%d]\n", i, i);
+    cr_assert_not_null(strstr(r.body, want), "round %d: %s", i, r.body);
+    free(r.body);
+    for (j = 0; j < 5000 && !idle_holds(m->f, &table, &rbuf); j++)
+      corio_sleep(1);
+    cr_assert_lt(j, 5000, "the connection never waited for a request");
+    m->held += table + rbuf;
+    m->rounds++;
+  }
+  corio_close(cl->c);
+  free(cl);
+  return NULL;
+}
+
+/* A keep-alive connection waiting for its next request holds neither a
+ * header table nor a read buffer; the next request takes them again and
+ * its headers read back right. */
+Test(http, an_idle_keep_alive_connection_holds_no_table_and_no_buffer) {
+  corio_rt_options_t modes[] = {{.workers = 2}, {.loop_only = 1}};
+
+  for (int k = 0; k < 2; k++) {
+    fixture_t f;
+    idle_mem_t m = {&f, 0, 0};
+
+    fixture_start(&f, modes[k], NULL);
+    in_task(&f, idle_keep_alive, &m);
+    fixture_stop(&f);
+    cr_assert_eq(m.rounds, 20);
+    cr_assert_eq(m.held, 0);
+  }
 }

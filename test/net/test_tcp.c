@@ -1867,3 +1867,78 @@ Test(tcp, freeing_a_runtime_with_a_write_pending_across_workers_loops) {
   cr_assert_eq(corio_rt_free(rt), 0);
   free(cw.buf);
 }
+
+/* --- memory of an idle connection (lib/core/pool.h) ------------------------ */
+
+#define IDLE_ROUNDS 50
+
+typedef struct idle_buf {
+  _Atomic(corio_tcp_t *) conn;  /* the served side */
+  int held_while_idle;          /* rounds its reader waited holding a buffer */
+  int rounds;
+} idle_buf_t;
+
+/* Echo one byte at a time, IDLE_ROUNDS times. */
+static void idle_echo(corio_tcp_t *c, void *arg) {
+  idle_buf_t *ib = arg;
+  char b;
+
+  atomic_store(&ib->conn, c);
+  for (int i = 0; i < IDLE_ROUNDS; i++)
+    if (corio_read(c, &b, 1) != 1 || corio_write(c, &b, 1) != 1)
+      return;
+}
+
+/* Is the served side's reader parked, and does it hold a buffer? */
+static int parked_holding(corio_tcp_t *c, int *holding) {
+  int parked;
+
+  corio__spin_lock(&c->lock);
+  parked = c->reader != NULL;
+  *holding = c->rbuf != NULL;
+  corio__spin_unlock(&c->lock);
+  return parked;
+}
+
+static void *idle_client(void *arg) {
+  idle_buf_t *ib = arg;
+  corio_tcp_t *c, *sc;
+  server_t s;
+
+  memset(ib, 0, sizeof *ib);
+  server_start(&s, idle_echo, ib);
+  cr_assert_eq(corio_tcp_connect("127.0.0.1", s.port, &c), 0);
+  for (int i = 0; i < IDLE_ROUNDS; i++) {
+    char out = (char)('a' + i % 26), in = 0;
+    int holding = 0, j;
+
+    /* wait until the server's reader is parked on an empty buffer */
+    for (j = 0; j < 5000; j++) {
+      if ((sc = atomic_load(&ib->conn)) != NULL && parked_holding(sc, &holding))
+        break;
+      corio_sleep(1);
+    }
+    cr_assert_lt(j, 5000, "the reader never waited");
+    ib->held_while_idle += holding;
+    cr_assert_eq(corio_write(c, &out, 1), 1);
+    cr_assert_eq(corio_read_dl(c, &in, 1, corio_now() + 10000), 1);
+    cr_assert_eq(in, out, "round %d: the byte came back changed", i);
+    ib->rounds++;
+  }
+  corio_close(c);
+  server_stop(&s);
+  return NULL;
+}
+
+/* A connection with nothing buffered gives its read buffer back while it
+ * waits, and takes one again when bytes come (the bytes intact). */
+Test(tcp, an_idle_connection_holds_no_read_buffer) {
+  idle_buf_t ib;
+
+  run_in(on_workers, idle_client, &ib);
+  cr_assert_eq(ib.rounds, IDLE_ROUNDS);
+  cr_assert_eq(ib.held_while_idle, 0);
+  run_in(loop_only, idle_client, &ib);
+  cr_assert_eq(ib.rounds, IDLE_ROUNDS);
+  cr_assert_eq(ib.held_while_idle, 0);
+}
