@@ -65,6 +65,8 @@ typedef struct corio__worker {
   corio__tally_t tally;          /* tasks spawned and finished here */
   corio__lifo_watch_t *watch;    /* per victim, indexed by its index */
   corio__timer_heap_t timers;    /* deadlines of tasks parked here (3b) */
+  int firing;                    /* run_timers is firing deadlines */
+  corio_task_t *fired;           /* the tasks it readied, latest first */
 
   /* This worker's own libuv loop (a driven loop, lib/loop): sockets whose
    * tasks are bound here. It polls it between tasks; it sleeps in it

@@ -322,6 +322,11 @@ void corio__ready(corio_task_t *t) {
     corio__notify(rt);
     return;
   }
+  if (w->firing) { /* run_timers pushes them */
+    t->next = w->fired;
+    w->fired = t;
+    return;
+  }
   /* The newest goes to the LIFO slot, to run next here. Whatever it
    * displaces goes to the deque, where another worker may take it: wake
    * one for that. With nothing displaced, wake one only if the readier
@@ -399,12 +404,31 @@ static int lifo_in_budget(corio__worker_t *w) {
  * holds something (Go checks its per-P timers in schedule() so). */
 static void run_timers(corio__worker_t *w) {
   uint64_t next = corio__timer_heap_next(&w->timers), now;
+  corio_task_t *t, *after;
+  int n = 0;
 
   if (next == 0)
     return;
   now = uv_hrtime();
-  if (next <= now)
-    corio__timer_heap_run(&w->timers, now);
+  if (next > now)
+    return;
+  /* The heap fires in deadline order; corio__ready collects the tasks on
+   * w->fired (see there). They go onto the deque latest first, so that
+   * the owner, which pops the newest end, runs the earliest due first
+   * (through the LIFO slot they would run latest first, and the first
+   * due would wait behind all the others), ahead of older queued work,
+   * while thieves take the latest. */
+  w->fired = NULL;
+  w->firing = 1;
+  corio__timer_heap_run(&w->timers, now);
+  w->firing = 0;
+  for (t = w->fired; t != NULL; t = after, n++) {
+    after = t->next;
+    push_local(w, t);
+  }
+  w->fired = NULL;
+  if (n > 1) /* one runs here next; the rest may go elsewhere */
+    notify_from_worker(w->rt);
 }
 
 

@@ -911,3 +911,63 @@ Test(rt, bare_coro_yield_in_a_task_acts_as_a_yield, .timeout = 30) {
                           &(corio_rt_options_t){.loop_only = 1}, &r), 0);
   cr_assert_eq((intptr_t)r, 5);
 }
+
+/* --- deadlines due at once run earliest first ------------------------------ */
+
+#define DUE_N 8
+
+typedef struct due_order {
+  _Atomic(int) next;            /* order of resumption */
+  int rank[DUE_N];              /* sleeper i resumed rank[i]-th */
+  _Atomic(int) armed;
+} due_order_t;
+
+typedef struct due_sleeper {
+  due_order_t *o;
+  int i;
+} due_sleeper_t;
+
+static void *due_sleep(void *arg) {
+  due_sleeper_t *s = arg;
+
+  atomic_fetch_add(&s->o->armed, 1);
+  corio_sleep((uint64_t)(s->i + 1)); /* 1 .. DUE_N ms */
+  s->o->rank[s->i] = atomic_fetch_add(&s->o->next, 1);
+  return NULL;
+}
+
+/* On one worker: sleepers armed latest first, then a task that keeps the
+ * worker until every deadline has passed, so that all come due in one
+ * firing. They must resume in deadline order: the first due waits least
+ * (through the LIFO slot they ran latest first). */
+static void *due_main(void *arg) {
+  due_order_t *o = arg;
+  due_sleeper_t s[DUE_N];
+  corio_task_t *t[DUE_N];
+  uint64_t until;
+
+  for (int i = DUE_N - 1; i >= 0; i--) {
+    s[i] = (due_sleeper_t){o, i};
+    cr_assert_eq(corio_spawn(corio_current_rt(), due_sleep, &s[i], &t[i]), 0);
+  }
+  while (atomic_load(&o->armed) < DUE_N)
+    corio_yield();
+  corio_yield(); /* the last one parks */
+  until = uv_hrtime() + (uint64_t)(DUE_N + 2) * 1000000u;
+  while (uv_hrtime() < until) {
+  } /* hold the worker: no timer runs meanwhile */
+  for (int i = 0; i < DUE_N; i++)
+    corio_join(t[i], NULL);
+  return NULL;
+}
+
+Test(rt, deadlines_due_at_once_run_earliest_first) {
+  for (int round = 0; round < 5; round++) {
+    due_order_t o = {0};
+
+    cr_assert_eq(corio_main(due_main, &o, &(corio_rt_options_t){.workers = 1}, NULL), 0);
+    for (int i = 0; i < DUE_N; i++)
+      cr_assert_eq(o.rank[i], i, "round %d: sleeper %d (due at +%d ms) resumed %d-th",
+                   round, i, i + 1, o.rank[i]);
+  }
+}
