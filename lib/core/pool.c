@@ -58,15 +58,22 @@ __attribute__((noinline)) static pool_cache_t *cache_get(void) {
 }
 
 
-void *corio__pool_get(corio__pool_kind_t kind, size_t size) {
+void *corio__pool_take_cached(corio__pool_kind_t kind) {
   pool_cache_t *pc = cache_get();
   free_block_t *b = pc->head[kind];
 
-  if (b == NULL)
-    return malloc(size);
-  pc->head[kind] = b->next;
-  pc->count[kind]--;
+  if (b != NULL) {
+    pc->head[kind] = b->next;
+    pc->count[kind]--;
+  }
   return b;
+}
+
+
+void *corio__pool_get(corio__pool_kind_t kind, size_t size) {
+  void *b = corio__pool_take_cached(kind);
+
+  return b != NULL ? b : malloc(size);
 }
 
 

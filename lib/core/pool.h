@@ -20,6 +20,10 @@ typedef enum corio__pool_kind {
  * zeroed; NULL when memory is out. Any thread. */
 void *corio__pool_get(corio__pool_kind_t kind, size_t size);
 
+/* A cached block of this kind, or NULL if the thread has none: never
+ * calls malloc, so it may be called under a spinlock. Any thread. */
+void *corio__pool_take_cached(corio__pool_kind_t kind);
+
 /* Give back a block from corio__pool_get of this kind (NULL is ignored).
  * Any thread. */
 void corio__pool_put(corio__pool_kind_t kind, void *block);

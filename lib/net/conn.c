@@ -67,9 +67,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
   (void)suggested;
   corio__spin_lock(&c->lock);
-  if (c->rbuf == NULL) {
+  if (c->rbuf == NULL)
+    c->rbuf = corio__pool_take_cached(CORIO__POOL_READ_BUF);
+  if (c->rbuf == NULL) { /* malloc, but not under the lock */
     corio__spin_unlock(&c->lock);
-    fresh = corio__pool_get(CORIO__POOL_READ_BUF, RBUF_CAP);
+    fresh = malloc(RBUF_CAP);
     corio__spin_lock(&c->lock);
     c->rbuf = fresh; /* still NULL: the reader only ever clears it */
   }
