@@ -98,6 +98,7 @@ void corio__timer_init(corio__timer_t *t, corio__timer_heap_t *heap,
   t->fire = fire;
   t->release = release;
   t->heap = heap;
+  t->early = 0;
   atomic_init(&t->state, CORIO__TIMER_ARMED);
 }
 
@@ -143,6 +144,7 @@ static int claim_and_fire(corio__timer_t *t) {
 
 
 void corio__timer_fire_now(corio__timer_t *t) {
+  t->early = 1;
   claim_and_fire(t);
 }
 

@@ -33,6 +33,7 @@ struct corio__timer {
   void (*release)(corio__timer_t *timer); /* the heap's thread: free it */
   corio__timer_heap_t *heap;     /* where it goes (set before arming) */
   _Atomic(int) state;
+  int early;                     /* fired by corio__timer_fire_now */
 };
 
 typedef struct corio__heap_entry {

@@ -66,7 +66,11 @@ typedef struct corio__worker {
   corio__lifo_watch_t *watch;    /* per victim, indexed by its index */
   corio__timer_heap_t timers;    /* deadlines of tasks parked here (3b) */
   int firing;                    /* run_timers is firing deadlines */
+  uint64_t clock_seen;           /* its last reading of uv_hrtime() */
   corio_task_t *fired;           /* the tasks it readied, latest first */
+  /* Tasks whose deadlines fired here, earliest first, FIFO; owner. */
+  corio_task_t *due_head;
+  corio_task_t *due_tail;
 
   /* This worker's own libuv loop (a driven loop, lib/loop): sockets whose
    * tasks are bound here. It polls it between tasks; it sleeps in it

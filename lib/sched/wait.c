@@ -106,8 +106,9 @@ typedef struct deadline {
 static void deadline_fire(corio__timer_t *timer) {
   deadline_t *d = corio__container_of(timer, deadline_t, timer);
   corio_task_t *t = d->task;
-  /* Fired before its time only when the loop had no memory for it. */
-  int reason = uv_hrtime() >= timer->deadline ? UV_ETIMEDOUT : UV_ENOMEM;
+  /* Fired before its time only when there was no memory to arm it (a
+   * heap fires nothing early, so no clock is read here). */
+  int reason = timer->early ? UV_ENOMEM : UV_ETIMEDOUT;
 
   corio__wake_seq(t, d->seq, reason);
   /* acq_rel: release ends our use of t and d for the owner; acquire sees
@@ -193,6 +194,17 @@ typedef struct park_args {
 } park_args_t;
 
 
+/* A time no later than now: on a worker, its last reading of the clock
+ * (run_timers reads it before each pick while its heap holds
+ * something), which saves a reading per timed wait. A deadline that
+ * passed since is armed and fires at the next pick: never early. */
+static uint64_t clock_lower_bound(void) {
+  corio__worker_t *w = corio__worker_current();
+
+  return w != NULL ? w->clock_seen : uv_hrtime();
+}
+
+
 /* On the worker, the task off its stack: only now may anyone wake it. Arm
  * the token, then look for a cancel that came before (corio_cancel stores
  * its flag, then reads the token; we store the token, then read the flag:
@@ -211,7 +223,7 @@ static int wait_park_fn(corio_task_t *t, void *arg) {
   int run_now = 0, reason = 0;
 
   if (deadline != CORIO__NO_DEADLINE) {
-    if (deadline <= uv_hrtime()) {
+    if (deadline <= clock_lower_bound()) {
       run_now = 1;
       reason = UV_ETIMEDOUT;
     } else if ((dl = deadline_new(t, seq, deadline)) == NULL) {

@@ -404,31 +404,38 @@ static int lifo_in_budget(corio__worker_t *w) {
  * holds something (Go checks its per-P timers in schedule() so). */
 static void run_timers(corio__worker_t *w) {
   uint64_t next = corio__timer_heap_next(&w->timers), now;
-  corio_task_t *t, *after;
-  int n = 0;
+  corio_task_t *t, *first = NULL;
 
   if (next == 0)
     return;
   now = uv_hrtime();
+  w->clock_seen = now;
   if (next > now)
     return;
   /* The heap fires in deadline order; corio__ready collects the tasks on
-   * w->fired (see there). They go onto the deque latest first, so that
-   * the owner, which pops the newest end, runs the earliest due first
-   * (through the LIFO slot they would run latest first, and the first
-   * due would wait behind all the others), ahead of older queued work,
-   * while thieves take the latest. */
+   * w->fired, latest first (see there). They join the due FIFO, which
+   * runs before the deque: the earliest due runs first, also across
+   * firings. (Through the LIFO slot or the deque's newest end, each
+   * firing's tasks ran before those of the firings before it: the first
+   * due waited longest.) */
   w->fired = NULL;
   w->firing = 1;
   corio__timer_heap_run(&w->timers, now);
   w->firing = 0;
-  for (t = w->fired; t != NULL; t = after, n++) {
-    after = t->next;
-    push_local(w, t);
+  while ((t = w->fired) != NULL) { /* reverse: earliest first */
+    w->fired = t->next;
+    t->next = first;
+    first = t;
   }
-  w->fired = NULL;
-  if (n > 1) /* one runs here next; the rest may go elsewhere */
-    notify_from_worker(w->rt);
+  if (first == NULL)
+    return;
+  if (w->due_tail != NULL)
+    w->due_tail->next = first;
+  else
+    w->due_head = first;
+  for (t = first; t->next != NULL; t = t->next) {
+  }
+  w->due_tail = t;
 }
 
 
@@ -467,6 +474,8 @@ static corio_task_t *find_local(corio__worker_t *w) {
     }
   }
   w->lifo_streak = 0;
+  if ((t = fifo_pop(&w->due_head, &w->due_tail)) != NULL)
+    return t;
   if ((t = bound_pop(w)) != NULL)
     return t;
   t = corio__deque_pop(&w->dq);
@@ -612,7 +621,7 @@ found:
  * tasks, requests in its inbox (seq_cst: the kick's handshake, see
  * corio__worker_kick), tasks its loop's callbacks readied. */
 static int own_work(corio__worker_t *w) {
-  return w->bound_head != NULL || w->yielded_head != NULL ||
+  return w->bound_head != NULL || w->yielded_head != NULL || w->due_head != NULL ||
          atomic_load(&w->lp->inbox.head) != NULL ||
          atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
          corio__deque_size_approx(&w->dq) > 0;
