@@ -230,20 +230,57 @@ CORIO_API int corio_http_body_to_file(corio_http_req_t *req, const char *path,
 CORIO_API int corio_http_body_discard(corio_http_req_t *req);
 
 /* ------------------------------------------------------------------------
- * Responses. `headers` is NULL or extra header lines, each ending in
- * "\r\n" ("Content-Type: text/plain\r\n"); the server adds Date,
- * Content-Length or Transfer-Encoding, and Connection: close when it will
- * close. For HEAD requests no body is sent. Every call here may suspend
- * and must be made from a task; elsewhere UV_EINVAL, nothing sent. */
+ * Responses. A handler's header fields come as name/value pairs
+ * (corio_http_header_t, the _with calls) or as a raw block of lines, each
+ * ending in "\r\n" ("Content-Type: text/plain\r\n"; NULL: none). Both
+ * forms are checked the same way before anything is sent:
+ *  - a name is a token (letters, digits and !#$%&'*+-.^_`|~), followed in
+ *    a raw line by ':' at once;
+ *  - a value holds no CR, LF, NUL or other control byte but tab (so no
+ *    field can end the head early or start a second one); its leading and
+ *    trailing blanks are dropped;
+ *  - a raw block's last line ends in "\r\n" too;
+ *  - Content-Length and Transfer-Encoding are the server's: a handler's
+ *    may only repeat what the server writes (the same length; "chunked"
+ *    for a streamed response it chunks), and is then written once; a
+ *    framing the server does not use (one for 1xx, 204 or 304) is refused;
+ *  - Connection may say "close" (the connection closes after this
+ *    response, and the head says so once) or "keep-alive" (the default),
+ *    nothing else;
+ *  - a handler's Date replaces the server's.
+ * A field that breaks a rule: UV_EINVAL; more than
+ * CORIO_HTTP_MAX_RESPONSE_HEADER_BYTES of fields: UV_E2BIG. Either way
+ * nothing was sent and the handler may still answer (or return, and the
+ * server answers 500). The server adds Date, Content-Length or
+ * Transfer-Encoding, and Connection: close when it will close. For HEAD
+ * requests no body is sent. Every call here may suspend and must be made
+ * from a task; elsewhere UV_EINVAL, nothing sent. */
+
+/* Handler header fields, as lines, at most this many bytes. */
+#define CORIO_HTTP_MAX_RESPONSE_HEADER_BYTES 65536
+
+/* One response header field. Both strings are NUL-terminated and only
+ * read during the call. */
+typedef struct corio_http_header_s {
+  const char *name;
+  const char *value;
+} corio_http_header_t;
 
 /* A complete response with a body of len bytes. */
 CORIO_API int corio_http_respond(corio_http_res_t *res, int status,
                                  const char *headers, const void *body,
                                  size_t len);
+/* The same with n header fields as pairs (headers may be NULL if n is 0). */
+CORIO_API int corio_http_respond_with(corio_http_res_t *res, int status,
+                                      const corio_http_header_t *headers,
+                                      size_t n, const void *body, size_t len);
 /* A streamed response: start (content_length < 0: chunked, or until close
  * for HTTP/1.0), write pieces, end. */
 CORIO_API int corio_http_res_start(corio_http_res_t *res, int status,
                                    const char *headers, int64_t content_length);
+CORIO_API int corio_http_res_start_with(corio_http_res_t *res, int status,
+                                        const corio_http_header_t *headers,
+                                        size_t n, int64_t content_length);
 CORIO_API ssize_t corio_http_res_write(corio_http_res_t *res, const void *data,
                                        size_t len);
 CORIO_API int corio_http_res_end(corio_http_res_t *res);

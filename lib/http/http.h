@@ -171,6 +171,33 @@ static inline uint64_t corio__http_after(uint64_t ms) {
 }
 
 
+/* fields.c: a handler's response header fields, in either form. */
+typedef struct corio__hfields {
+  const char *raw;                   /* "Name: value\r\n" lines, or NULL */
+  const corio_http_header_t *pairs;  /* or npairs pairs */
+  size_t npairs;
+} corio__hfields_t;
+
+/* The framing the server will write, and what the fields ask of it. */
+typedef struct corio__hframing {
+  int64_t content_length;        /* in: its Content-Length, or -1: none */
+  int chunked;                   /* in: it writes Transfer-Encoding: chunked */
+  int close;                     /* out: a Connection: close among them */
+  int has_date;                  /* out: a Date among them (the server's
+                                  * own is left out) */
+  size_t bytes;                  /* out: what corio__hfields_emit writes */
+} corio__hframing_t;
+
+/* Check every field: names are tokens; values hold no CR, LF, NUL or
+ * other control byte but tab; a raw line ends in CRLF; Content-Length and
+ * Transfer-Encoding must match the server's framing, Connection may only
+ * say close or keep-alive. 0, UV_EINVAL, or UV_E2BIG (more than
+ * CORIO_HTTP_MAX_RESPONSE_HEADER_BYTES). Sends nothing. */
+int corio__hfields_check(const corio__hfields_t *fs, corio__hframing_t *fr);
+/* Write the checked fields, but for the framing and Connection ones
+ * (the server writes its own), as lines: fr->bytes bytes. */
+void corio__hfields_emit(const corio__hfields_t *fs, char *out);
+
 /* parse.c */
 extern const llhttp_settings_t corio__http_settings;
 /* Read and parse a request head. 0 (req filled, views valid), or an HTTP

@@ -131,30 +131,39 @@ static int no_body_status(int status) {
 }
 
 
-/* Write the head: status line, Date, framing, the caller's lines. */
-static int send_head(corio_http_res_t *res, int status, const char *headers,
-                     int64_t content_length, const void *body, size_t len) {
+/* Write the head: status line, Date, framing, the caller's fields (checked
+ * first: a field that fails sends nothing), and the body if it comes with
+ * the head. */
+static int send_head(corio_http_res_t *res, int status,
+                     const corio__hfields_t *fields, int64_t content_length,
+                     const void *body, size_t len) {
   corio__hconn_t *hc = corio__hconn_of_res(res);
   corio_http_req_t *req = &hc->req;
-  char head[HEAD_MAX];
-  out_t o = {head, head + HEAD_MAX - 2}; /* room for the blank line */
-  uv_buf_t bufs[3];
-  unsigned n = 0;
-  int k;
+  corio__hframing_t fr;
+  char head[HEAD_MAX], *all = head;
+  out_t o = {head, head + HEAD_MAX};
+  uv_buf_t bufs[2];
+  size_t k;
+  int err;
 
   if (res->started)
     return UV_EALREADY;
   if (status < 200 || status > 999)
     return UV_EINVAL;
+  fr.content_length = no_body_status(status) ? -1 : content_length;
+  fr.chunked = !no_body_status(status) && content_length < 0 && req->version >= 11;
+  if ((err = corio__hfields_check(fields, &fr)) != 0)
+    return err;
   res->started = 1;
   res->status = status;
-  res->close_after = must_close(hc);
+  res->close_after = must_close(hc) || fr.close;
   put(&o, "HTTP/1.1 ", 9);
   put_u64(&o, (uint64_t)status);
   put(&o, " ", 1);
   put_str(&o, corio_http_reason(status));
   put(&o, "\r\n", 2);
-  put_str(&o, date_line());
+  if (!fr.has_date)
+    put_str(&o, date_line());
   if (no_body_status(status)) {
     res->remaining = 0;
   } else if (content_length >= 0) {
@@ -162,7 +171,7 @@ static int send_head(corio_http_res_t *res, int status, const char *headers,
     put_u64(&o, (uint64_t)content_length);
     put(&o, "\r\n", 2);
     res->remaining = content_length;
-  } else if (req->version >= 11) {
+  } else if (fr.chunked) {
     put_str(&o, "Transfer-Encoding: chunked\r\n");
     res->chunked = 1;
     res->remaining = -1;
@@ -174,40 +183,44 @@ static int send_head(corio_http_res_t *res, int status, const char *headers,
     put_str(&o, "Connection: close\r\n");
   else if (req->version == 10)
     put_str(&o, "Connection: keep-alive\r\n");
-  k = (int)(o.p - head);
-  bufs[n++] = uv_buf_init(head, (unsigned)k);
-  if (headers != NULL && headers[0] != '\0')
-    bufs[n++] = uv_buf_init((char *)(uintptr_t)headers, (unsigned)strlen(headers));
-  /* the blank line, and the body if it comes with the head */
-  head[k] = '\r';
-  head[k + 1] = '\n';
-  if (headers != NULL && headers[0] != '\0') {
-    bufs[n++] = uv_buf_init(head + k, 2);
-  } else {
-    bufs[0].len += 2;
+  /* The caller's fields and the blank line behind the server's lines, in
+   * the stack buffer if they fit, else in one allocated for them. */
+  k = (size_t)(o.p - head);
+  if (fr.bytes + 2 > HEAD_MAX - k) {
+    if ((all = malloc(k + fr.bytes + 2)) == NULL) {
+      res->close_after = 1; /* started, yet nothing sent: only a close is clean */
+      res->done = 1;
+      return UV_ENOMEM;
+    }
+    memcpy(all, head, k);
   }
+  corio__hfields_emit(fields, all + k);
+  k += fr.bytes;
+  all[k++] = '\r';
+  all[k++] = '\n';
+  bufs[0] = uv_buf_init(all, (unsigned)k);
   if (body != NULL && len > 0 && !req->head_method && !no_body_status(status)) {
     /* one system call for the whole small response */
-    uv_buf_t all[4];
-    unsigned i;
-    for (i = 0; i < n; i++)
-      all[i] = bufs[i];
-    all[n] = uv_buf_init((char *)(uintptr_t)body, (unsigned)len);
+    bufs[1] = uv_buf_init((char *)(uintptr_t)body, (unsigned)len);
     if (len > UINT32_MAX)
-      all[n].len = len;
-    return send_bufs(hc, all, n + 1) < 0 ? UV_EPIPE : 0;
+      bufs[1].len = len;
+    err = send_bufs(hc, bufs, 2) < 0 ? UV_EPIPE : 0;
+  } else {
+    err = send_bufs(hc, bufs, 1) < 0 ? UV_EPIPE : 0;
   }
-  return send_bufs(hc, bufs, n) < 0 ? UV_EPIPE : 0;
+  if (all != head)
+    free(all);
+  return err;
 }
 
 
-int corio_http_respond(corio_http_res_t *res, int status, const char *headers,
-                       const void *body, size_t len) {
+static int respond(corio_http_res_t *res, int status, const corio__hfields_t *fields,
+                   const void *body, size_t len) {
   int err;
 
   if (res == NULL || (body == NULL && len > 0) || !corio__in_task())
     return UV_EINVAL;
-  err = send_head(res, status, headers, no_body_status(status) ? -1 : (int64_t)len,
+  err = send_head(res, status, fields, no_body_status(status) ? -1 : (int64_t)len,
                   body, len);
   if (err == 0) {
     res->remaining = 0;
@@ -217,11 +230,49 @@ int corio_http_respond(corio_http_res_t *res, int status, const char *headers,
 }
 
 
-int corio_http_res_start(corio_http_res_t *res, int status, const char *headers,
-                         int64_t content_length) {
+int corio_http_respond(corio_http_res_t *res, int status, const char *headers,
+                       const void *body, size_t len) {
+  corio__hfields_t f = {headers, NULL, 0};
+
+  return respond(res, status, &f, body, len);
+}
+
+
+int corio_http_respond_with(corio_http_res_t *res, int status,
+                            const corio_http_header_t *headers, size_t n,
+                            const void *body, size_t len) {
+  corio__hfields_t f = {NULL, headers, n};
+
+  if (headers == NULL && n > 0)
+    return UV_EINVAL;
+  return respond(res, status, &f, body, len);
+}
+
+
+static int res_start(corio_http_res_t *res, int status, const corio__hfields_t *fields,
+                     int64_t content_length) {
   if (res == NULL || !corio__in_task())
     return UV_EINVAL;
-  return send_head(res, status, headers, content_length, NULL, 0);
+  return send_head(res, status, fields, content_length, NULL, 0);
+}
+
+
+int corio_http_res_start(corio_http_res_t *res, int status, const char *headers,
+                         int64_t content_length) {
+  corio__hfields_t f = {headers, NULL, 0};
+
+  return res_start(res, status, &f, content_length);
+}
+
+
+int corio_http_res_start_with(corio_http_res_t *res, int status,
+                              const corio_http_header_t *headers, size_t n,
+                              int64_t content_length) {
+  corio__hfields_t f = {NULL, headers, n};
+
+  if (headers == NULL && n > 0)
+    return UV_EINVAL;
+  return res_start(res, status, &f, content_length);
 }
 
 
