@@ -188,6 +188,44 @@ CORIO_API corio_http_str_t corio_http_query(const corio_http_req_t *req);
 /* 10 for HTTP/1.0, 11 for HTTP/1.1. */
 CORIO_API int corio_http_version(const corio_http_req_t *req);
 
+/* The peer's and the local address of the request's connection, as
+ * corio_tcp_peer and corio_tcp_local (corio/net.h): 0, or a libuv error
+ * (UV_EINVAL for a NULL argument). Never suspends; the handler's task. */
+CORIO_API int corio_http_peer(const corio_http_req_t *req,
+                              struct sockaddr *addr, int *len);
+CORIO_API int corio_http_local(const corio_http_req_t *req,
+                               struct sockaddr *addr, int *len);
+
+/* Percent-decoding into caller memory, no allocation: the bytes of in
+ * with each "%XX" (two hex digits) replaced by the byte it names, and,
+ * if plus_is_space, each '+' by a space (as in a query). Writes the
+ * result and a NUL into out (cap bytes, the NUL included). Returns the
+ * decoded length, or UV_EINVAL ('%' without two hex digits after it, or
+ * "%00": a NUL byte that would cut C strings short; out then holds
+ * nothing meaningful), UV_ENOBUFS (out too small, or NULL with cap > 0;
+ * with cap 0 and out NULL: the length it needs without the NUL, so one
+ * call can size the buffer). Never suspends; any thread. */
+CORIO_API ssize_t corio_http_decode(corio_http_str_t in, int plus_is_space,
+                                    char *out, size_t cap);
+/* The path, percent-decoded ('+' stays '+'), as corio_http_decode. A
+ * decoded path may hold "/" from "%2F" and ".." segments: check it
+ * before using it as a file name. */
+CORIO_API ssize_t corio_http_path_decoded(const corio_http_req_t *req,
+                                          char *out, size_t cap);
+/* The query's parameters in order: *pos starts at 0; each call gives the
+ * next "name=value" (or "name": an empty value) between '&'s, both
+ * undecoded (decode them with corio_http_decode, plus_is_space set), and
+ * returns 1, or 0 after the last. Empty parameters ("a=1&&b=2") are
+ * skipped. Never suspends. */
+CORIO_API int corio_http_query_next(const corio_http_req_t *req, size_t *pos,
+                                    corio_http_str_t *name,
+                                    corio_http_str_t *value);
+/* The value of the first query parameter whose decoded name is name,
+ * decoded into out as corio_http_decode: its length, UV_ENOENT if there
+ * is none, or corio_http_decode's errors. Never suspends. */
+CORIO_API ssize_t corio_http_query_get(const corio_http_req_t *req,
+                                       const char *name, char *out, size_t cap);
+
 /* The value of the first header called name (case-insensitive), without
  * surrounding whitespace; .p == NULL if absent. */
 CORIO_API corio_http_str_t corio_http_header(const corio_http_req_t *req,
