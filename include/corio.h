@@ -14,5 +14,6 @@
 #include "corio/chan.h"
 #include "corio/net.h"
 #include "corio/http.h"
+#include "corio/http_client.h"
 
 #endif

@@ -163,7 +163,7 @@ int corio__hfields_check(const corio__hfields_t *fs, corio__hframing_t *fr) {
   field_t f;
   int r;
 
-  fr->close = fr->has_date = 0;
+  fr->close = fr->has_date = fr->has_host = 0;
   fr->bytes = 0;
   while ((r = next(fs, &pos, &f)) == 1) {
     if (ieq(f.name, f.nlen, "content-length")) {
@@ -178,6 +178,8 @@ int corio__hfields_check(const corio__hfields_t *fs, corio__hframing_t *fr) {
     } else {
       if (ieq(f.name, f.nlen, "date"))
         fr->has_date = 1;
+      if (ieq(f.name, f.nlen, "host"))
+        fr->has_host = 1;
       fr->bytes += f.nlen + 2 + f.vlen + 2;
       if (fr->bytes > CORIO_HTTP_MAX_RESPONSE_HEADER_BYTES)
         return UV_E2BIG;

@@ -185,6 +185,7 @@ typedef struct corio__hframing {
   int close;                     /* out: a Connection: close among them */
   int has_date;                  /* out: a Date among them (the server's
                                   * own is left out) */
+  int has_host;                  /* out: a Host among them (a client's) */
   size_t bytes;                  /* out: what corio__hfields_emit writes */
 } corio__hframing_t;
 

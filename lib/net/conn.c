@@ -824,6 +824,16 @@ int corio_tcp_local(corio_tcp_t *c, struct sockaddr *addr, int *len) {
 }
 
 
+int corio__tcp_quiet(corio_tcp_t *c) {
+  int quiet;
+
+  corio__spin_lock(&c->lock);
+  quiet = c->rpos == c->wpos && c->read_err == 0 && !c->closing && !c->handle_closed;
+  corio__spin_unlock(&c->lock);
+  return quiet;
+}
+
+
 uv_tcp_t *corio_tcp_handle(corio_tcp_t *c) {
   return c != NULL ? c->h : NULL;
 }

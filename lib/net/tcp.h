@@ -124,5 +124,8 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns);
  * suspend the task briefly: while the loop is reading into the buffer,
  * it parks until that read is over (no deadline, not cancellable). */
 void corio__tcp_cut(corio_tcp_t *c, size_t off, size_t n);
+/* Nothing buffered, no end of stream or error, not closing: a kept-alive
+ * connection nobody reads that may carry a new exchange. Any thread. */
+int corio__tcp_quiet(corio_tcp_t *c);
 
 #endif

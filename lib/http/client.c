@@ -1,0 +1,990 @@
+/* The HTTP/1.1 client (corio/http_client.h): requests written from the
+ * calling task, responses parsed by llhttp in place in the connection's
+ * read buffer (the head stays at [0, head_len) until the call ends; body
+ * bytes behind it are handed out and cut, as the server does with
+ * request bodies), and a pool of idle keep-alive connections.
+ *
+ * A call's connection is read by that call only (corio__tcp_read_begin);
+ * a pooled one by nobody: it is checked quiet (nothing buffered, no end
+ * of stream) when it is taken again. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/list.h"
+#include "core/pool.h"
+#include "core/spin.h"
+#include "corio/http_client.h"
+#include "http.h"
+
+#define HOST_MAX 256
+#define KEY_MAX (HOST_MAX + 8)
+#define OVERHEAD_MAX (16 * 1024) /* chunk framing beyond its credit */
+
+/* --- the client and its pool ------------------------------------------------ */
+
+typedef struct pooled {
+  corio__list_t link;
+  corio_tcp_t *tcp;
+  char key[KEY_MAX];
+  uint64_t since;                /* corio_now() when it went idle */
+} pooled_t;
+
+struct corio_http_client_s {
+  corio_http_client_options_t opts;
+  corio__spin_t lock;            /* idle and calls */
+  corio__list_t idle;            /* pooled_t, newest first */
+  unsigned calls;                /* open calls */
+};
+
+
+int corio_http_client_new(const corio_http_client_options_t *opts,
+                          corio_http_client_t **out) {
+  corio_http_client_t *cl;
+  corio_http_client_options_t *o;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  *out = NULL;
+  if ((cl = calloc(1, sizeof *cl)) == NULL)
+    return UV_ENOMEM;
+  o = &cl->opts;
+  if (opts != NULL)
+    *o = *opts;
+  if (o->max_idle == 0)
+    o->max_idle = CORIO_HTTP_CLIENT_DEFAULT_MAX_IDLE;
+  if (o->idle_timeout_ms == 0)
+    o->idle_timeout_ms = CORIO_HTTP_CLIENT_DEFAULT_IDLE_TIMEOUT_MS;
+  if (o->connect_timeout_ms == 0)
+    o->connect_timeout_ms = CORIO_HTTP_CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
+  if (o->head_timeout_ms == 0)
+    o->head_timeout_ms = CORIO_HTTP_CLIENT_DEFAULT_HEAD_TIMEOUT_MS;
+  if (o->max_head_bytes == 0)
+    o->max_head_bytes = CORIO_HTTP_CLIENT_DEFAULT_MAX_HEAD_BYTES;
+  if (o->max_head_bytes > CORIO_HTTP_MAX_HEADER_BYTES_CAP)
+    o->max_head_bytes = CORIO_HTTP_MAX_HEADER_BYTES_CAP;
+  corio__list_init(&cl->idle);
+  *out = cl;
+  return 0;
+}
+
+
+int corio_http_client_free(corio_http_client_t *cl) {
+  corio__list_t *l;
+
+  if (cl == NULL || !corio__in_task())
+    return UV_EINVAL;
+  corio__spin_lock(&cl->lock);
+  if (cl->calls > 0) {
+    corio__spin_unlock(&cl->lock);
+    return UV_EBUSY;
+  }
+  corio__spin_unlock(&cl->lock);
+  while ((l = cl->idle.next) != &cl->idle) {
+    pooled_t *p = corio__container_of(l, pooled_t, link);
+    corio__list_remove(l);
+    corio_close(p->tcp);
+    free(p);
+  }
+  free(cl);
+  return 0;
+}
+
+
+/* A quiet pooled connection for key, or NULL; the stale ones met on the
+ * way are closed. */
+static corio_tcp_t *pool_take(corio_http_client_t *cl, const char *key) {
+  uint64_t now = corio_now();
+  corio_tcp_t *got = NULL;
+  corio__list_t stale, *l, *nx;
+
+  corio__list_init(&stale);
+  corio__spin_lock(&cl->lock);
+  for (l = cl->idle.next; l != &cl->idle && got == NULL; l = nx) {
+    pooled_t *p = corio__container_of(l, pooled_t, link);
+    nx = l->next;
+    if (now - p->since >= cl->opts.idle_timeout_ms || !corio__tcp_quiet(p->tcp)) {
+      corio__list_remove(l);
+      corio__list_push_back(&stale, l);
+    } else if (strcmp(p->key, key) == 0) {
+      corio__list_remove(l);
+      got = p->tcp;
+      free(p);
+    }
+  }
+  corio__spin_unlock(&cl->lock);
+  while ((l = stale.next) != &stale) {
+    pooled_t *p = corio__container_of(l, pooled_t, link);
+    corio__list_remove(l);
+    corio_close(p->tcp);
+    free(p);
+  }
+  return got;
+}
+
+
+/* Keep tcp for key, unless key has max_idle already (then close the
+ * oldest of them). */
+static void pool_put(corio_http_client_t *cl, const char *key, corio_tcp_t *tcp) {
+  pooled_t *p = malloc(sizeof *p), *oldest = NULL;
+  unsigned same = 0;
+  corio__list_t *l;
+
+  if (p == NULL) {
+    corio_close(tcp);
+    return;
+  }
+  p->tcp = tcp;
+  snprintf(p->key, sizeof p->key, "%s", key);
+  p->since = corio_now();
+  corio__spin_lock(&cl->lock);
+  for (l = cl->idle.next; l != &cl->idle; l = l->next) {
+    pooled_t *q = corio__container_of(l, pooled_t, link);
+    if (strcmp(q->key, key) == 0) {
+      same++;
+      oldest = q;
+    }
+  }
+  if (same < cl->opts.max_idle)
+    oldest = NULL;
+  else
+    corio__list_remove(&oldest->link);
+  corio__list_push_front(&cl->idle, &p->link);
+  corio__spin_unlock(&cl->lock);
+  if (oldest != NULL) {
+    corio_close(oldest->tcp);
+    free(oldest);
+  }
+}
+
+
+/* --- URLs -------------------------------------------------------------------- */
+
+typedef struct url {
+  char host[HOST_MAX];           /* for connect: no brackets */
+  char authority[HOST_MAX + 8];  /* for Host: "[::1]:8080", "a.b" */
+  int port;
+  const char *target;            /* "/path?query", or "" for "/" */
+} url_t;
+
+static int parse_url(const char *s, url_t *u) {
+  const char *h, *end;
+  size_t n;
+  long port = 80;
+
+  if (strncasecmp(s, "http://", 7) != 0)
+    return UV_EINVAL;
+  s += 7;
+  if (*s == '[') {
+    if ((end = strchr(s, ']')) == NULL)
+      return UV_EINVAL;
+    h = s + 1;
+    n = (size_t)(end - h);
+    end++;
+  } else {
+    h = s;
+    n = strcspn(s, ":/?#@");
+    end = s + n;
+  }
+  if (n == 0 || n >= HOST_MAX || memchr(h, '@', n) != NULL)
+    return UV_EINVAL;
+  memcpy(u->host, h, n);
+  u->host[n] = '\0';
+  if (*end == ':') {
+    char *e;
+    port = strtol(end + 1, &e, 10);
+    if (e == end + 1 || port < 1 || port > 65535)
+      return UV_EINVAL;
+    end = e;
+  }
+  if (*end != '\0' && *end != '/' && *end != '?')
+    return UV_EINVAL; /* '@' (userinfo), '#', or junk after the port */
+  for (const char *p = end; *p != '\0'; p++)
+    if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '#')
+      return UV_EINVAL; /* no spaces, controls or fragments in a target */
+  u->port = (int)port;
+  u->target = end;
+  snprintf(u->authority, sizeof u->authority, h[-1] == '[' ? "[%s]" : "%s", u->host);
+  if (port != 80) {
+    size_t k = strlen(u->authority);
+    snprintf(u->authority + k, sizeof u->authority - k, ":%ld", port);
+  }
+  return 0;
+}
+
+
+/* --- calls ----------------------------------------------------------------- */
+
+/* Response parsing state, llhttp's user data. */
+typedef struct cparse {
+  corio__htable_t *tab;
+  size_t n;                      /* fields in tab */
+  int field_open, value_open;
+  int too_many;
+  int headers_done, message_done;
+  int head_request;              /* the response carries no body */
+  size_t base_off;               /* buffer offset of the bytes parsed */
+  const char *base;
+  corio__hspan_t body;           /* the body span of one execute */
+  int got_body;
+  int64_t overhead_credit;       /* chunked: non-data bytes allowed */
+} cparse_t;
+
+struct corio_http_call_s {
+  corio_http_client_t *cl;
+  corio_tcp_t *tcp;
+  url_t u;
+  char key[KEY_MAX];
+  int reused;                    /* tcp came from the pool */
+  uint64_t deadline;             /* ms of corio_now(), the whole call */
+
+  /* the request */
+  char *head;                    /* its head, kept to send it again */
+  size_t head_len;
+  const void *mem_body;          /* corio_http_fetch's body, or NULL */
+  size_t mem_len;
+  int64_t body_length;           /* as call_start's, or chunked */
+  uint64_t body_sent;
+  int expect_continue;           /* waiting for the 100 before the body */
+  int request_done;
+  /* Connection: close, either side; an error. Atomic: in a full-duplex
+   * call the writer and the reader are two tasks. */
+  _Atomic(int) close_after;
+
+  /* the response */
+  llhttp_t parser;
+  cparse_t ps;
+  int status;                    /* the final one, once its head is here */
+  size_t head_end;               /* the response head: [0, head_end) */
+  size_t parse_off;              /* the first byte llhttp has not seen */
+  corio__hspan_t left;           /* body bytes not handed out yet */
+  int got_bytes;                 /* some byte of the response came */
+  int early_answer;              /* a final answer before the body went */
+  _Atomic(int) err;              /* sticky: the first error */
+};
+
+#define CPS(p) ((cparse_t *)(p)->data)
+
+static void span(cparse_t *ps, corio__hspan_t *s, int *open, const char *at,
+                 size_t len) {
+  size_t off = ps->base_off + (size_t)(at - ps->base);
+
+  if (*open) {
+    s->len = off + len - s->off;
+  } else {
+    s->off = off;
+    s->len = len;
+    *open = 1;
+  }
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+  cparse_t *ps = CPS(p);
+
+  if (ps->headers_done)
+    return 0; /* trailers: not kept */
+  if (!ps->field_open) {
+    if (ps->n == CORIO_HTTP_MAX_HEADERS) {
+      ps->too_many = 1;
+      return HPE_USER;
+    }
+    ps->tab->values[ps->n].off = ps->tab->values[ps->n].len = 0;
+    ps->n++;
+  }
+  span(ps, &ps->tab->names[ps->n - 1], &ps->field_open, at, len);
+  return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+  CPS(p)->field_open = 0;
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+  cparse_t *ps = CPS(p);
+
+  if (ps->n > 0 && !ps->headers_done)
+    span(ps, &ps->tab->values[ps->n - 1], &ps->value_open, at, len);
+  return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+  CPS(p)->value_open = 0;
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  cparse_t *ps = CPS(p);
+
+  ps->headers_done = 1;
+  /* A response to HEAD has no body, whatever its head says. llhttp reads
+   * a return of 1 from here as "skip the body", but this pauses, to look
+   * at the head first: so the flag itself, which llhttp honours when it
+   * resumes. */
+  if (ps->head_request)
+    p->flags |= F_SKIPBODY;
+  return HPE_PAUSED;
+}
+
+static int on_chunk_header(llhttp_t *p) {
+  CPS(p)->overhead_credit += 16 + 2 * (int64_t)p->content_length;
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+  cparse_t *ps = CPS(p);
+
+  if (ps->got_body)
+    return HPE_USER;
+  ps->got_body = 1;
+  ps->body.off = ps->base_off + (size_t)(at - ps->base);
+  ps->body.len = len;
+  return 0;
+}
+
+static int on_chunk_complete(llhttp_t *p) {
+  return CPS(p)->got_body ? HPE_PAUSED : 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  CPS(p)->message_done = 1;
+  return HPE_PAUSED;
+}
+
+static const llhttp_settings_t response_settings = {
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
+    .on_body = on_body,
+    .on_chunk_complete = on_chunk_complete,
+    .on_message_complete = on_message_complete,
+};
+
+
+static uint64_t min_u64(uint64_t a, uint64_t b) {
+  return a < b ? a : b;
+}
+
+
+/* ms from now, capped by the call's deadline; in the wait core's ns. */
+static uint64_t within(corio_http_call_t *call, uint64_t ms) {
+  uint64_t now = corio_now();
+  uint64_t d = ms >= UINT64_MAX - now ? UINT64_MAX : now + ms;
+
+  return corio__deadline_ns(min_u64(d, call->deadline));
+}
+
+
+/* Run llhttp over the buffered bytes from parse_off: 0, or UV_EPROTO. */
+static int run(corio_http_call_t *call, size_t len_cap) {
+  cparse_t *ps = &call->ps;
+  char *buf;
+  size_t avail = corio__tcp_peek(call->tcp, &buf), len;
+  llhttp_errno_t err;
+
+  len = avail - call->parse_off;
+  if (len > len_cap)
+    len = len_cap;
+  ps->base_off = call->parse_off;
+  ps->base = buf + call->parse_off;
+  ps->got_body = 0;
+  err = llhttp_execute(&call->parser, ps->base, len);
+  if (err == HPE_OK) {
+    call->parse_off += len;
+    return 0;
+  }
+  if (err == HPE_PAUSED) {
+    call->parse_off = ps->base_off +
+                      (size_t)(llhttp_get_error_pos(&call->parser) - ps->base);
+    llhttp_resume(&call->parser);
+    return 0;
+  }
+  return UV_EPROTO;
+}
+
+
+static int fail(corio_http_call_t *call, int err) {
+  int none = 0;
+
+  atomic_compare_exchange_strong(&call->err, &none, err);
+  atomic_store(&call->close_after, 1);
+  return err;
+}
+
+
+/* Send bufs on the call's connection, by the call's deadline. */
+static int send_all(corio_http_call_t *call, uv_buf_t *bufs, unsigned n) {
+  ssize_t w = corio_writev_dl(call->tcp, bufs, n, call->deadline);
+
+  return w < 0 ? (int)w : 0;
+}
+
+
+static void drop_conn(corio_http_call_t *call) {
+  if (call->tcp != NULL) {
+    corio__tcp_read_end(call->tcp);
+    corio_close(call->tcp);
+    call->tcp = NULL;
+  }
+}
+
+
+/* Connect, or take a pooled connection (fresh: never the pool), and
+ * become its reader. */
+static int open_conn(corio_http_call_t *call, const url_t *u, int fresh) {
+  corio_tcp_t *tcp = fresh ? NULL : pool_take(call->cl, call->key);
+  int err;
+
+  call->reused = tcp != NULL;
+  if (tcp == NULL) {
+    uint64_t now = corio_now(), ms = call->cl->opts.connect_timeout_ms;
+    uint64_t d = min_u64(ms >= UINT64_MAX - now ? UINT64_MAX : now + ms, call->deadline);
+    if ((err = corio_tcp_connect_dl(u->host, u->port, &tcp, d)) != 0)
+      return err;
+  }
+  if ((err = corio__tcp_read_begin(tcp)) != 0) {
+    corio_close(tcp);
+    return err;
+  }
+  call->tcp = tcp;
+  return 0;
+}
+
+
+/* The head and, for a fetch, the body, in one write. */
+static int send_request(corio_http_call_t *call) {
+  uv_buf_t bufs[2];
+  unsigned n = 0;
+
+  bufs[n++] = uv_buf_init(call->head, (unsigned)call->head_len);
+  if (call->mem_body != NULL && call->mem_len > 0) {
+    bufs[n] = uv_buf_init((char *)(uintptr_t)call->mem_body, (unsigned)call->mem_len);
+    if (call->mem_len > UINT32_MAX)
+      bufs[n].len = call->mem_len;
+    n++;
+  }
+  return send_all(call, bufs, n);
+}
+
+
+/* May the request go again on a fresh connection? Only if the pooled one
+ * it went on failed before any byte of the answer and the whole request
+ * can be sent again. */
+static int may_retry(corio_http_call_t *call, int err) {
+  return call->reused && !call->got_bytes &&
+         (call->body_length == 0 || call->mem_body != NULL) &&
+         (err == UV_EOF || err == UV_ECONNRESET || err == UV_EPIPE);
+}
+
+
+static int resend_fresh(corio_http_call_t *call) {
+  int err;
+
+  drop_conn(call);
+  if ((err = open_conn(call, &call->u, 1)) != 0)
+    return err;
+  return send_request(call);
+}
+
+
+static int is_method(const char *m) {
+  if (*m == '\0')
+    return 0;
+  for (; *m != '\0'; m++)
+    if (!((*m >= 'A' && *m <= 'Z') || *m == '-' || *m == '_'))
+      return 0;
+  return 1;
+}
+
+
+/* Build the request head into call->head. */
+static int build_head(corio_http_call_t *call, const char *method, const url_t *u,
+                      const corio_http_header_t *headers, size_t n) {
+  corio__hfields_t fs = {NULL, headers, n};
+  corio__hframing_t fr;
+  int body_method = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                    strcmp(method, "PATCH") == 0;
+  int64_t cl = call->body_length > 0 || (call->body_length == 0 && body_method)
+                   ? call->body_length : -1;
+  const char *target = *u->target == '\0' ? "/" : u->target;
+  size_t cap, k;
+  int err;
+
+  fr.content_length = cl;
+  fr.chunked = call->body_length == CORIO_HTTP_BODY_CHUNKED;
+  if ((err = corio__hfields_check(&fs, &fr)) != 0)
+    return err;
+  atomic_store(&call->close_after, fr.close);
+  for (size_t i = 0; i < n; i++)
+    if (strcasecmp(headers[i].name, "expect") == 0 &&
+        strcasecmp(headers[i].value, "100-continue") == 0)
+      call->expect_continue = call->body_length != 0 && call->mem_body == NULL;
+  cap = strlen(method) + strlen(target) + strlen(u->authority) + fr.bytes + 128;
+  if ((call->head = malloc(cap)) == NULL)
+    return UV_ENOMEM;
+  k = (size_t)snprintf(call->head, cap, "%s %s HTTP/1.1\r\n", method, target);
+  if (!fr.has_host)
+    k += (size_t)snprintf(call->head + k, cap - k, "Host: %s\r\n", u->authority);
+  if (cl >= 0)
+    k += (size_t)snprintf(call->head + k, cap - k, "Content-Length: %lld\r\n",
+                          (long long)cl);
+  else if (fr.chunked)
+    k += (size_t)snprintf(call->head + k, cap - k, "Transfer-Encoding: chunked\r\n");
+  if (fr.close)
+    k += (size_t)snprintf(call->head + k, cap - k, "Connection: close\r\n");
+  corio__hfields_emit(&fs, call->head + k);
+  k += fr.bytes;
+  call->head[k++] = '\r';
+  call->head[k++] = '\n';
+  call->head_len = k;
+  return 0;
+}
+
+
+static void call_free(corio_http_call_t *call) {
+  corio_http_client_t *cl = call->cl;
+
+  corio__pool_put(CORIO__POOL_HTTP_TABLE, call->ps.tab);
+  free(call->head);
+  free(call);
+  corio__spin_lock(&cl->lock);
+  cl->calls--;
+  corio__spin_unlock(&cl->lock);
+}
+
+
+static int call_begin(corio_http_client_t *cl, const char *method, const char *url,
+                      const corio_http_header_t *headers, size_t n,
+                      int64_t body_length, const void *mem_body, size_t mem_len,
+                      uint64_t deadline, corio_http_call_t **out) {
+  corio_http_call_t *call;
+  url_t u;
+  int err;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  *out = NULL;
+  if (cl == NULL || method == NULL || url == NULL || (headers == NULL && n > 0) ||
+      body_length < CORIO_HTTP_BODY_CHUNKED || !is_method(method) ||
+      !corio__in_task())
+    return UV_EINVAL;
+  if ((err = parse_url(url, &u)) != 0)
+    return err;
+  if ((call = calloc(1, sizeof *call)) == NULL)
+    return UV_ENOMEM;
+  corio__spin_lock(&cl->lock);
+  cl->calls++;
+  corio__spin_unlock(&cl->lock);
+  call->cl = cl;
+  call->u = u;
+  call->deadline = deadline;
+  call->body_length = body_length;
+  call->mem_body = mem_body;
+  call->mem_len = mem_len;
+  snprintf(call->key, sizeof call->key, "%s:%d", u.host, u.port);
+  llhttp_init(&call->parser, HTTP_RESPONSE, &response_settings);
+  call->parser.data = &call->ps;
+  call->ps.head_request = strcmp(method, "HEAD") == 0;
+  if ((err = build_head(call, method, &call->u, headers, n)) != 0 ||
+      (err = open_conn(call, &call->u, 0)) != 0) {
+    call_free(call);
+    return err;
+  }
+  err = send_request(call);
+  if (err != 0 && may_retry(call, err))
+    err = resend_fresh(call);
+  if (err != 0) {
+    drop_conn(call);
+    call_free(call);
+    return err;
+  }
+  if (mem_body != NULL)
+    call->body_sent = mem_len;
+  *out = call;
+  return 0;
+}
+
+
+int corio_http_call_start(corio_http_client_t *cl, const char *method, const char *url,
+                          const corio_http_header_t *headers, size_t n,
+                          int64_t body_length, uint64_t deadline,
+                          corio_http_call_t **out) {
+  return call_begin(cl, method, url, headers, n, body_length, NULL, 0, deadline, out);
+}
+
+
+/* Read and parse until the final response head is here: its status, or an
+ * error. until_ns bounds this wait (the head timeout, or the continue
+ * wait); UV_ETIMEDOUT then. 100 Continue sets *continued. */
+static int read_head(corio_http_call_t *call, uint64_t until_ns, int *continued) {
+  cparse_t *ps = &call->ps;
+  size_t max = call->cl->opts.max_head_bytes;
+  ssize_t got;
+  char *buf;
+  int err;
+
+  for (;;) {
+    size_t avail = corio__tcp_peek(call->tcp, &buf);
+
+    if (avail > call->parse_off) {
+      call->got_bytes = 1;
+      if (ps->tab == NULL &&
+          (ps->tab = corio__pool_get(CORIO__POOL_HTTP_TABLE, sizeof *ps->tab)) == NULL)
+        return UV_ENOMEM;
+      if ((err = run(call, avail - call->parse_off)) != 0)
+        return ps->too_many ? UV_E2BIG : err;
+      if (ps->headers_done) {
+        int status = llhttp_get_status_code(&call->parser);
+        if (call->parse_off > max)
+          return UV_E2BIG;
+        if (status >= 200 || status == 101) {
+          call->head_end = call->parse_off;
+          return status == 101 ? UV_EPROTO : status;
+        }
+        /* 1xx: its (bodiless) message ends at once; drop it and go on */
+        if ((err = run(call, 0)) != 0 || !ps->message_done)
+          return UV_EPROTO;
+        if (status == 100 && continued != NULL)
+          *continued = 1;
+        corio__tcp_cut(call->tcp, 0, call->parse_off);
+        call->parse_off = 0;
+        ps->n = 0;
+        ps->headers_done = ps->message_done = 0;
+        if (continued != NULL && *continued)
+          return 100;
+      }
+      continue;
+    }
+    if (avail >= max)
+      return UV_E2BIG;
+    got = corio__tcp_fill_dl(call->tcp, avail, until_ns);
+    if (got < 0)
+      return got == UV_ENOBUFS ? UV_E2BIG : (int)got;
+  }
+}
+
+
+/* A final answer came before the body was sent (after Expect): keep it
+ * for call_response, send no body, never reuse the connection. */
+static int answered_early(corio_http_call_t *call, int status) {
+  call->status = status;
+  call->early_answer = 1;
+  atomic_store(&call->close_after, 1);
+  return UV_EALREADY;
+}
+
+
+ssize_t corio_http_call_write(corio_http_call_t *call, const void *data, size_t len) {
+  uv_buf_t bufs[3];
+  char frame[24];
+  int err;
+
+  if (call == NULL || (data == NULL && len > 0) || !corio__in_task())
+    return UV_EINVAL;
+  if (call->err != 0)
+    return call->err;
+  if (call->early_answer)
+    return UV_EALREADY;
+  if (call->request_done ||
+      (call->body_length >= 0 && (uint64_t)len > (uint64_t)call->body_length - call->body_sent))
+    return UV_EINVAL;
+  if (len == 0)
+    return 0;
+  if (call->expect_continue) {
+    int continued = 0, st;
+    call->expect_continue = 0;
+    st = read_head(call, within(call, CORIO_HTTP_CLIENT_CONTINUE_WAIT_MS), &continued);
+    if (st >= 200)
+      return answered_early(call, st);
+    if (st < 0 && st != UV_ETIMEDOUT)
+      return fail(call, st);
+  }
+  if (call->body_length == CORIO_HTTP_BODY_CHUNKED) {
+    int k = snprintf(frame, sizeof frame, "%zx\r\n", len);
+    bufs[0] = uv_buf_init(frame, (unsigned)k);
+    bufs[1] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    bufs[2] = uv_buf_init("\r\n", 2);
+    err = send_all(call, bufs, 3);
+  } else {
+    bufs[0] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    err = send_all(call, bufs, 1);
+  }
+  if (err != 0)
+    return fail(call, err);
+  call->body_sent += len;
+  return (ssize_t)len;
+}
+
+
+/* The request is all out: a chunked body's last chunk. */
+static int finish_request(corio_http_call_t *call) {
+  uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+  int err;
+
+  if (call->request_done || call->early_answer)
+    return 0;
+  if (call->body_length > 0 && call->body_sent < (uint64_t)call->body_length)
+    return UV_EINVAL;
+  call->request_done = 1;
+  if (call->body_length == CORIO_HTTP_BODY_CHUNKED &&
+      (err = send_all(call, &last, 1)) != 0)
+    return err;
+  return 0;
+}
+
+
+int corio_http_call_finish(corio_http_call_t *call) {
+  int err;
+
+  if (call == NULL || !corio__in_task())
+    return UV_EINVAL;
+  if (call->err != 0)
+    return call->err;
+  if ((err = finish_request(call)) != 0)
+    return err == UV_EINVAL ? err : fail(call, err);
+  return 0;
+}
+
+
+int corio_http_call_head(corio_http_call_t *call) {
+  int st, err;
+
+  if (call == NULL || !corio__in_task())
+    return UV_EINVAL;
+  if (call->err != 0)
+    return call->err;
+  if (call->head_end > 0)
+    return call->status;
+  st = read_head(call, within(call, call->cl->opts.head_timeout_ms), NULL);
+  if (st < 0 && may_retry(call, st) && call->request_done) {
+    if ((err = resend_fresh(call)) != 0)
+      return fail(call, err);
+    st = read_head(call, within(call, call->cl->opts.head_timeout_ms), NULL);
+  }
+  if (st < 0)
+    return fail(call, st);
+  call->status = st;
+  if (call->ps.head_request || st == 204 || st == 304) {
+    /* no body: the message ends with the head */
+    if (run(call, 0) != 0 || !call->ps.message_done)
+      return fail(call, UV_EPROTO);
+  }
+  return st;
+}
+
+
+int corio_http_call_response(corio_http_call_t *call) {
+  int err;
+
+  if (call == NULL || !corio__in_task())
+    return UV_EINVAL;
+  if (call->head_end > 0 && call->err == 0)
+    return call->status;
+  if ((err = corio_http_call_finish(call)) != 0)
+    return err;
+  return corio_http_call_head(call);
+}
+
+
+static corio_http_str_t field(corio_http_call_t *call, corio__hspan_t s) {
+  char *buf;
+  corio_http_str_t v;
+
+  corio__tcp_peek(call->tcp, &buf);
+  v.p = buf + s.off;
+  v.len = s.len;
+  while (v.len > 0 && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+    v.len--;
+  return v;
+}
+
+
+static int head_ready(corio_http_call_t *call) {
+  return call != NULL && call->head_end > 0 && call->tcp != NULL;
+}
+
+
+size_t corio_http_call_header_count(corio_http_call_t *call) {
+  return head_ready(call) ? call->ps.n : 0;
+}
+
+
+int corio_http_call_header_at(corio_http_call_t *call, size_t i,
+                              corio_http_str_t *name, corio_http_str_t *value) {
+  if (!head_ready(call) || i >= call->ps.n)
+    return UV_EOF;
+  if (name != NULL)
+    *name = field(call, call->ps.tab->names[i]);
+  if (value != NULL)
+    *value = field(call, call->ps.tab->values[i]);
+  return 0;
+}
+
+
+corio_http_str_t corio_http_call_header(corio_http_call_t *call, const char *name) {
+  corio_http_str_t none = {NULL, 0}, n;
+  size_t i, len;
+
+  if (!head_ready(call) || name == NULL)
+    return none;
+  len = strlen(name);
+  for (i = 0; i < call->ps.n; i++) {
+    n = field(call, call->ps.tab->names[i]);
+    if (n.len == len && strncasecmp(n.p, name, len) == 0)
+      return field(call, call->ps.tab->values[i]);
+  }
+  return none;
+}
+
+
+/* Parse what is buffered past parse_off: at most one body span comes out
+ * (call->left). 0 or an error. */
+static int body_step(corio_http_call_t *call) {
+  cparse_t *ps = &call->ps;
+  size_t before = call->parse_off, data = 0;
+  int err;
+
+  if ((err = run(call, SIZE_MAX)) != 0)
+    return err;
+  if (ps->got_body) {
+    call->left = ps->body;
+    data = ps->body.len;
+  }
+  ps->overhead_credit -= (int64_t)(call->parse_off - before - data);
+  if (ps->overhead_credit < -(int64_t)OVERHEAD_MAX)
+    return UV_EPROTO;
+  return 0;
+}
+
+
+ssize_t corio_http_call_read(corio_http_call_t *call, void *out, size_t len) {
+  cparse_t *ps;
+  ssize_t n;
+  char *buf;
+  int st;
+
+  if (call == NULL || (out == NULL && len > 0) || !corio__in_task())
+    return UV_EINVAL;
+  if (call->head_end == 0 && (st = corio_http_call_response(call)) < 0)
+    return st;
+  if (call->err != 0)
+    return call->err;
+  ps = &call->ps;
+  for (;;) {
+    if (call->left.len > 0) {
+      size_t k = call->left.len < len ? call->left.len : len;
+      corio__tcp_peek(call->tcp, &buf);
+      memcpy(out, buf + call->left.off, k);
+      call->left.off += k;
+      call->left.len -= k;
+      return (ssize_t)k;
+    }
+    if (ps->message_done || len == 0)
+      return 0;
+    if (corio__tcp_peek(call->tcp, &buf) > call->parse_off) {
+      if ((st = body_step(call)) != 0)
+        return fail(call, st);
+      continue;
+    }
+    /* All buffered bytes are handed out: make room behind the head. */
+    corio__tcp_cut(call->tcp, call->head_end, call->parse_off - call->head_end);
+    call->parse_off = call->head_end;
+    n = corio__tcp_fill_dl(call->tcp, call->parse_off, corio__deadline_ns(call->deadline));
+    if (n == UV_EOF && llhttp_message_needs_eof(&call->parser)) {
+      /* the body ran until the close: that is its end */
+      if (llhttp_finish(&call->parser) != HPE_OK && !ps->message_done)
+        return fail(call, UV_EPROTO);
+      ps->message_done = 1;
+      atomic_store(&call->close_after, 1);
+      return 0;
+    }
+    if (n < 0)
+      return fail(call, n == UV_ENOBUFS ? UV_EPROTO : (int)n);
+  }
+}
+
+
+int corio_http_call_end(corio_http_call_t *call) {
+  int err, reuse;
+
+  if (call == NULL)
+    return UV_EINVAL;
+  err = call->err;
+  /* Reuse only after a clean exchange: the response complete and
+   * keep-alive, the request all sent, nothing left over. */
+  reuse = call->tcp != NULL && err == 0 && !atomic_load(&call->close_after) &&
+          call->request_done && call->head_end > 0 && call->ps.message_done &&
+          call->left.len == 0 && llhttp_should_keep_alive(&call->parser);
+  if (reuse) {
+    char *buf;
+    /* Bytes past this response: a server that sent more than it said. */
+    reuse = corio__tcp_peek(call->tcp, &buf) == call->parse_off;
+  }
+  if (reuse) {
+    corio__tcp_cut(call->tcp, 0, call->parse_off);
+    corio__tcp_read_end(call->tcp);
+    pool_put(call->cl, call->key, call->tcp);
+    call->tcp = NULL;
+  } else {
+    drop_conn(call);
+  }
+  call_free(call);
+  return err;
+}
+
+
+int corio_http_fetch(corio_http_client_t *cl, const char *method, const char *url,
+                     const corio_http_header_t *headers, size_t n, const void *body,
+                     size_t len, uint64_t deadline, char **resp, size_t *resp_len,
+                     size_t max) {
+  corio_http_call_t *call;
+  size_t have = 0, cap = 0;
+  char *out = NULL, *grown;
+  ssize_t got;
+  int st, err;
+
+  if (resp == NULL || resp_len == NULL || (body == NULL && len > 0))
+    return UV_EINVAL;
+  *resp = NULL;
+  *resp_len = 0;
+  if ((err = call_begin(cl, method, url, headers, n, (int64_t)len, body, len,
+                        deadline, &call)) != 0)
+    return err;
+  st = corio_http_call_response(call);
+  for (got = 1; st >= 0 && got > 0;) {
+    if (cap - have < 4096) {
+      cap = cap == 0 ? 8192 : cap * 2;
+      if ((grown = realloc(out, cap + 1)) == NULL) {
+        st = UV_ENOMEM;
+        break;
+      }
+      out = grown;
+    }
+    got = corio_http_call_read(call, out + have, cap - have);
+    if (got < 0)
+      st = (int)got;
+    else if ((have += (size_t)got) > max)
+      st = UV_E2BIG;
+  }
+  if (st >= 0 && out == NULL && (out = malloc(1)) == NULL)
+    st = UV_ENOMEM;
+  if (st < 0) {
+    fail(call, st);
+    corio_http_call_end(call);
+    free(out);
+    return st;
+  }
+  if ((err = corio_http_call_end(call)) != 0) {
+    free(out);
+    return err;
+  }
+  out[have] = '\0';
+  *resp = out;
+  *resp_len = have;
+  return st;
+}

@@ -1,0 +1,595 @@
+/* The HTTP client (corio/http_client.h) against corio's own server (the
+ * fixture) and against raw servers that misbehave on purpose. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corio.h"
+#include "http_fixture.h"
+
+#define BOUND() (corio_now() + 15000)
+
+/* --- corio's server ----------------------------------------------------------- */
+
+static _Atomic(int) last_peer_port;
+
+static int handler(corio_http_req_t *req, corio_http_res_t *res, void *arg) {
+  corio_http_str_t path = corio_http_path(req);
+  struct sockaddr_in peer;
+  int plen = sizeof peer;
+  char buf[16384];
+  ssize_t n;
+
+  (void)arg;
+  if (corio_http_peer(req, (struct sockaddr *)&peer, &plen) == 0)
+    atomic_store(&last_peer_port, ntohs(peer.sin_port));
+  if (is(path, "/hello"))
+    return corio_http_respond(res, 200, "Content-Type: text/plain\r\n", "hello", 5);
+  if (is(path, "/nocontent"))
+    return corio_http_respond(res, 204, NULL, NULL, 0);
+  if (is(path, "/close"))
+    return corio_http_respond(res, 200, "Connection: close\r\n", "bye", 3);
+  if (is(path, "/chunked")) {
+    corio_http_res_start(res, 200, NULL, -1);
+    for (int i = 0; i < 5; i++) {
+      int k = snprintf(buf, sizeof buf, "part%d;", i);
+      corio_http_res_write(res, buf, (size_t)k);
+    }
+    return corio_http_res_end(res);
+  }
+  if (is(path, "/echo")) { /* the request body back, streamed, chunked */
+    corio_http_res_start(res, 200, NULL, -1);
+    while ((n = corio_http_body_read(req, buf, sizeof buf)) > 0)
+      if (corio_http_res_write(res, buf, (size_t)n) < 0)
+        return 1;
+    if (n < 0)
+      return 1;
+    return corio_http_res_end(res);
+  }
+  if (is(path, "/len")) { /* the request body's length and a header */
+    uint64_t total = 0;
+    corio_http_str_t h = corio_http_header(req, "X-Test");
+    while ((n = corio_http_body_read(req, buf, sizeof buf)) > 0)
+      total += (uint64_t)n;
+    n = snprintf(buf, sizeof buf, "%llu %.*s", (unsigned long long)total,
+                 (int)h.len, h.p != NULL ? h.p : "");
+    return corio_http_respond(res, 200, NULL, buf, (size_t)n);
+  }
+  if (is(path, "/zeros")) { /* ?n=BYTES of zeros, streamed with a length */
+    uint64_t total = 0, sent = 0;
+    char num[32];
+    if (corio_http_query_get(req, "n", num, sizeof num) > 0)
+      total = strtoull(num, NULL, 10);
+    memset(buf, 0, sizeof buf);
+    corio_http_res_start(res, 200, NULL, (int64_t)total);
+    while (sent < total) {
+      size_t k = total - sent < sizeof buf ? (size_t)(total - sent) : sizeof buf;
+      if (corio_http_res_write(res, buf, k) < 0)
+        return 1;
+      sent += k;
+    }
+    return corio_http_res_end(res);
+  }
+  return corio_http_respond(res, 404, NULL, NULL, 0);
+}
+
+typedef struct job {
+  fixture_t *f;
+  corio_http_client_t *cl;
+  int port;
+  int ok;
+} job_t;
+
+static void url(char *out, size_t cap, int port, const char *path) {
+  snprintf(out, cap, "http://127.0.0.1:%d%s", port, path);
+}
+
+static void *basics(void *arg) {
+  job_t *j = arg;
+  corio_http_call_t *call;
+  char u[128], *body;
+  size_t len;
+  int first_port;
+
+  /* a whole exchange, then the same connection again */
+  url(u, sizeof u, j->port, "/hello");
+  cr_assert_eq(corio_http_fetch(j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1024), 200);
+  cr_assert_str_eq(body, "hello");
+  free(body);
+  first_port = atomic_load(&last_peer_port);
+  cr_assert_eq(corio_http_fetch(j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1024), 200);
+  free(body);
+  cr_assert_eq(atomic_load(&last_peer_port), first_port, "the connection was not reused");
+
+  /* headers of the response, a chunked body in small reads */
+  url(u, sizeof u, j->port, "/chunked");
+  cr_assert_eq(corio_http_call_start(j->cl, "GET", u, NULL, 0, 0, BOUND(), &call), 0);
+  cr_assert_eq(corio_http_call_response(call), 200);
+  cr_assert_eq(corio_http_call_response(call), 200, "asked again");
+  {
+    corio_http_str_t te = corio_http_call_header(call, "transfer-encoding");
+    char got[128];
+    size_t have = 0;
+    ssize_t n;
+    cr_assert(te.p != NULL && te.len == 7 && memcmp(te.p, "chunked", 7) == 0);
+    while ((n = corio_http_call_read(call, got + have, 3)) > 0)
+      have += (size_t)n;
+    cr_assert_eq(n, 0);
+    got[have] = '\0';
+    cr_assert_str_eq(got, "part0;part1;part2;part3;part4;");
+  }
+  cr_assert_eq(corio_http_call_end(call), 0);
+
+  /* HEAD and 204 carry no body */
+  url(u, sizeof u, j->port, "/hello");
+  cr_assert_eq(corio_http_fetch(j->cl, "HEAD", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1024), 200);
+  cr_assert_eq(len, 0);
+  free(body);
+  url(u, sizeof u, j->port, "/nocontent");
+  cr_assert_eq(corio_http_fetch(j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1024), 204);
+  free(body);
+  cr_assert_eq(atomic_load(&last_peer_port), first_port, "HEAD or 204 broke the reuse");
+
+  /* a body in memory, a header of ours; then Connection: close ends it */
+  {
+    corio_http_header_t h[] = {{"X-Test", "yes"}};
+    url(u, sizeof u, j->port, "/len");
+    cr_assert_eq(corio_http_fetch(j->cl, "POST", u, h, 1, "12345", 5, BOUND(), &body, &len, 1024), 200);
+    cr_assert_str_eq(body, "5 yes");
+    free(body);
+  }
+  url(u, sizeof u, j->port, "/close");
+  cr_assert_eq(corio_http_fetch(j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1024), 200);
+  free(body);
+  url(u, sizeof u, j->port, "/hello");
+  cr_assert_eq(corio_http_fetch(j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1024), 200);
+  free(body);
+  cr_assert_neq(atomic_load(&last_peer_port), first_port, "reused after Connection: close");
+
+  /* a response over the limit of fetch */
+  url(u, sizeof u, j->port, "/zeros?n=5000");
+  cr_assert_eq(corio_http_fetch(j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 1000), UV_E2BIG);
+  cr_assert_null(body);
+  j->ok = 1;
+  return NULL;
+}
+
+static void *free_client(void *arg) {
+  cr_assert_eq(corio_http_client_free(arg), 0);
+  return NULL;
+}
+
+static void with_server(corio_rt_options_t ro, void *(*body)(void *)) {
+  fixture_t f;
+  job_t j = {0};
+
+  fixture_start(&f, ro, NULL);
+  j.f = &f;
+  j.port = f.port;
+  cr_assert_eq(corio_http_client_new(NULL, &j.cl), 0);
+  in_task(&f, body, &j);
+  in_task(&f, free_client, j.cl);
+  (void)client_open; /* the fixture's raw client: not needed here */
+  (void)read_reply;
+  fixture_stop(&f);
+  cr_assert(j.ok);
+}
+
+Test(client, exchanges_with_corios_server_reuse_their_connection, .timeout = 60) {
+  with_server((corio_rt_options_t){.workers = 2}, basics);
+  with_server((corio_rt_options_t){.loop_only = 1}, basics);
+}
+
+/* Both directions streamed: 64 MiB up, chunked, echoed back chunked and
+ * read as it comes by a second task (full duplex: the server echoes as it
+ * reads), in constant memory. */
+enum { TOTAL = 64 << 20, PIECE = 65536 };
+
+typedef struct duplex {
+  corio_http_call_t *call;
+  uint64_t got, sum;
+  int status, end;
+} duplex_t;
+
+static uint64_t weigh(const char *p, size_t n, uint64_t at) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n; i++)
+    sum += (unsigned char)p[i] * ((at + i) % 7 + 1);
+  return sum;
+}
+
+static void *duplex_reader(void *arg) {
+  duplex_t *d = arg;
+  char *in = malloc(PIECE);
+  ssize_t n;
+
+  d->status = corio_http_call_head(d->call);
+  while ((n = corio_http_call_read(d->call, in, PIECE)) > 0) {
+    d->sum += weigh(in, (size_t)n, d->got);
+    d->got += (uint64_t)n;
+  }
+  d->end = (int)n;
+  free(in);
+  return NULL;
+}
+
+static void *stream_both_ways(void *arg) {
+  job_t *j = arg;
+  duplex_t d = {0};
+  corio_task_t *reader;
+  char u[128], *out = malloc(PIECE);
+  uint64_t sent = 0, sum = 0;
+
+  url(u, sizeof u, j->port, "/echo");
+  cr_assert_eq(corio_http_call_start(j->cl, "POST", u, NULL, 0, CORIO_HTTP_BODY_CHUNKED,
+                                     corio_now() + 60000, &d.call), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), duplex_reader, &d, &reader), 0);
+  while (sent < TOTAL) {
+    for (size_t i = 0; i < PIECE; i++)
+      out[i] = (char)((sent + i) * 131 >> 3);
+    cr_assert_eq(corio_http_call_write(d.call, out, PIECE), PIECE);
+    sum += weigh(out, PIECE, sent);
+    sent += PIECE;
+  }
+  cr_assert_eq(corio_http_call_finish(d.call), 0);
+  corio_join(reader, NULL);
+  cr_assert_eq(d.status, 200);
+  cr_assert_eq(d.end, 0, "%s", uv_strerror(d.end));
+  cr_assert_eq(d.got, sent);
+  cr_assert_eq(d.sum, sum);
+  cr_assert_eq(corio_http_call_end(d.call), 0);
+  free(out);
+  j->ok = 1;
+  return NULL;
+}
+
+Test(client, a_body_streams_both_ways_through_the_client, .timeout = 120) {
+  with_server((corio_rt_options_t){.workers = 2}, stream_both_ways);
+}
+
+#define CROWD 32
+#define ROUNDS 20
+
+typedef struct crowd {
+  job_t *j;
+  _Atomic(int) ok;
+} crowd_t;
+
+static void *crowd_member(void *arg) {
+  crowd_t *c = arg;
+  char u[128], *body;
+  size_t len;
+
+  url(u, sizeof u, c->j->port, "/hello");
+  for (int i = 0; i < ROUNDS; i++) {
+    if (corio_http_fetch(c->j->cl, "GET", u, NULL, 0, NULL, 0, BOUND(), &body, &len, 64) != 200)
+      return NULL;
+    if (strcmp(body, "hello") == 0)
+      atomic_fetch_add(&c->ok, 1);
+    free(body);
+  }
+  return NULL;
+}
+
+static void *crowd_run(void *arg) {
+  job_t *j = arg;
+  crowd_t c = {j, 0};
+  corio_task_t *t[CROWD];
+
+  for (int i = 0; i < CROWD; i++)
+    cr_assert_eq(corio_spawn(corio_current_rt(), crowd_member, &c, &t[i]), 0);
+  for (int i = 0; i < CROWD; i++)
+    corio_join(t[i], NULL);
+  cr_assert_eq(atomic_load(&c.ok), CROWD * ROUNDS);
+  j->ok = 1;
+  return NULL;
+}
+
+Test(client, many_tasks_share_one_client, .timeout = 60) {
+  with_server((corio_rt_options_t){.workers = 2}, crowd_run);
+}
+
+/* --- raw servers that misbehave ------------------------------------------------- */
+
+typedef struct raw {
+  const char *answer;            /* sent after the request head */
+  size_t answer_len;
+  int close_after;               /* close once answered */
+  int never;                     /* read, then wait until closed */
+  int read_body;                 /* read this many body bytes first */
+  _Atomic(int) conns;
+} raw_t;
+
+static void raw_conn(corio_tcp_t *c, void *arg) {
+  raw_t *r = arg;
+  char buf[4096];
+  size_t have = 0;
+  ssize_t n;
+
+  atomic_fetch_add(&r->conns, 1);
+  for (;;) {
+    have = 0;
+    while (memmem(buf, have, "\r\n\r\n", 4) == NULL) {
+      if ((n = corio_read_dl(c, buf + have, sizeof buf - have, BOUND())) <= 0)
+        return;
+      have += (size_t)n;
+    }
+    if (r->never) {
+      while (corio_read(c, buf, sizeof buf) > 0) {
+      }
+      return;
+    }
+    if (corio_write(c, r->answer, r->answer_len) < 0 || r->close_after)
+      return;
+  }
+}
+
+typedef struct raw_job {
+  raw_t *r;
+  corio_tcp_listener_t *ln;
+  corio_task_t *serve;
+  int port;
+  corio_http_client_t *cl;
+  int done;
+} raw_job_t;
+
+static void *raw_serve(void *arg) {
+  raw_job_t *rj = arg;
+  return (void *)(intptr_t)corio_tcp_serve(rj->ln, raw_conn, rj->r);
+}
+
+static int raw_fetch(raw_job_t *rj, const char *method, char **body, size_t *len) {
+  char u[128];
+
+  url(u, sizeof u, rj->port, "/");
+  return corio_http_fetch(rj->cl, method, u, NULL, 0, NULL, 0, corio_now() + 5000, body,
+                          len, 1 << 20);
+}
+
+static void *raw_run(void *arg) {
+  raw_job_t *rj = arg;
+  corio_http_client_options_t o = {.head_timeout_ms = 300};
+
+  cr_assert_eq(corio_tcp_listen("127.0.0.1", 0, NULL, &rj->ln), 0);
+  rj->port = corio_tcp_listener_port(rj->ln);
+  cr_assert_eq(corio_spawn(corio_current_rt(), raw_serve, rj, &rj->serve), 0);
+  cr_assert_eq(corio_http_client_new(&o, &rj->cl), 0);
+  return NULL;
+}
+
+static void *raw_stop(void *arg) {
+  raw_job_t *rj = arg;
+
+  cr_assert_eq(corio_http_client_free(rj->cl), 0);
+  corio_tcp_listener_close(rj->ln);
+  corio_join(rj->serve, NULL);
+  return NULL;
+}
+
+typedef struct bad_case {
+  const char *name, *answer;
+  int close_after, never;
+  int want;                      /* fetch's result */
+  const char *want_body;         /* if want is a status */
+  int reuse;                     /* a second fetch goes on the same connection */
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    {"garbage", "HELLO THERE\r\n\r\n", 0, 0, UV_EPROTO, NULL, 0},
+    {"closes mid-body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", 1, 0, UV_EOF, NULL, 0},
+    {"never answers", NULL, 0, 1, UV_ETIMEDOUT, NULL, 0},
+    {"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+     0, 0, UV_EPROTO, NULL, 0},
+    {"length and chunked",
+     "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+     0, 0, UV_EPROTO, NULL, 0},
+    {"longer than declared", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA", 0, 0,
+     200, "abc", 0},
+    {"until close", "HTTP/1.1 200 OK\r\n\r\nuntil the end", 1, 0, 200, "until the end", 0},
+    {"bad chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 0, 0,
+     UV_EPROTO, NULL, 0},
+    {"1xx first", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n"
+                  "Content-Length: 2\r\n\r\nok", 0, 0, 200, "ok", 1},
+    {"kept alive", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0, 200, "ok", 1},
+};
+
+typedef struct bad_run {
+  raw_job_t *rj;
+  const bad_case_t *bc;
+  int got, got2;
+  char *body;
+  size_t len;
+} bad_run_t;
+
+static void *bad_fetch(void *arg) {
+  bad_run_t *b = arg;
+  char *body2 = NULL;
+  size_t len2;
+
+  b->got = raw_fetch(b->rj, "GET", &b->body, &b->len);
+  if (b->bc->reuse) {
+    b->got2 = raw_fetch(b->rj, "GET", &body2, &len2);
+    free(body2);
+  }
+  return NULL;
+}
+
+Test(client, bad_responses_are_errors_never_hangs_or_misframed_reuse, .timeout = 120) {
+  corio_rt_t *rt;
+
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
+  for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+    const bad_case_t *bc = &bad_cases[i];
+    raw_t r = {bc->answer, bc->answer ? strlen(bc->answer) : 0, bc->close_after, bc->never, 0, 0};
+    raw_job_t rj = {&r, NULL, NULL, 0, NULL, 0};
+    bad_run_t b = {&rj, bc, 0, 0, NULL, 0};
+    corio_task_t *t;
+
+    cr_assert_eq(corio_spawn(rt, raw_run, &rj, &t), 0);
+    cr_assert_eq(corio_join(t, NULL), 0);
+    cr_assert_eq(corio_spawn(rt, bad_fetch, &b, &t), 0);
+    cr_assert_eq(corio_join(t, NULL), 0);
+    cr_assert_eq(b.got, bc->want, "%s: got %d (%s)", bc->name, b.got,
+                 b.got < 0 ? uv_strerror(b.got) : "a status");
+    if (bc->want_body != NULL)
+      cr_assert_str_eq(b.body, bc->want_body, "%s", bc->name);
+    else
+      cr_assert_null(b.body, "%s", bc->name);
+    free(b.body);
+    if (bc->reuse) {
+      cr_assert_eq(b.got2, bc->want, "%s: the second exchange", bc->name);
+      cr_assert_eq(atomic_load(&r.conns), 1, "%s: not reused", bc->name);
+    }
+    cr_assert_eq(corio_spawn(rt, raw_stop, &rj, &t), 0);
+    cr_assert_eq(corio_join(t, NULL), 0);
+  }
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+/* A server that sent more than it declared is never read again, and one
+ * that closes each connection after an answer (without saying so) costs
+ * the next exchange nothing. */
+static void *no_reuse_after_extra(void *arg) {
+  raw_job_t *rj = arg;
+  char *body;
+  size_t len;
+
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(raw_fetch(rj, "GET", &body, &len), 200);
+    cr_assert_str_eq(body, "abc");
+    free(body);
+  }
+  cr_assert_eq(atomic_load(&rj->r->conns), 3, "a connection with extra bytes was reused");
+  return NULL;
+}
+
+static void *closed_while_pooled(void *arg) {
+  raw_job_t *rj = arg;
+  char *body;
+  size_t len;
+
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(raw_fetch(rj, "GET", &body, &len), 200, "round %d", i);
+    cr_assert_str_eq(body, "ok");
+    free(body);
+    corio_sleep(50); /* the server's close arrives meanwhile */
+  }
+  return NULL;
+}
+
+static void raw_scenario(const char *answer, int close_after, void *(*body)(void *)) {
+  corio_rt_t *rt;
+  raw_t r = {answer, strlen(answer), close_after, 0, 0, 0};
+  raw_job_t rj = {&r, NULL, NULL, 0, NULL, 0};
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
+  cr_assert_eq(corio_spawn(rt, raw_run, &rj, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn(rt, body, &rj, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn(rt, raw_stop, &rj, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+Test(client, pooled_connections_are_reused_only_when_clean, .timeout = 60) {
+  raw_scenario("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA", 0,
+               no_reuse_after_extra);
+  raw_scenario("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1, closed_while_pooled);
+}
+
+/* Expect: 100-continue: the body waits for the 100; a server that
+ * answers at once gets no body and its answer is read. */
+static void *expect_continue(void *arg) {
+  job_t *j = arg;
+  corio_http_header_t h[] = {{"Expect", "100-continue"}};
+  corio_http_call_t *call;
+  char u[128], got[64];
+  ssize_t n;
+
+  url(u, sizeof u, j->port, "/len");
+  cr_assert_eq(corio_http_call_start(j->cl, "PUT", u, h, 1, 4, BOUND(), &call), 0);
+  cr_assert_eq(corio_http_call_write(call, "abcd", 4), 4);
+  cr_assert_eq(corio_http_call_response(call), 200);
+  n = corio_http_call_read(call, got, sizeof got - 1);
+  cr_assert_gt(n, 0);
+  got[n] = '\0';
+  cr_assert_str_eq(got, "4 ");
+  cr_assert_eq(corio_http_call_end(call), 0);
+  j->ok = 1;
+  return NULL;
+}
+
+Test(client, expect_continue_waits_for_the_100, .timeout = 60) {
+  with_server((corio_rt_options_t){.workers = 2}, expect_continue);
+}
+
+static void *early_answer(void *arg) {
+  raw_job_t *rj = arg;
+  corio_http_header_t h[] = {{"Expect", "100-continue"}};
+  corio_http_call_t *call;
+  char u[128], got[64];
+  ssize_t n;
+
+  url(u, sizeof u, rj->port, "/");
+  cr_assert_eq(corio_http_call_start(rj->cl, "PUT", u, h, 1, 4, BOUND(), &call), 0);
+  cr_assert_eq(corio_http_call_write(call, "abcd", 4), UV_EALREADY);
+  cr_assert_eq(corio_http_call_response(call), 413);
+  n = corio_http_call_read(call, got, sizeof got - 1);
+  cr_assert_eq(n, 7);
+  cr_assert_eq(corio_http_call_read(call, got, sizeof got - 1), 0);
+  cr_assert_eq(corio_http_call_end(call), 0);
+  return NULL;
+}
+
+Test(client, a_final_answer_before_the_body_is_read_and_the_body_not_sent, .timeout = 60) {
+  raw_scenario("HTTP/1.1 413 Content Too Large\r\nContent-Length: 7\r\n\r\ntoo big", 0,
+               early_answer);
+}
+
+static void *bad_calls(void *arg) {
+  raw_job_t *rj = arg;
+  corio_http_call_t *call = (corio_http_call_t *)(uintptr_t)1;
+  corio_http_header_t bad[] = {{"X-A", "a\r\nX-B: b"}};
+  char *body;
+  size_t len;
+  char u[128];
+
+  (void)rj;
+  cr_assert_eq(corio_http_call_start(rj->cl, "GET", "https://127.0.0.1/", NULL, 0, 0, BOUND(), &call), UV_EINVAL);
+  cr_assert_null(call);
+  cr_assert_eq(corio_http_call_start(rj->cl, "GET", "http://user@127.0.0.1/", NULL, 0, 0, BOUND(), &call), UV_EINVAL);
+  cr_assert_eq(corio_http_call_start(rj->cl, "GET", "http://127.0.0.1:99999/", NULL, 0, 0, BOUND(), &call), UV_EINVAL);
+  cr_assert_eq(corio_http_call_start(rj->cl, "GET", "http://127.0.0.1/a b", NULL, 0, 0, BOUND(), &call), UV_EINVAL);
+  cr_assert_eq(corio_http_call_start(rj->cl, "G T", "http://127.0.0.1/", NULL, 0, 0, BOUND(), &call), UV_EINVAL);
+  url(u, sizeof u, rj->port, "/");
+  cr_assert_eq(corio_http_fetch(rj->cl, "GET", u, bad, 1, NULL, 0, BOUND(), &body, &len, 10), UV_EINVAL);
+  cr_assert_eq(atomic_load(&rj->r->conns), 0, "a refused call connected");
+  /* a declared length not all written, or exceeded */
+  cr_assert_eq(corio_http_call_start(rj->cl, "PUT", u, NULL, 0, 10, BOUND(), &call), 0);
+  cr_assert_eq(corio_http_call_write(call, "12345", 5), 5);
+  cr_assert_eq(corio_http_call_write(call, "1234567", 7), UV_EINVAL);
+  cr_assert_eq(corio_http_call_response(call), UV_EINVAL, "the body is not over yet");
+  corio_http_call_end(call);
+  return NULL;
+}
+
+Test(client, bad_calls_are_einval_and_connect_nowhere, .timeout = 60) {
+  raw_scenario("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, bad_calls);
+}
+
+Test(client, calls_outside_a_task_are_einval) {
+  corio_http_client_t *cl;
+  corio_http_call_t *call;
+
+  cr_assert_eq(corio_http_client_new(NULL, &cl), 0);
+  cr_assert_eq(corio_http_call_start(cl, "GET", "http://127.0.0.1:1/", NULL, 0, 0, 0, &call), UV_EINVAL);
+  cr_assert_eq(corio_http_client_free(cl), UV_EINVAL);
+  free(cl); /* nothing open: what client_free would have done in a task */
+}
