@@ -207,6 +207,9 @@ extern const llhttp_settings_t corio__http_settings;
 int corio__http_read_head(corio__hconn_t *hc);
 /* Give the header table back (the connection waits idle, or ends). */
 void corio__http_table_put(corio__hconn_t *hc);
+/* Is the whole of an unread body buffered already? Parses a copy of the
+ * parser over the buffered bytes: nothing is consumed. */
+int corio__http_body_all_here(corio__hconn_t *hc);
 /* The rest of the body after the handler: drop it if small, 0; else -1
  * (close the connection). */
 int corio__http_finish_body(corio__hconn_t *hc);

@@ -578,6 +578,37 @@ int corio_http_body_discard(corio_http_req_t *req) {
 }
 
 
+/* The probe's parser only looks for the end of the message. */
+static int probe_complete(llhttp_t *p) {
+  *(int *)p->data = 1;
+  return HPE_PAUSED;
+}
+
+static const llhttp_settings_t probe_settings = {
+    .on_message_complete = probe_complete,
+};
+
+
+int corio__http_body_all_here(corio__hconn_t *hc) {
+  corio_http_req_t *req = &hc->req;
+  llhttp_t probe;
+  int done = 0;
+  char *buf;
+  size_t avail;
+
+  if (req->body_done)
+    return 1;
+  avail = corio__tcp_peek(hc->tcp, &buf);
+  /* A copy of the parser runs over the buffered bytes: the real one and
+   * the bytes stay as they are, for the handler to read yet. */
+  probe = hc->parser;
+  probe.settings = (void *)(uintptr_t)&probe_settings;
+  probe.data = &done;
+  llhttp_execute(&probe, buf + req->parse_off, avail - req->parse_off);
+  return done;
+}
+
+
 int corio__http_finish_body(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
   char *buf;

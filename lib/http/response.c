@@ -82,10 +82,11 @@ static ssize_t send_bufs(corio__hconn_t *hc, uv_buf_t *bufs, unsigned n) {
 
 /* Will the connection close after this response? Decided before the head
  * goes out, so that the head can say so. A body the handler has not
- * touched is dropped now if it is all here (corio__http_finish_body),
- * else the connection closes; one the handler is reading (a streamed
- * echo) is its business: if it is not finished when the handler returns,
- * the connection closes then. */
+ * touched is dropped now if all of it is here (corio__http_finish_body);
+ * if not, nothing of it is dropped (the handler may still read it: a
+ * streamed echo that starts its answer first) and the connection closes
+ * after this response. One the handler is reading is its business: if it
+ * is not finished when the handler returns, the connection closes then. */
 static int must_close(corio__hconn_t *hc) {
   corio_http_req_t *req = &hc->req;
 
@@ -95,6 +96,8 @@ static int must_close(corio__hconn_t *hc) {
     return 0;
   if (req->body_started)
     return req->body_err != 0;
+  if (!corio__http_body_all_here(hc))
+    return 1;
   return corio__http_finish_body(hc) != 0;
 }
 
