@@ -1,0 +1,3 @@
+module corio-go-http-client
+
+go 1.19

@@ -1,0 +1,3 @@
+module corio-go-proxy
+
+go 1.19
