@@ -7,6 +7,7 @@
  * with a fresh client each time (so no connection carries over) and
  * deadlines well under HANG_MS: a call that has not ended by then is a
  * hang, and aborts; a crash is a finding (ASan/UBSan). */
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -77,7 +78,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 /* Wait until fd is readable, for at most ms: 1, or 0 at the limit. */
 static int wait_in(int fd, int ms) {
   struct pollfd p = {fd, POLLIN, 0};
-  return poll(&p, 1, ms) > 0;
+  int r;
+
+  while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR) {
+  } /* libFuzzer's -timeout alarm interrupts, once a second */
+  return r > 0;
 }
 
 /* Close with a reset once the exchange is over, so that this side's
@@ -104,6 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (have < sizeof head && memmem(head, have, "\r\n\r\n", 4) == NULL &&
            wait_in(fd, 2000)) {
       ssize_t n = recv(fd, head + have, sizeof head - have, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0)
         break;
       have += (size_t)n;

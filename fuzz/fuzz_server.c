@@ -12,6 +12,7 @@
  * and query accessors. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,12 +89,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0; /* the runtime lives until the process ends */
 }
 
+/* connect(2), finished even if a signal interrupts it (libFuzzer's
+ * -timeout alarm does, once a second): 0, or -1 and errno. */
+static int connect_fully(int fd, const struct sockaddr_in *a) {
+  struct pollfd p = {fd, POLLOUT, 0};
+  socklen_t len = sizeof(int);
+  int err = 0;
+
+  if (connect(fd, (const struct sockaddr *)a, sizeof *a) == 0)
+    return 0;
+  if (errno != EINTR)
+    return -1;
+  while (poll(&p, 1, -1) < 0)
+    if (errno != EINTR)
+      return -1;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    errno = err != 0 ? err : errno;
+    return -1;
+  }
+  return 0;
+}
+
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   char sink[4096];
   int fd = socket(AF_INET, SOCK_STREAM, 0), waited = 0;
-  size_t off = 0;
+  size_t off = 0, got = 0;
 
   /* Each connection from another loopback address: this side closes
    * first (its half-close ends the input), so each leaves a TIME_WAIT
@@ -103,10 +126,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + turn++ % 250)};
 
   if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof from) != 0 ||
-      connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+      connect_fully(fd, &a) != 0) {
+    fprintf(stderr, "fuzz_server: cannot connect: %s\n", strerror(errno));
     abort();
+  }
   while (off < size) { /* the server may close early: stop writing then */
     ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR)
+      continue;
     if (w <= 0)
       break;
     off += (size_t)w;
@@ -116,16 +143,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct pollfd p = {fd, POLLIN, 0};
     int r = poll(&p, 1, 100);
     ssize_t n;
+    if (r < 0 && errno == EINTR)
+      continue;
     if (r == 0) {
       if ((waited += 100) >= HANG_MS) {
-        fprintf(stderr, "fuzz_server: the server kept the connection open %d ms\n", HANG_MS);
+        struct tcp_info ti;
+        socklen_t tl = sizeof ti;
+        memset(&ti, 0, sizeof ti);
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+        fprintf(stderr,
+                "fuzz_server: the server kept the connection open %d ms (sent %zu of %zu, "
+                "received %zu; tcp state %u, unacked %u, retransmits %u)\n",
+                HANG_MS, off, size, got, ti.tcpi_state, ti.tcpi_unacked, ti.tcpi_retransmits);
         abort();
       }
       continue;
     }
     n = recv(fd, sink, sizeof sink, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
     if (n <= 0)
       break; /* closed (or reset): done */
+    got += (size_t)n;
   }
   close(fd);
   return 0;

@@ -634,3 +634,55 @@ Test(client, a_chunked_upload_in_big_pieces_arrives_whole, .timeout = 60) {
   with_server((corio_rt_options_t){.workers = 2}, upload_pieces);
   with_server((corio_rt_options_t){.loop_only = 1}, upload_pieces);
 }
+
+/* A call waiting for an answer that never comes ends at a cancel. */
+typedef struct cancelled {
+  raw_job_t *rj;
+  corio_http_client_t *cl;      /* with a head timeout far off */
+  int got;
+} cancelled_t;
+
+static void *fetch_forever(void *arg) {
+  cancelled_t *c = arg;
+  char *body;
+  size_t len;
+  char u[128];
+
+  url(u, sizeof u, c->rj->port, "/");
+  c->got = corio_http_fetch(c->cl, "GET", u, NULL, 0, NULL, 0, UINT64_MAX, &body, &len, 10);
+  return NULL;
+}
+
+static void *cancel_a_call(void *arg) {
+  raw_job_t *rj = arg;
+  corio_http_client_options_t o = {.head_timeout_ms = 600000};
+  cancelled_t c = {rj, NULL, 0};
+  corio_task_t *t;
+
+  cr_assert_eq(corio_http_client_new(&o, &c.cl), 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), fetch_forever, &c, &t), 0);
+  while (atomic_load(&rj->r->conns) == 0)
+    corio_sleep(1);
+  corio_sleep(50); /* the request is out; the call waits for the head */
+  cr_assert_eq(corio_cancel(t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(c.got, UV_ECANCELED, "got %d", c.got);
+  cr_assert_eq(corio_http_client_free(c.cl), 0);
+  return NULL;
+}
+
+Test(client, a_call_ends_at_a_cancel, .timeout = 60) {
+  corio_rt_t *rt;
+  raw_t r = {NULL, 0, 0, 1, 0, 0};
+  raw_job_t rj = {&r, NULL, NULL, 0, NULL, 0};
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2}, &rt), 0);
+  cr_assert_eq(corio_spawn(rt, raw_run, &rj, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn(rt, cancel_a_call, &rj, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_spawn(rt, raw_stop, &rj, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
