@@ -217,21 +217,6 @@ static int parse_url(const char *s, url_t *u) {
 
 /* --- calls ----------------------------------------------------------------- */
 
-/* Response parsing state, llhttp's user data. */
-typedef struct cparse {
-  corio__htable_t *tab;
-  size_t n;                      /* fields in tab */
-  int field_open, value_open;
-  int too_many;
-  int headers_done, message_done;
-  int head_request;              /* the response carries no body */
-  size_t base_off;               /* buffer offset of the bytes parsed */
-  const char *base;
-  corio__hspan_t body;           /* the body span of one execute */
-  int got_body;
-  int64_t overhead_credit;       /* chunked: non-data bytes allowed */
-} cparse_t;
-
 struct corio_http_call_s {
   corio_http_client_t *cl;
   corio_tcp_t *tcp;
@@ -255,7 +240,9 @@ struct corio_http_call_s {
 
   /* the response */
   llhttp_t parser;
-  cparse_t ps;
+  corio__hparse_t ps;            /* its parse state (parse.c's callbacks) */
+  int head_request;              /* the response carries no body */
+  size_t nheaders;               /* fields of the final head (then trailers) */
   int status;                    /* the final one, once its head is here */
   size_t head_end;               /* the response head: [0, head_end) */
   size_t parse_off;              /* the first byte llhttp has not seen */
@@ -265,104 +252,40 @@ struct corio_http_call_s {
   _Atomic(int) err;              /* sticky: the first error */
 };
 
-#define CPS(p) ((cparse_t *)(p)->data)
-
-static void span(cparse_t *ps, corio__hspan_t *s, int *open, const char *at,
-                 size_t len) {
-  size_t off = ps->base_off + (size_t)(at - ps->base);
-
-  if (*open) {
-    s->len = off + len - s->off;
-  } else {
-    s->off = off;
-    s->len = len;
-    *open = 1;
-  }
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len) {
-  cparse_t *ps = CPS(p);
-
-  if (ps->headers_done)
-    return 0; /* trailers: not kept */
-  if (!ps->field_open) {
-    if (ps->n == CORIO_HTTP_MAX_HEADERS) {
-      ps->too_many = 1;
-      return HPE_USER;
-    }
-    ps->tab->values[ps->n].off = ps->tab->values[ps->n].len = 0;
-    ps->n++;
-  }
-  span(ps, &ps->tab->names[ps->n - 1], &ps->field_open, at, len);
-  return 0;
-}
-
-static int on_header_field_complete(llhttp_t *p) {
-  CPS(p)->field_open = 0;
-  return 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len) {
-  cparse_t *ps = CPS(p);
-
-  if (ps->n > 0 && !ps->headers_done)
-    span(ps, &ps->tab->values[ps->n - 1], &ps->value_open, at, len);
-  return 0;
-}
-
-static int on_header_value_complete(llhttp_t *p) {
-  CPS(p)->value_open = 0;
-  return 0;
+static corio_http_call_t *call_of(llhttp_t *p) {
+  return corio__container_of((corio__hparse_t *)p->data, corio_http_call_t, ps);
 }
 
 static int on_headers_complete(llhttp_t *p) {
-  cparse_t *ps = CPS(p);
+  corio_http_call_t *call = call_of(p);
 
-  ps->headers_done = 1;
+  call->ps.headers_done = 1;
   /* A response to HEAD has no body, whatever its head says. llhttp reads
    * a return of 1 from here as "skip the body", but this pauses, to look
    * at the head first: so the flag itself, which llhttp honours when it
    * resumes. */
-  if (ps->head_request)
+  if (call->head_request)
     p->flags |= F_SKIPBODY;
   return HPE_PAUSED;
 }
 
+/* Chunk framing earns credit (as the server counts it); no size limit:
+ * the caller reads the body as a stream. */
 static int on_chunk_header(llhttp_t *p) {
-  CPS(p)->overhead_credit += 16 + 2 * (int64_t)p->content_length;
+  call_of(p)->ps.overhead_credit += 16 + 2 * (int64_t)p->content_length;
   return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len) {
-  cparse_t *ps = CPS(p);
-
-  if (ps->got_body)
-    return HPE_USER;
-  ps->got_body = 1;
-  ps->body.off = ps->base_off + (size_t)(at - ps->base);
-  ps->body.len = len;
-  return 0;
-}
-
-static int on_chunk_complete(llhttp_t *p) {
-  return CPS(p)->got_body ? HPE_PAUSED : 0;
-}
-
-static int on_message_complete(llhttp_t *p) {
-  CPS(p)->message_done = 1;
-  return HPE_PAUSED;
 }
 
 static const llhttp_settings_t response_settings = {
-    .on_header_field = on_header_field,
-    .on_header_field_complete = on_header_field_complete,
-    .on_header_value = on_header_value,
-    .on_header_value_complete = on_header_value_complete,
+    .on_header_field = corio__hp_header_field,
+    .on_header_field_complete = corio__hp_header_field_complete,
+    .on_header_value = corio__hp_header_value,
+    .on_header_value_complete = corio__hp_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_chunk_header = on_chunk_header,
-    .on_body = on_body,
-    .on_chunk_complete = on_chunk_complete,
-    .on_message_complete = on_message_complete,
+    .on_body = corio__hp_body,
+    .on_chunk_complete = corio__hp_chunk_complete,
+    .on_message_complete = corio__hp_message_complete,
 };
 
 
@@ -380,31 +303,13 @@ static uint64_t within(corio_http_call_t *call, uint64_t ms) {
 }
 
 
-/* Run llhttp over the buffered bytes from parse_off: 0, or UV_EPROTO. */
+/* Run llhttp over up to len_cap buffered bytes from parse_off: 0, or
+ * UV_EPROTO. */
 static int run(corio_http_call_t *call, size_t len_cap) {
-  cparse_t *ps = &call->ps;
-  char *buf;
-  size_t avail = corio__tcp_peek(call->tcp, &buf), len;
-  llhttp_errno_t err;
-
-  len = avail - call->parse_off;
-  if (len > len_cap)
-    len = len_cap;
-  ps->base_off = call->parse_off;
-  ps->base = buf + call->parse_off;
-  ps->got_body = 0;
-  err = llhttp_execute(&call->parser, ps->base, len);
-  if (err == HPE_OK) {
-    call->parse_off += len;
-    return 0;
-  }
-  if (err == HPE_PAUSED) {
-    call->parse_off = ps->base_off +
-                      (size_t)(llhttp_get_error_pos(&call->parser) - ps->base);
-    llhttp_resume(&call->parser);
-    return 0;
-  }
-  return UV_EPROTO;
+  return corio__hp_execute(&call->parser, &call->ps, call->tcp, &call->parse_off, len_cap) ==
+                 HPE_OK
+             ? 0
+             : UV_EPROTO;
 }
 
 
@@ -589,7 +494,7 @@ static int call_begin(corio_http_client_t *cl, const char *method, const char *u
   snprintf(call->key, sizeof call->key, "%s:%d", u.host, u.port);
   llhttp_init(&call->parser, HTTP_RESPONSE, &response_settings);
   call->parser.data = &call->ps;
-  call->ps.head_request = strcmp(method, "HEAD") == 0;
+  call->head_request = strcmp(method, "HEAD") == 0;
   if ((err = build_head(call, method, &call->u, headers, n)) != 0 ||
       (err = open_conn(call, &call->u, 0)) != 0) {
     call_free(call);
@@ -622,7 +527,7 @@ int corio_http_call_start(corio_http_client_t *cl, const char *method, const cha
  * error. until_ns bounds this wait (the head timeout, or the continue
  * wait); UV_ETIMEDOUT then. 100 Continue sets *continued. */
 static int read_head(corio_http_call_t *call, uint64_t until_ns, int *continued) {
-  cparse_t *ps = &call->ps;
+  corio__hparse_t *ps = &call->ps;
   size_t max = call->cl->opts.max_head_bytes;
   ssize_t got;
   char *buf;
@@ -644,6 +549,7 @@ static int read_head(corio_http_call_t *call, uint64_t until_ns, int *continued)
           return UV_E2BIG;
         if (status >= 200 || status == 101) {
           call->head_end = call->parse_off;
+          call->nheaders = ps->n;
           return status == 101 ? UV_EPROTO : status;
         }
         /* 1xx: its (bodiless) message ends at once; drop it and go on */
@@ -653,8 +559,11 @@ static int read_head(corio_http_call_t *call, uint64_t until_ns, int *continued)
           *continued = 1;
         corio__tcp_cut(call->tcp, 0, call->parse_off);
         call->parse_off = 0;
-        ps->n = 0;
-        ps->headers_done = ps->message_done = 0;
+        {
+          corio__htable_t *tab = ps->tab;
+          memset(ps, 0, sizeof *ps); /* a new head follows */
+          ps->tab = tab;
+        }
         if (continued != NULL && *continued)
           return 100;
       }
@@ -769,7 +678,7 @@ int corio_http_call_head(corio_http_call_t *call) {
   if (st < 0)
     return fail(call, st);
   call->status = st;
-  if (call->ps.head_request || st == 204 || st == 304) {
+  if (call->head_request || st == 204 || st == 304) {
     /* no body: the message ends with the head */
     if (run(call, 0) != 0 || !call->ps.message_done)
       return fail(call, UV_EPROTO);
@@ -798,6 +707,10 @@ static corio_http_str_t field(corio_http_call_t *call, corio__hspan_t s) {
   corio__tcp_peek(call->tcp, &buf);
   v.p = buf + s.off;
   v.len = s.len;
+  while (v.len > 0 && (v.p[0] == ' ' || v.p[0] == '\t')) {
+    v.p++;
+    v.len--;
+  }
   while (v.len > 0 && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
     v.len--;
   return v;
@@ -810,13 +723,13 @@ static int head_ready(corio_http_call_t *call) {
 
 
 size_t corio_http_call_header_count(corio_http_call_t *call) {
-  return head_ready(call) ? call->ps.n : 0;
+  return head_ready(call) ? call->nheaders : 0;
 }
 
 
 int corio_http_call_header_at(corio_http_call_t *call, size_t i,
                               corio_http_str_t *name, corio_http_str_t *value) {
-  if (!head_ready(call) || i >= call->ps.n)
+  if (!head_ready(call) || i >= call->nheaders)
     return UV_EOF;
   if (name != NULL)
     *name = field(call, call->ps.tab->names[i]);
@@ -833,7 +746,7 @@ corio_http_str_t corio_http_call_header(corio_http_call_t *call, const char *nam
   if (!head_ready(call) || name == NULL)
     return none;
   len = strlen(name);
-  for (i = 0; i < call->ps.n; i++) {
+  for (i = 0; i < call->nheaders; i++) {
     n = field(call, call->ps.tab->names[i]);
     if (n.len == len && strncasecmp(n.p, name, len) == 0)
       return field(call, call->ps.tab->values[i]);
@@ -845,7 +758,7 @@ corio_http_str_t corio_http_call_header(corio_http_call_t *call, const char *nam
 /* Parse what is buffered past parse_off: at most one body span comes out
  * (call->left). 0 or an error. */
 static int body_step(corio_http_call_t *call) {
-  cparse_t *ps = &call->ps;
+  corio__hparse_t *ps = &call->ps;
   size_t before = call->parse_off, data = 0;
   int err;
 
@@ -863,7 +776,7 @@ static int body_step(corio_http_call_t *call) {
 
 
 ssize_t corio_http_call_read(corio_http_call_t *call, void *out, size_t len) {
-  cparse_t *ps;
+  corio__hparse_t *ps;
   ssize_t n;
   char *buf;
   int st;

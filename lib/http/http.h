@@ -201,6 +201,24 @@ void corio__hfields_emit(const corio__hfields_t *fs, char *out);
 
 /* parse.c */
 extern const llhttp_settings_t corio__http_settings;
+/* llhttp callbacks shared by the server's requests and the client's
+ * responses (p->data is a corio__hparse_t whose tab is set): fields go
+ * into tab as spans (names checked as tokens; values for folds and
+ * control bytes; too many: too_many and an error), at most one body span
+ * per execute (got_body, body: a chunk's end pauses), and a pause at the
+ * end of each message (message_done). */
+int corio__hp_header_field(llhttp_t *p, const char *at, size_t len);
+int corio__hp_header_field_complete(llhttp_t *p);
+int corio__hp_header_value(llhttp_t *p, const char *at, size_t len);
+int corio__hp_header_value_complete(llhttp_t *p);
+int corio__hp_body(llhttp_t *p, const char *at, size_t len);
+int corio__hp_chunk_complete(llhttp_t *p);
+int corio__hp_message_complete(llhttp_t *p);
+/* Run p over the bytes of tcp's buffer from *parse_off (at most len_cap
+ * of them), moving *parse_off past what it took; a pause is resumed.
+ * HPE_OK, or llhttp's error. The connection's reader only. */
+llhttp_errno_t corio__hp_execute(llhttp_t *p, corio__hparse_t *ps, corio_tcp_t *tcp,
+                                 size_t *parse_off, size_t len_cap);
 /* Read and parse a request head. 0 (req filled, views valid), or an HTTP
  * status the server answers before closing (400, 408, 413, ...), or -1:
  * close without answering (the client went away, idle timeout, shutdown). */

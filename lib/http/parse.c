@@ -55,7 +55,7 @@ static int on_version(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+int corio__hp_header_field(llhttp_t *p, const char *at, size_t len) {
   corio__hparse_t *ps = PS(p);
   size_t i;
 
@@ -76,7 +76,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_header_field_complete(llhttp_t *p) {
+int corio__hp_header_field_complete(llhttp_t *p) {
   corio__hparse_t *ps = PS(p);
 
   ps->field_open = 0;
@@ -86,7 +86,7 @@ static int on_header_field_complete(llhttp_t *p) {
   return 0;
 }
 
-static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+int corio__hp_header_value(llhttp_t *p, const char *at, size_t len) {
   corio__hparse_t *ps = PS(p);
   size_t off = ps->base_off + (size_t)(at - ps->base), i;
   const char *buf = ps->base - ps->base_off; /* the buffer's start */
@@ -112,7 +112,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_header_value_complete(llhttp_t *p) {
+int corio__hp_header_value_complete(llhttp_t *p) {
   PS(p)->value_open = 0;
   PS(p)->have_field = 0;
   return 0;
@@ -140,7 +140,7 @@ static int on_chunk_header(llhttp_t *p) {
   return 0;
 }
 
-static int on_body(llhttp_t *p, const char *at, size_t len) {
+int corio__hp_body(llhttp_t *p, const char *at, size_t len) {
   corio__hparse_t *ps = PS(p);
 
   /* One span per execute: chunk ends pause (below), and a Content-Length
@@ -153,13 +153,13 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_chunk_complete(llhttp_t *p) {
+int corio__hp_chunk_complete(llhttp_t *p) {
   return PS(p)->got_body ? HPE_PAUSED : 0;
 }
 
-static int on_message_complete(llhttp_t *p) {
+int corio__hp_message_complete(llhttp_t *p) {
   PS(p)->message_done = 1;
-  return HPE_PAUSED; /* the next request waits for this one's answer */
+  return HPE_PAUSED; /* the next message waits for this one's end */
 }
 
 const llhttp_settings_t corio__http_settings = {
@@ -167,43 +167,46 @@ const llhttp_settings_t corio__http_settings = {
     .on_url = on_url,
     .on_url_complete = on_url_complete,
     .on_version = on_version,
-    .on_header_field = on_header_field,
-    .on_header_field_complete = on_header_field_complete,
-    .on_header_value = on_header_value,
-    .on_header_value_complete = on_header_value_complete,
+    .on_header_field = corio__hp_header_field,
+    .on_header_field_complete = corio__hp_header_field_complete,
+    .on_header_value = corio__hp_header_value,
+    .on_header_value_complete = corio__hp_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_chunk_header = on_chunk_header,
-    .on_body = on_body,
-    .on_chunk_complete = on_chunk_complete,
-    .on_message_complete = on_message_complete,
+    .on_body = corio__hp_body,
+    .on_chunk_complete = corio__hp_chunk_complete,
+    .on_message_complete = corio__hp_message_complete,
 };
 
 
-/* Run llhttp over the buffered bytes from req.parse_off. Returns the
- * llhttp error (HPE_OK or HPE_PAUSED, resumed, mean fine). */
-static llhttp_errno_t execute(corio__hconn_t *hc) {
-  corio_http_req_t *req = &hc->req;
-  corio__hparse_t *ps = &hc->ps;
+llhttp_errno_t corio__hp_execute(llhttp_t *p, corio__hparse_t *ps, corio_tcp_t *tcp,
+                                 size_t *parse_off, size_t len_cap) {
   char *buf;
-  size_t avail = corio__tcp_peek(hc->tcp, &buf);
+  size_t avail = corio__tcp_peek(tcp, &buf), len = avail - *parse_off;
   llhttp_errno_t err;
 
-  ps->base_off = req->parse_off;
-  ps->base = buf + req->parse_off;
+  if (len > len_cap)
+    len = len_cap;
+  ps->base_off = *parse_off;
+  ps->base = buf + *parse_off;
   ps->got_body = 0;
-  err = llhttp_execute(&hc->parser, ps->base, avail - req->parse_off);
+  err = llhttp_execute(p, ps->base, len);
   if (err == HPE_OK) {
-    req->parse_off = avail;
+    *parse_off += len;
   } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-    req->parse_off = ps->base_off +
-                     (size_t)(llhttp_get_error_pos(&hc->parser) - ps->base);
+    *parse_off = ps->base_off + (size_t)(llhttp_get_error_pos(p) - ps->base);
     if (err == HPE_PAUSED)
-      llhttp_resume(&hc->parser);
+      llhttp_resume(p);
     else
-      llhttp_resume_after_upgrade(&hc->parser);
+      llhttp_resume_after_upgrade(p);
     err = HPE_OK;
   }
   return err;
+}
+
+
+static llhttp_errno_t execute(corio__hconn_t *hc) {
+  return corio__hp_execute(&hc->parser, &hc->ps, hc->tcp, &hc->req.parse_off, SIZE_MAX);
 }
 
 
