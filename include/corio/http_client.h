@@ -24,12 +24,16 @@
  * a body of any size costs constant memory.
  *
  * Connections are kept per host:port, at most max_idle of them idle and
- * each for at most idle_timeout_ms. A connection goes back to the pool
- * only after a clean exchange: the response read to its end, no
- * Connection: close either way, and nothing left over (a server that sent
- * more than it declared is never read again). A bodiless request whose
- * reused connection turns out closed before any byte of the answer is
- * sent again once on a fresh connection (as Go's net/http does).
+ * each for at most idle_timeout_ms (an expired one is closed at the
+ * client's next call, to any host, or at corio_http_client_free). A
+ * connection goes back to the pool only after a clean exchange: the
+ * response read to its end, no Connection: close either way, and nothing
+ * left over (a server that sent more than it declared is never read
+ * again). A request of an idempotent method (GET, HEAD, OPTIONS, TRACE,
+ * PUT, DELETE: RFC 9110 9.2.2) without a body, or with corio_http_fetch's
+ * body in memory, whose reused connection turns out closed before any
+ * byte of the answer is sent again once on a fresh connection (as Go's
+ * net/http does); a POST or PATCH never is: it may have run.
  *
  * Only "http://" URLs (no TLS). Names are resolved through
  * corio_getaddrinfo; redirects are the caller's to follow (the status and
@@ -79,7 +83,9 @@ typedef struct corio_http_client_options_s {
   unsigned max_idle;             /* idle connections kept per host:port */
   uint64_t idle_timeout_ms;      /* an idle connection older is closed */
   uint64_t connect_timeout_ms;   /* each connection attempt */
-  uint64_t head_timeout_ms;      /* from the request's end to the response head */
+  uint64_t head_timeout_ms;      /* from the request's end to the response head
+                                    (in full duplex too: while the body is
+                                    still going out, only the deadline) */
   size_t max_head_bytes;         /* at most CORIO_HTTP_MAX_HEADER_BYTES_CAP */
 } corio_http_client_options_t;
 
@@ -108,18 +114,22 @@ CORIO_API int corio_http_call_start(corio_http_client_t *cl, const char *method,
                                     const corio_http_header_t *headers, size_t n,
                                     int64_t body_length, uint64_t deadline,
                                     corio_http_call_t **out);
-/* Send len bytes of the request body: len, or an error; UV_EINVAL past a
- * declared length; UV_EALREADY if the server answered before the body
- * (after an Expect: 100-continue): read that answer, the body is not sent
- * and the connection is not reused. */
+/* Send len bytes of the request body (any size, in one write): len, or
+ * an error; UV_EINVAL past a declared length; UV_EALREADY if the server
+ * answered before the body (after an Expect: 100-continue): read that
+ * answer, the body is not sent and the connection is not reused. A write
+ * error (UV_EPIPE, UV_ECONNRESET: the server stopped reading, often after
+ * answering) sticks to the writing side only: call_response or call_head
+ * still return an answer that came, then call_read its body. */
 CORIO_API ssize_t corio_http_call_write(corio_http_call_t *call,
                                         const void *data, size_t len);
 /* End the request: a chunked body's last chunk; UV_EINVAL if a declared
  * length was not all written. 0, or an error. Once is enough; again: 0. */
 CORIO_API int corio_http_call_finish(corio_http_call_t *call);
 /* End the request (call_finish) and wait for the response head, skipping
- * 1xx answers: the status (200..999), or an error. Called again, it
- * returns the same status. */
+ * 1xx answers: the status (200..999), or an error (if the request could
+ * not all be sent and no answer came: the write's error). Called again,
+ * it returns the same status. */
 CORIO_API int corio_http_call_response(corio_http_call_t *call);
 /* Wait for the response head without ending the request: for full
  * duplex, a second task reads the response (call_head, then call_read)
@@ -137,12 +147,15 @@ CORIO_API int corio_http_call_header_at(corio_http_call_t *call, size_t i,
                                         corio_http_str_t *value);
 /* Read the response body (after call_response; it calls call_response
  * itself if needed): a count > 0, 0 at the end, or an error (UV_EOF: the
- * server closed mid-body). */
+ * server closed mid-body). Trailers after a chunked body are checked as
+ * header fields and count toward CORIO_HTTP_MAX_HEADERS with the head;
+ * they are not exposed. */
 CORIO_API ssize_t corio_http_call_read(corio_http_call_t *call, void *out,
                                        size_t len);
 /* End the call and free it: its connection goes back to the pool after a
- * clean exchange, else it is closed. The first error the call met, or 0.
- * Does not wait. NULL: UV_EINVAL. */
+ * clean exchange, else it is closed. The first error of the response
+ * side (or the write's, if no answer came), or 0. Does not wait. NULL:
+ * UV_EINVAL. */
 CORIO_API int corio_http_call_end(corio_http_call_t *call);
 
 /* One exchange with the request body in memory (body NULL, len 0: none)

@@ -71,9 +71,35 @@ int corio_http_client_new(const corio_http_client_options_t *opts,
 }
 
 
-int corio_http_client_free(corio_http_client_t *cl) {
+/* Close the idle connections older than the idle timeout, or no longer
+ * quiet, wherever they sit in the list; called with the lock held, they
+ * go to stale (closed by close_stale, without the lock). */
+static void expire_locked(corio_http_client_t *cl, uint64_t now, corio__list_t *stale) {
+  corio__list_t *l, *nx;
+
+  for (l = cl->idle.next; l != &cl->idle; l = nx) {
+    pooled_t *p = corio__container_of(l, pooled_t, link);
+    nx = l->next;
+    if (now - p->since >= cl->opts.idle_timeout_ms || !corio__tcp_quiet(p->tcp)) {
+      corio__list_remove(l);
+      corio__list_push_back(stale, l);
+    }
+  }
+}
+
+static void close_stale(corio__list_t *stale) {
   corio__list_t *l;
 
+  while ((l = stale->next) != stale) {
+    pooled_t *p = corio__container_of(l, pooled_t, link);
+    corio__list_remove(l);
+    corio_close(p->tcp);
+    free(p);
+  }
+}
+
+
+int corio_http_client_free(corio_http_client_t *cl) {
   if (cl == NULL || !corio__in_task())
     return UV_EINVAL;
   corio__spin_lock(&cl->lock);
@@ -82,45 +108,33 @@ int corio_http_client_free(corio_http_client_t *cl) {
     return UV_EBUSY;
   }
   corio__spin_unlock(&cl->lock);
-  while ((l = cl->idle.next) != &cl->idle) {
-    pooled_t *p = corio__container_of(l, pooled_t, link);
-    corio__list_remove(l);
-    corio_close(p->tcp);
-    free(p);
-  }
+  close_stale(&cl->idle);
   free(cl);
   return 0;
 }
 
 
-/* A quiet pooled connection for key, or NULL; the stale ones met on the
- * way are closed. */
+/* A quiet pooled connection for key, or NULL. Every expired one in the
+ * pool is closed on the way, whatever its key: an idle client closes its
+ * old connections at its next call (or at corio_http_client_free). */
 static corio_tcp_t *pool_take(corio_http_client_t *cl, const char *key) {
-  uint64_t now = corio_now();
   corio_tcp_t *got = NULL;
-  corio__list_t stale, *l, *nx;
+  corio__list_t stale, *l;
 
   corio__list_init(&stale);
   corio__spin_lock(&cl->lock);
-  for (l = cl->idle.next; l != &cl->idle && got == NULL; l = nx) {
+  expire_locked(cl, corio_now(), &stale);
+  for (l = cl->idle.next; l != &cl->idle; l = l->next) {
     pooled_t *p = corio__container_of(l, pooled_t, link);
-    nx = l->next;
-    if (now - p->since >= cl->opts.idle_timeout_ms || !corio__tcp_quiet(p->tcp)) {
-      corio__list_remove(l);
-      corio__list_push_back(&stale, l);
-    } else if (strcmp(p->key, key) == 0) {
+    if (strcmp(p->key, key) == 0) {
       corio__list_remove(l);
       got = p->tcp;
       free(p);
+      break;
     }
   }
   corio__spin_unlock(&cl->lock);
-  while ((l = stale.next) != &stale) {
-    pooled_t *p = corio__container_of(l, pooled_t, link);
-    corio__list_remove(l);
-    corio_close(p->tcp);
-    free(p);
-  }
+  close_stale(&stale);
   return got;
 }
 
@@ -130,7 +144,7 @@ static corio_tcp_t *pool_take(corio_http_client_t *cl, const char *key) {
 static void pool_put(corio_http_client_t *cl, const char *key, corio_tcp_t *tcp) {
   pooled_t *p = malloc(sizeof *p), *oldest = NULL;
   unsigned same = 0;
-  corio__list_t *l;
+  corio__list_t stale, *l;
 
   if (p == NULL) {
     corio_close(tcp);
@@ -139,7 +153,9 @@ static void pool_put(corio_http_client_t *cl, const char *key, corio_tcp_t *tcp)
   p->tcp = tcp;
   snprintf(p->key, sizeof p->key, "%s", key);
   p->since = corio_now();
+  corio__list_init(&stale);
   corio__spin_lock(&cl->lock);
+  expire_locked(cl, p->since, &stale);
   for (l = cl->idle.next; l != &cl->idle; l = l->next) {
     pooled_t *q = corio__container_of(l, pooled_t, link);
     if (strcmp(q->key, key) == 0) {
@@ -153,6 +169,7 @@ static void pool_put(corio_http_client_t *cl, const char *key, corio_tcp_t *tcp)
     corio__list_remove(&oldest->link);
   corio__list_push_front(&cl->idle, &p->link);
   corio__spin_unlock(&cl->lock);
+  close_stale(&stale);
   if (oldest != NULL) {
     corio_close(oldest->tcp);
     free(oldest);
@@ -168,6 +185,30 @@ typedef struct url {
   int port;
   const char *target;            /* "/path?query", or "" for "/" */
 } url_t;
+
+/* A host as a name (letters, digits, '-', '.', '_', '~') or, bracketed,
+ * an IPv6 literal (hex digits, ':', '.', and a zone after '%'): nothing
+ * that could end the Host line or the request line it goes into. */
+static int host_ok(const char *h, size_t n, int literal) {
+  int zone = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)h[i];
+    int name = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (literal && !zone) {
+      if (c == '%')
+        zone = 1;
+      else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                 (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+        return 0;
+    } else if (!name) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 
 static int parse_url(const char *s, url_t *u) {
   const char *h, *end;
@@ -188,7 +229,7 @@ static int parse_url(const char *s, url_t *u) {
     n = strcspn(s, ":/?#@");
     end = s + n;
   }
-  if (n == 0 || n >= HOST_MAX || memchr(h, '@', n) != NULL)
+  if (n == 0 || n >= HOST_MAX || !host_ok(h, n, h[-1] == '['))
     return UV_EINVAL;
   memcpy(u->host, h, n);
   u->host[n] = '\0';
@@ -233,7 +274,12 @@ struct corio_http_call_s {
   int64_t body_length;           /* as call_start's, or chunked */
   uint64_t body_sent;
   int expect_continue;           /* waiting for the 100 before the body */
-  int request_done;
+  int idempotent;                /* the method may be sent twice */
+  /* corio_now() + 1 when the request was all out, 0 before: the head
+   * timeout counts from there. Atomic: in a full-duplex call the reader
+   * waits on it while the writer sets it. */
+  _Atomic(uint64_t) request_done;
+  int werr;                      /* the writer's first error */
   /* Connection: close, either side; an error. Atomic: in a full-duplex
    * call the writer and the reader are two tasks. */
   _Atomic(int) close_after;
@@ -249,7 +295,7 @@ struct corio_http_call_s {
   corio__hspan_t left;           /* body bytes not handed out yet */
   int got_bytes;                 /* some byte of the response came */
   int early_answer;              /* a final answer before the body went */
-  _Atomic(int) err;              /* sticky: the first error */
+  _Atomic(int) err;              /* sticky: the reader's first error */
 };
 
 static corio_http_call_t *call_of(llhttp_t *p) {
@@ -272,7 +318,11 @@ static int on_headers_complete(llhttp_t *p) {
 /* Chunk framing earns credit (as the server counts it); no size limit:
  * the caller reads the body as a stream. */
 static int on_chunk_header(llhttp_t *p) {
-  call_of(p)->ps.overhead_credit += 16 + 2 * (int64_t)p->content_length;
+  corio__hparse_t *ps = &call_of(p)->ps;
+
+  corio__hp_chunk_credit(ps, p->content_length);
+  if (p->content_length == 0)
+    ps->in_trailers = 1;
   return 0;
 }
 
@@ -322,6 +372,11 @@ static int fail(corio_http_call_t *call, int err) {
 }
 
 
+static void mark_request_done(corio_http_call_t *call) {
+  atomic_store(&call->request_done, corio_now() + 1);
+}
+
+
 /* Send bufs on the call's connection, by the call's deadline. */
 static int send_all(corio_http_call_t *call, uv_buf_t *bufs, unsigned n) {
   ssize_t w = corio_writev_dl(call->tcp, bufs, n, call->deadline);
@@ -368,20 +423,18 @@ static int send_request(corio_http_call_t *call) {
 
   bufs[n++] = uv_buf_init(call->head, (unsigned)call->head_len);
   if (call->mem_body != NULL && call->mem_len > 0) {
-    bufs[n] = uv_buf_init((char *)(uintptr_t)call->mem_body, (unsigned)call->mem_len);
-    if (call->mem_len > UINT32_MAX)
-      bufs[n].len = call->mem_len;
-    n++;
+    bufs[n++] = corio__buf(call->mem_body, call->mem_len);
   }
   return send_all(call, bufs, n);
 }
 
 
 /* May the request go again on a fresh connection? Only if the pooled one
- * it went on failed before any byte of the answer and the whole request
- * can be sent again. */
+ * it went on failed before any byte of the answer, the method is
+ * idempotent (RFC 9110 9.2.2: a POST that reached the server must not run
+ * twice) and the whole request can be sent again. */
 static int may_retry(corio_http_call_t *call, int err) {
-  return call->reused && !call->got_bytes &&
+  return call->reused && !call->got_bytes && call->idempotent &&
          (call->body_length == 0 || call->mem_body != NULL) &&
          (err == UV_EOF || err == UV_ECONNRESET || err == UV_EPIPE);
 }
@@ -404,6 +457,16 @@ static int is_method(const char *m) {
     if (!((*m >= 'A' && *m <= 'Z') || *m == '-' || *m == '_'))
       return 0;
   return 1;
+}
+
+
+static int is_idempotent(const char *m) {
+  static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+
+  for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
+    if (strcmp(m, safe[i]) == 0)
+      return 1;
+  return 0;
 }
 
 
@@ -495,6 +558,7 @@ static int call_begin(corio_http_client_t *cl, const char *method, const char *u
   llhttp_init(&call->parser, HTTP_RESPONSE, &response_settings);
   call->parser.data = &call->ps;
   call->head_request = strcmp(method, "HEAD") == 0;
+  call->idempotent = is_idempotent(method);
   if ((err = build_head(call, method, &call->u, headers, n)) != 0 ||
       (err = open_conn(call, &call->u, 0)) != 0) {
     call_free(call);
@@ -510,6 +574,8 @@ static int call_begin(corio_http_client_t *cl, const char *method, const char *u
   }
   if (mem_body != NULL)
     call->body_sent = mem_len;
+  if (body_length == 0 || mem_body != NULL)
+    mark_request_done(call); /* nothing more to write */
   *out = call;
   return 0;
 }
@@ -547,10 +613,17 @@ static int read_head(corio_http_call_t *call, uint64_t until_ns, int *continued)
         int status = llhttp_get_status_code(&call->parser);
         if (call->parse_off > max)
           return UV_E2BIG;
-        if (status >= 200 || status == 101) {
+        if (status == 101)
+          return UV_EPROTO;
+        if (status >= 200) {
           call->head_end = call->parse_off;
           call->nheaders = ps->n;
-          return status == 101 ? UV_EPROTO : status;
+          /* Past the head into the body's framing: a message without a
+           * body (Content-Length: 0, HEAD, 204, 304) ends here, and an
+           * until-close body may end at the close. */
+          if ((err = run(call, 0)) != 0)
+            return err;
+          return status;
         }
         /* 1xx: its (bodiless) message ends at once; drop it and go on */
         if ((err = run(call, 0)) != 0 || !ps->message_done)
@@ -588,6 +661,17 @@ static int answered_early(corio_http_call_t *call, int status) {
 }
 
 
+/* The writer's error: kept apart from the reader's (call->err), so that a
+ * response that came whole is still read after the server stopped
+ * reading the body; the connection is not reused. */
+static int fail_write(corio_http_call_t *call, int err) {
+  if (call->werr == 0)
+    call->werr = err;
+  atomic_store(&call->close_after, 1);
+  return err;
+}
+
+
 ssize_t corio_http_call_write(corio_http_call_t *call, const void *data, size_t len) {
   uv_buf_t bufs[3];
   char frame[24];
@@ -595,11 +679,13 @@ ssize_t corio_http_call_write(corio_http_call_t *call, const void *data, size_t 
 
   if (call == NULL || (data == NULL && len > 0) || !corio__in_task())
     return UV_EINVAL;
+  if (call->werr != 0)
+    return call->werr;
   if (call->err != 0)
     return call->err;
   if (call->early_answer)
     return UV_EALREADY;
-  if (call->request_done ||
+  if (atomic_load(&call->request_done) != 0 ||
       (call->body_length >= 0 && (uint64_t)len > (uint64_t)call->body_length - call->body_sent))
     return UV_EINVAL;
   if (len == 0)
@@ -616,15 +702,15 @@ ssize_t corio_http_call_write(corio_http_call_t *call, const void *data, size_t 
   if (call->body_length == CORIO_HTTP_BODY_CHUNKED) {
     int k = snprintf(frame, sizeof frame, "%zx\r\n", len);
     bufs[0] = uv_buf_init(frame, (unsigned)k);
-    bufs[1] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    bufs[1] = corio__buf(data, len);
     bufs[2] = uv_buf_init("\r\n", 2);
     err = send_all(call, bufs, 3);
   } else {
-    bufs[0] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    bufs[0] = corio__buf(data, len);
     err = send_all(call, bufs, 1);
   }
   if (err != 0)
-    return fail(call, err);
+    return fail_write(call, err);
   call->body_sent += len;
   return (ssize_t)len;
 }
@@ -635,14 +721,14 @@ static int finish_request(corio_http_call_t *call) {
   uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
   int err;
 
-  if (call->request_done || call->early_answer)
+  if (atomic_load(&call->request_done) != 0 || call->early_answer)
     return 0;
   if (call->body_length > 0 && call->body_sent < (uint64_t)call->body_length)
     return UV_EINVAL;
-  call->request_done = 1;
   if (call->body_length == CORIO_HTTP_BODY_CHUNKED &&
       (err = send_all(call, &last, 1)) != 0)
     return err;
+  mark_request_done(call);
   return 0;
 }
 
@@ -652,11 +738,36 @@ int corio_http_call_finish(corio_http_call_t *call) {
 
   if (call == NULL || !corio__in_task())
     return UV_EINVAL;
+  if (call->werr != 0)
+    return call->werr;
   if (call->err != 0)
     return call->err;
   if ((err = finish_request(call)) != 0)
-    return err == UV_EINVAL ? err : fail(call, err);
+    return err == UV_EINVAL ? err : fail_write(call, err);
   return 0;
+}
+
+
+/* Wait for the final head: the head timeout counts from the request's
+ * end. While the writer (full duplex) is still sending, the wait goes on
+ * in slices of the head timeout, bounded by the call's deadline. */
+static int await_head(corio_http_call_t *call) {
+  uint64_t ht = call->cl->opts.head_timeout_ms;
+
+  for (;;) {
+    uint64_t done = atomic_load(&call->request_done), until;
+    int st;
+
+    if (done != 0) {
+      done--;
+      until = ht >= UINT64_MAX - done ? UINT64_MAX : done + ht;
+      st = read_head(call, corio__deadline_ns(min_u64(until, call->deadline)), NULL);
+    } else {
+      st = read_head(call, within(call, ht), NULL);
+    }
+    if (st != UV_ETIMEDOUT || done != 0 || corio_now() >= call->deadline)
+      return st;
+  }
 }
 
 
@@ -669,20 +780,19 @@ int corio_http_call_head(corio_http_call_t *call) {
     return call->err;
   if (call->head_end > 0)
     return call->status;
-  st = read_head(call, within(call, call->cl->opts.head_timeout_ms), NULL);
-  if (st < 0 && may_retry(call, st) && call->request_done) {
+  st = await_head(call);
+  if (st < 0 && may_retry(call, st) && atomic_load(&call->request_done) != 0) {
     if ((err = resend_fresh(call)) != 0)
       return fail(call, err);
-    st = read_head(call, within(call, call->cl->opts.head_timeout_ms), NULL);
+    st = await_head(call);
   }
   if (st < 0)
     return fail(call, st);
   call->status = st;
-  if (call->head_request || st == 204 || st == 304) {
-    /* no body: the message ends with the head */
-    if (run(call, 0) != 0 || !call->ps.message_done)
-      return fail(call, UV_EPROTO);
-  }
+  /* read_head took the parser past the head: a response that has no
+   * body (HEAD, 204, 304) ends there, or it is misframed. */
+  if ((call->head_request || st == 204 || st == 304) && !call->ps.message_done)
+    return fail(call, UV_EPROTO);
   return st;
 }
 
@@ -694,8 +804,14 @@ int corio_http_call_response(corio_http_call_t *call) {
     return UV_EINVAL;
   if (call->head_end > 0 && call->err == 0)
     return call->status;
-  if ((err = corio_http_call_finish(call)) != 0)
-    return err;
+  if ((err = corio_http_call_finish(call)) != 0) {
+    /* The request did not all go out. The server may have answered
+     * anyway (it stopped reading and closed): that answer, if whole,
+     * is the result; else the write's error. */
+    if (err == UV_EINVAL || call->werr == 0)
+      return err;
+    return corio_http_call_head(call) >= 0 ? call->status : err;
+  }
   return corio_http_call_head(call);
 }
 
@@ -804,9 +920,13 @@ ssize_t corio_http_call_read(corio_http_call_t *call, void *out, size_t len) {
         return fail(call, st);
       continue;
     }
-    /* All buffered bytes are handed out: make room behind the head. */
-    corio__tcp_cut(call->tcp, call->head_end, call->parse_off - call->head_end);
-    call->parse_off = call->head_end;
+    /* All buffered bytes are handed out: make room behind the head (not
+     * in the trailers, whose bytes llhttp's fold check looks back at;
+     * the read buffer bounds them). */
+    if (!ps->in_trailers) {
+      corio__tcp_cut(call->tcp, call->head_end, call->parse_off - call->head_end);
+      call->parse_off = call->head_end;
+    }
     n = corio__tcp_fill_dl(call->tcp, call->parse_off, corio__deadline_ns(call->deadline));
     if (n == UV_EOF && llhttp_message_needs_eof(&call->parser)) {
       /* the body ran until the close: that is its end */
@@ -827,11 +947,13 @@ int corio_http_call_end(corio_http_call_t *call) {
 
   if (call == NULL)
     return UV_EINVAL;
-  err = call->err;
+  /* The reader's error; the writer's only if no answer came. */
+  err = call->err != 0 ? call->err : call->head_end == 0 ? call->werr : 0;
   /* Reuse only after a clean exchange: the response complete and
    * keep-alive, the request all sent, nothing left over. */
-  reuse = call->tcp != NULL && err == 0 && !atomic_load(&call->close_after) &&
-          call->request_done && call->head_end > 0 && call->ps.message_done &&
+  reuse = call->tcp != NULL && err == 0 && call->werr == 0 &&
+          !atomic_load(&call->close_after) && atomic_load(&call->request_done) != 0 &&
+          call->head_end > 0 && call->ps.message_done &&
           call->left.len == 0 && llhttp_should_keep_alive(&call->parser);
   if (reuse) {
     char *buf;

@@ -103,6 +103,16 @@ struct corio__hconn {
   _Atomic(int) idle;             /* waiting for a request (see set_idle) */
 };
 
+/* A buffer over len bytes: uv_buf_init takes an unsigned length and
+ * would cut a body of 4 GiB or more. */
+static inline uv_buf_t corio__buf(const void *p, size_t len) {
+  uv_buf_t b;
+
+  b.base = (char *)(uintptr_t)p;
+  b.len = len;
+  return b;
+}
+
 static inline corio__hconn_t *corio__hconn_of_req(corio_http_req_t *req) {
   return corio__container_of(req, corio__hconn_t, req);
 }
@@ -212,6 +222,10 @@ int corio__hp_header_field_complete(llhttp_t *p);
 int corio__hp_header_value(llhttp_t *p, const char *at, size_t len);
 int corio__hp_header_value_complete(llhttp_t *p);
 int corio__hp_body(llhttp_t *p, const char *at, size_t len);
+/* A chunk of chunk_len bytes earns overhead credit (its line, extensions
+ * and, for the last, trailers may take that much): 16 + 2 * chunk_len,
+ * saturating. */
+void corio__hp_chunk_credit(corio__hparse_t *ps, uint64_t chunk_len);
 int corio__hp_chunk_complete(llhttp_t *p);
 int corio__hp_message_complete(llhttp_t *p);
 /* Run p over the bytes of tcp's buffer from *parse_off (at most len_cap

@@ -134,10 +134,22 @@ static int on_chunk_header(llhttp_t *p) {
     return HPE_USER;
   }
   ps->body_room -= p->content_length;
-  ps->overhead_credit += 16 + 2 * (int64_t)p->content_length;
+  corio__hp_chunk_credit(ps, p->content_length);
   if (p->content_length == 0)
     ps->in_trailers = 1;
   return 0;
+}
+
+void corio__hp_chunk_credit(corio__hparse_t *ps, uint64_t chunk_len) {
+  /* Saturates: a chunk size near 2^64 (llhttp takes any 64-bit size)
+   * must not overflow the sum. Credit that large is never used up: the
+   * chunk's bytes would have to come first. */
+  const int64_t most = INT64_C(1) << 60;
+
+  if (chunk_len >= (uint64_t)most || ps->overhead_credit >= most - 16 - 2 * (int64_t)chunk_len)
+    ps->overhead_credit = most;
+  else
+    ps->overhead_credit += 16 + 2 * (int64_t)chunk_len;
 }
 
 int corio__hp_body(llhttp_t *p, const char *at, size_t len) {

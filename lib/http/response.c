@@ -204,9 +204,7 @@ static int send_head(corio_http_res_t *res, int status,
   bufs[0] = uv_buf_init(all, (unsigned)k);
   if (body != NULL && len > 0 && !req->head_method && !no_body_status(status)) {
     /* one system call for the whole small response */
-    bufs[1] = uv_buf_init((char *)(uintptr_t)body, (unsigned)len);
-    if (len > UINT32_MAX)
-      bufs[1].len = len;
+    bufs[1] = corio__buf(body, len);
     err = send_bufs(hc, bufs, 2) < 0 ? UV_EPIPE : 0;
   } else {
     err = send_bufs(hc, bufs, 1) < 0 ? UV_EPIPE : 0;
@@ -296,11 +294,11 @@ ssize_t corio_http_res_write(corio_http_res_t *res, const void *data,
   if (res->chunked) {
     int k = snprintf(frame, sizeof frame, "%zx\r\n", len);
     bufs[0] = uv_buf_init(frame, (unsigned)k);
-    bufs[1] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+    bufs[1] = corio__buf(data, len);
     bufs[2] = uv_buf_init("\r\n", 2);
     return send_bufs(hc, bufs, 3) < 0 ? UV_EPIPE : (ssize_t)len;
   }
-  bufs[0] = uv_buf_init((char *)(uintptr_t)data, (unsigned)len);
+  bufs[0] = corio__buf(data, len);
   if (send_bufs(hc, bufs, 1) < 0)
     return UV_EPIPE;
   if (res->remaining > 0)
