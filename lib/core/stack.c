@@ -1,20 +1,27 @@
 /* Stack allocation. One mmap per stack (MAP_NORESERVE: only touched pages
  * cost memory) and an mprotect for the guard page, behind two caches so
  * that spawning almost never makes a system call (the shape of rpmalloc's
- * and tcmalloc's thread caches):
+ * and tcmalloc's thread caches, and of Go's per-P stack cache):
  *  - a per-thread cache, no locks, up to LOCAL_MAX stacks;
  *  - a shared pool, one mutex, up to SHARED_MAX stacks, that threads move
  *    stacks to and from in batches. It matters when stacks are created on
  *    one thread and freed on another (a task spawned on worker A, joined on
- *    worker B): B's surplus flows to A through the pool instead of going
- *    back to the kernel while A maps new ones.
- * A cached stack keeps its list link in its own top bytes, so the caches
- * allocate nothing. Only stacks of one shape (size and guard) match. */
+ *    worker B), and when more tasks live at once than a thread caches:
+ *    B's surplus flows to A through the pool instead of going back to the
+ *    kernel while A maps new ones.
+ * Both caches are arrays of descriptors (corio__stack_t): moving a batch
+ * is a copy of 64 descriptors, and no cached stack's memory is touched
+ * until it runs again. (They were lists linked through each stack's top
+ * bytes; a refill then chased 64 pointers into cold stacks, one cache and
+ * TLB miss after another under the mutex: a tenth of a spawn.) Only
+ * stacks of one shape (size and guard) match. */
 #include "stack.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <uv.h>
@@ -33,23 +40,22 @@
  * corio_stack_cache_drain() gives it all back. */
 #define SHARED_MAX 16384
 
-typedef struct cached_stack {
-  struct cached_stack *next;
-  corio__stack_t st;
-} cached_stack_t;
+typedef struct stack_array {
+  size_t n;
+  corio__stack_t s[];
+} stack_array_t;
 
-typedef struct stack_list {
-  cached_stack_t *head;
-  size_t count;
-} stack_list_t;
-
-static _Thread_local stack_list_t local_cache;
+/* Allocated at a thread's first release (its TLS stays small). */
+static _Thread_local stack_array_t *local_cache;
 static pthread_key_t local_cache_key;
 static pthread_once_t local_cache_once = PTHREAD_ONCE_INIT;
 
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
-static stack_list_t shared_pool;
-/* shared_pool.count, readable without the lock as a hint */
+static struct {
+  size_t n;
+  corio__stack_t s[SHARED_MAX];
+} shared_pool;
+/* shared_pool.n, readable without the lock as a hint */
 static _Atomic(size_t) shared_hint;
 
 
@@ -73,20 +79,28 @@ static void stack_unmap(const corio__stack_t *st) {
 }
 
 
-static void list_unmap_all(stack_list_t *l) {
-  while (l->head != NULL) {
-    cached_stack_t *c = l->head;
-    corio__stack_t st = c->st;
-    l->head = c->next;
-    l->count--;
-    stack_unmap(&st);
-  }
+static void unmap_all(corio__stack_t *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    stack_unmap(&s[i]);
+}
+
+
+/* Noinline: a coroutine may continue on another thread, so the cache's
+ * address must be computed afresh at every use (docs/DESIGN.md 3a). */
+__attribute__((noinline)) static stack_array_t **local_cache_get(void) {
+  return &local_cache;
 }
 
 
 /* Thread exit: this thread's stacks go back to the kernel. */
 static void local_cache_destructor(void *cache) {
-  list_unmap_all(cache);
+  stack_array_t *a = cache;
+
+  unmap_all(a->s, a->n);
+  free(a);
+  /* the destructor runs on the exiting thread: a later release (another
+   * key's destructor) makes a new cache, and a new destructor run */
+  *local_cache_get() = NULL;
 }
 
 
@@ -95,29 +109,18 @@ static void local_cache_key_create(void) {
 }
 
 
-/* Noinline: a coroutine may continue on another thread, so the cache's
- * address must be computed afresh at every use (docs/DESIGN.md 3a). */
-__attribute__((noinline)) static stack_list_t *local_cache_get(void) {
-  return &local_cache;
+static int same_shape(const corio__stack_t *st, size_t map_size, size_t guard) {
+  return st->map_size == map_size && st->guard_size == guard;
 }
 
 
-static cached_stack_t *cached_at(const corio__stack_t *st) {
-  return (cached_stack_t *)(corio__stack_hi(st) - sizeof(cached_stack_t));
-}
-
-
-/* Take the first stack of the given shape out of l. */
-static int list_take(stack_list_t *l, size_t map_size, size_t guard,
-                     corio__stack_t *st) {
-  cached_stack_t **link;
-
-  for (link = &l->head; *link != NULL; link = &(*link)->next) {
-    cached_stack_t *c = *link;
-    if (c->st.map_size == map_size && c->st.guard_size == guard) {
-      *link = c->next;
-      l->count--;
-      *st = c->st;
+/* Take the newest stack of the given shape out of s[0, *n). */
+static int array_take(corio__stack_t *s, size_t *n, size_t map_size, size_t guard,
+                      corio__stack_t *st) {
+  for (size_t i = *n; i-- > 0;) {
+    if (same_shape(&s[i], map_size, guard)) {
+      *st = s[i];
+      s[i] = s[--*n]; /* the newest of the others moves down: order matters little */
       return 1;
     }
   }
@@ -125,64 +128,71 @@ static int list_take(stack_list_t *l, size_t map_size, size_t guard,
 }
 
 
-static void list_push(stack_list_t *l, cached_stack_t *c) {
-  c->next = l->head;
-  l->head = c;
-  l->count++;
-}
-
-
-/* Refill the local cache with up to BATCH stacks of this shape. */
-static void refill_from_pool(stack_list_t *local, size_t map_size,
-                             size_t guard) {
+/* Refill the local cache with up to BATCH stacks of this shape, newest
+ * first. */
+static void refill_from_pool(stack_array_t *local, size_t map_size, size_t guard) {
   corio__stack_t st;
-  int n;
+  int k;
 
   pthread_mutex_lock(&shared_mu);
-  for (n = 0; n < BATCH && list_take(&shared_pool, map_size, guard, &st); n++)
-    list_push(local, cached_at(&st));
-  atomic_store_explicit(&shared_hint, shared_pool.count, memory_order_relaxed);
+  for (k = 0; k < BATCH && local->n < LOCAL_MAX &&
+              array_take(shared_pool.s, &shared_pool.n, map_size, guard, &st);
+       k++)
+    local->s[local->n++] = st;
+  atomic_store_explicit(&shared_hint, shared_pool.n, memory_order_relaxed);
   pthread_mutex_unlock(&shared_mu);
 }
 
 
-/* The local cache is full: move a batch to the pool, or to the kernel if
- * the pool is full too. */
-static void spill_to_pool(stack_list_t *local) {
-  stack_list_t spill = {NULL, 0};
-  int n;
+/* The local cache is full: its BATCH oldest stacks go to the pool, or to
+ * the kernel if the pool is full too. */
+static void spill_to_pool(stack_array_t *local) {
+  corio__stack_t out[BATCH];
+  size_t k = local->n < BATCH ? local->n : BATCH, moved;
 
-  for (n = 0; n < BATCH && local->head != NULL; n++) {
-    cached_stack_t *c = local->head;
-    local->head = c->next;
-    local->count--;
-    list_push(&spill, c);
-  }
+  memcpy(out, local->s, k * sizeof out[0]);
+  memmove(local->s, local->s + k, (local->n - k) * sizeof out[0]);
+  local->n -= k;
   pthread_mutex_lock(&shared_mu);
-  while (spill.head != NULL && shared_pool.count < SHARED_MAX) {
-    cached_stack_t *c = spill.head;
-    spill.head = c->next;
-    spill.count--;
-    list_push(&shared_pool, c);
-  }
-  atomic_store_explicit(&shared_hint, shared_pool.count, memory_order_relaxed);
+  moved = SHARED_MAX - shared_pool.n < k ? SHARED_MAX - shared_pool.n : k;
+  memcpy(shared_pool.s + shared_pool.n, out, moved * sizeof out[0]);
+  shared_pool.n += moved;
+  atomic_store_explicit(&shared_hint, shared_pool.n, memory_order_relaxed);
   pthread_mutex_unlock(&shared_mu);
-  list_unmap_all(&spill);
+  unmap_all(out + moved, k - moved);
+}
+
+
+/* This thread's cache, made at its first use; NULL if out of memory. */
+static stack_array_t *local_cache_ensure(void) {
+  stack_array_t **slot = local_cache_get(), *local = *slot;
+
+  if (local == NULL) {
+    local = malloc(sizeof *local + LOCAL_MAX * sizeof local->s[0]);
+    if (local == NULL)
+      return NULL;
+    local->n = 0;
+    *slot = local;
+    /* the thread-exit destructor */
+    pthread_once(&local_cache_once, local_cache_key_create);
+    pthread_setspecific(local_cache_key, local);
+  }
+  return local;
 }
 
 
 int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded) {
-  stack_list_t *local = local_cache_get();
+  stack_array_t *local = local_cache_ensure();
   size_t guard = guarded ? corio__page_size() : 0;
   size_t map_size = usable + guard;
   char *map;
 
-  if (list_take(local, map_size, guard, st))
+  if (local != NULL && array_take(local->s, &local->n, map_size, guard, st))
     return 0;
   /* relaxed peek: a stale answer only costs a lock or a fresh mapping */
-  if (atomic_load_explicit(&shared_hint, memory_order_relaxed) != 0) {
+  if (local != NULL && atomic_load_explicit(&shared_hint, memory_order_relaxed) != 0) {
     refill_from_pool(local, map_size, guard);
-    if (list_take(local, map_size, guard, st))
+    if (array_take(local->s, &local->n, map_size, guard, st))
       return 0;
   }
 
@@ -205,18 +215,15 @@ int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded) {
 
 
 void corio__stack_release(const corio__stack_t *st) {
-  stack_list_t *local = local_cache_get();
-  cached_stack_t *c = cached_at(st);
+  stack_array_t *local = local_cache_ensure();
 
-  if (local->count == 0) {
-    /* Register the thread-exit destructor (harmless to repeat). */
-    pthread_once(&local_cache_once, local_cache_key_create);
-    pthread_setspecific(local_cache_key, local);
+  if (local == NULL) {
+    stack_unmap(st);
+    return;
   }
-  c->st = *st;
-  list_push(local, c);
-  if (local->count > LOCAL_MAX)
+  if (local->n == LOCAL_MAX)
     spill_to_pool(local);
+  local->s[local->n++] = *st;
 }
 
 
@@ -226,14 +233,22 @@ size_t corio__stack_shared_count(void) {
 
 
 size_t corio_stack_cache_count(void) {
-  return local_cache_get()->count;
+  stack_array_t *local = *local_cache_get();
+
+  return local != NULL ? local->n : 0;
 }
 
 
 void corio_stack_cache_drain(void) {
-  list_unmap_all(local_cache_get());
+  stack_array_t *local = *local_cache_get();
+
+  if (local != NULL) {
+    unmap_all(local->s, local->n);
+    local->n = 0;
+  }
   pthread_mutex_lock(&shared_mu);
-  list_unmap_all(&shared_pool);
+  unmap_all(shared_pool.s, shared_pool.n);
+  shared_pool.n = 0;
   atomic_store_explicit(&shared_hint, 0, memory_order_relaxed);
   pthread_mutex_unlock(&shared_mu);
 }
