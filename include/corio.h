@@ -12,6 +12,7 @@
 #include "corio/uv.h"
 #include "corio/sync.h"
 #include "corio/chan.h"
+#include "corio/group.h"
 #include "corio/net.h"
 #include "corio/http.h"
 #include "corio/http_client.h"
