@@ -94,6 +94,16 @@ CORIO_API int corio_group_cancel(corio_group_t *g);
 CORIO_API int corio_group_close(corio_group_t *g);
 CORIO_API int corio_group_close_dl(corio_group_t *g, uint64_t deadline);
 
+/* A graceful stop: wait until deadline for the members to end by
+ * themselves, then cancel those left and wait until they have ended.
+ * Returns 0 if they all ended by the deadline, UV_ETIMEDOUT if some had
+ * to be cancelled (all have ended by now), UV_ECANCELED if the caller was
+ * cancelled (the members are cancelled, and waited for all the same),
+ * UV_EINVAL (NULL, or outside a task with members left). The group stays
+ * open: close it (at once) to free it. A member that never waits again
+ * after its cancel keeps this waiting. */
+CORIO_API int corio_group_drain(corio_group_t *g, uint64_t deadline);
+
 /* Members started and not yet ended. Any thread. */
 CORIO_API size_t corio_group_size(corio_group_t *g);
 

@@ -53,6 +53,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "corio/group.h"
+
 #include "corio/rt.h"
 #include "corio/version.h"
 
@@ -141,6 +143,22 @@ typedef void (*corio_tcp_handler_fn)(corio_tcp_t *conn, void *arg);
  * a plain thread (which it blocks). */
 CORIO_API int corio_tcp_serve(corio_tcp_listener_t *ln,
                               corio_tcp_handler_fn handler, void *arg);
+
+/* corio_tcp_serve with every connection's task a member of g (corio/
+ * group.h; its result is 0): the group knows when every connection has
+ * ended, and closing it cancels those left. A connection accepted while g
+ * is cancelled is closed at once. A server that stops, with grace:
+ *
+ *   corio_tcp_listener_close(ln);           // serve returns 0: no new ones
+ *   corio_group_drain(g, corio_now() + 5000); // handlers finish, or are cut
+ *   corio_group_close(g);
+ *
+ * Cancelling the serving task stops serving as for corio_tcp_serve
+ * (UV_ECANCELED, the listener stays open, the connections go on): close
+ * the listener, then drain or close the group. Returns as corio_tcp_serve,
+ * and UV_EINVAL for a NULL g. */
+CORIO_API int corio_tcp_serve_group(corio_tcp_listener_t *ln, corio_group_t *g,
+                                    corio_tcp_handler_fn handler, void *arg);
 
 /* Stop listening and free ln: corio_tcp_serve returns 0 and accept waiters
  * get UV_ECANCELED; no call on ln may start after this one. Waits until

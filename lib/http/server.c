@@ -266,7 +266,7 @@ int corio_http_server_run(corio_http_server_t *srv) {
    * UV_ECANCELED too when the listener was closed before serving began,
    * which only a shutdown that took ln after we read it can have done:
    * the server is shut down then, and run says so (http.h). */
-  err = corio__tcp_serve_counted(ln, serve_conn, srv, &srv->pending,
+  err = corio__tcp_serve_counted(ln, NULL, serve_conn, srv, &srv->pending,
                                  conn_dropped);
   if (err == UV_ECANCELED) {
     corio__spin_lock(&srv->lock);

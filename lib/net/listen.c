@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "core/list.h"
 #include "sched/sched.h"
+#include "sync/group.h"
 #include "tcp.h"
 
 /* What corio_tcp_serve gives every connection. Copied into each hand-off
@@ -18,6 +19,7 @@ typedef struct serve_spec {
   void *arg;
   _Atomic(int) *pending;       /* handler tasks not yet begun, or NULL */
   void (*dropped)(void *arg);  /* one of them will not begin (tcp.h) */
+  corio_group_t *group;        /* the tasks' group, or NULL: detached */
 } serve_spec_t;
 
 typedef struct accept_job {
@@ -82,6 +84,12 @@ static void *serve_task(void *arg) {
 }
 
 
+static int serve_member(void *arg) {
+  serve_task(arg);
+  return 0;
+}
+
+
 /* --- serving on the workers' loops (docs/DESIGN.md 8) ---------------------
  * With workers, a served connection lives on one worker's loop, and its
  * task is bound to that worker: its reads, its handler and its writes
@@ -124,8 +132,12 @@ static void start_serve_task(corio_tcp_t *c, const serve_spec_t *s,
   c->handler = s->handler;
   c->handler_arg = s->arg;
   c->users = 1; /* the serve task, until its handler returned */
-  err = bound ? corio__spawn_bound(rt, serve_task, c)
-              : corio_spawn(rt, serve_task, c, NULL);
+  if (s->group != NULL) /* a cancelled group refuses it: UV_ECANCELED */
+    err = corio__group_spawn_with(s->group, serve_member, c,
+                                  bound ? corio__spawn_bound : NULL);
+  else
+    err = bound ? corio__spawn_bound(rt, serve_task, c)
+                : corio_spawn(rt, serve_task, c, NULL);
   if (err != 0) {
     c->users = 0;
     corio__tcp_discard(c);
@@ -468,7 +480,7 @@ static int serve_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
+int corio__tcp_serve_counted(corio_tcp_listener_t *ln, corio_group_t *group,
                              corio_tcp_handler_fn handler, void *arg,
                              _Atomic(int) *pending, void (*dropped)(void *arg)) {
   accept_job_t job;
@@ -483,6 +495,7 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
   job.spec.arg = arg;
   job.spec.pending = pending;
   job.spec.dropped = dropped;
+  job.spec.group = group;
   err = corio_await(corio__loop_owner(ln->lp), serve_start, &job, &status);
   return err != 0 ? err : (int)status;
 }
@@ -490,7 +503,15 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
 
 int corio_tcp_serve(corio_tcp_listener_t *ln, corio_tcp_handler_fn handler,
                     void *arg) {
-  return corio__tcp_serve_counted(ln, handler, arg, NULL, NULL);
+  return corio__tcp_serve_counted(ln, NULL, handler, arg, NULL, NULL);
+}
+
+
+int corio_tcp_serve_group(corio_tcp_listener_t *ln, corio_group_t *g,
+                          corio_tcp_handler_fn handler, void *arg) {
+  if (g == NULL)
+    return UV_EINVAL;
+  return corio__tcp_serve_counted(ln, g, handler, arg, NULL, NULL);
 }
 
 

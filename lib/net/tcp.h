@@ -93,8 +93,8 @@ void corio__tcp_opened(corio_tcp_t *c);
  * A connection dropped before its handler began (no memory, no
  * descriptor, the runtime stopping; perhaps on a worker, after serve
  * returned) calls dropped(arg) instead, which must subtract the 1 itself
- * (and may then announce it). */
-int corio__tcp_serve_counted(corio_tcp_listener_t *ln,
+ * (and may then announce it). group: as corio_tcp_serve_group, or NULL. */
+int corio__tcp_serve_counted(corio_tcp_listener_t *ln, corio_group_t *group,
                              corio_tcp_handler_fn handler, void *arg,
                              _Atomic(int) *pending, void (*dropped)(void *arg));
 /* The end of a corio_tcp_serve task: close unless the handler did. */

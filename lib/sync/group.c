@@ -258,13 +258,14 @@ int corio_group_next(corio_group_t *g, int *result) {
 }
 
 
-int corio_group_close_dl(corio_group_t *g, uint64_t deadline) {
-  int err, was_cancelled = 0;
+/* With the lock held: wait until no member is left. Returns 0 with the
+ * lock held, or an error with it released (UV_ETIMEDOUT; UV_EINVAL
+ * outside a task). The caller's cancels do not end this wait (the members
+ * are cancelled already, and no child is left behind); *cancelled says
+ * one came. */
+static int wait_out_locked(corio_group_t *g, uint64_t deadline, int *cancelled) {
+  int err;
 
-  if (g == NULL)
-    return UV_EINVAL;
-  corio__spin_lock(&g->lock);
-  cancel_locked(g);
   while (g->live > 0) {
     if (!corio__in_task()) {
       corio__spin_unlock(&g->lock);
@@ -272,25 +273,58 @@ int corio_group_close_dl(corio_group_t *g, uint64_t deadline) {
     }
     err = park_locked(g, deadline);
     if (err == UV_ECANCELED) {
-      /* The members are cancelled already; the closer still waits for
-       * them (no child is left behind), and keeps its cancel for later. */
-      was_cancelled = 1;
+      *cancelled = 1;
       corio__spin_lock(&g->lock);
       continue;
     }
-    if (err != 0) {
-      if (was_cancelled)
-        corio_cancel(corio_self());
+    if (err != 0)
       return err;
-    }
   }
-  drop_ended_locked(g);
-  err = g->first_failure;
-  corio__spin_unlock(&g->lock);
-  free(g);
-  if (was_cancelled)
-    corio_cancel(corio_self());
+  return 0;
+}
+
+
+int corio_group_close_dl(corio_group_t *g, uint64_t deadline) {
+  int err, cancelled = 0;
+
+  if (g == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&g->lock);
+  cancel_locked(g);
+  if ((err = wait_out_locked(g, deadline, &cancelled)) == 0) {
+    drop_ended_locked(g);
+    err = g->first_failure;
+    corio__spin_unlock(&g->lock);
+    free(g);
+  }
+  if (cancelled)
+    corio_cancel(corio_self()); /* kept for the caller's next wait */
   return err;
+}
+
+
+int corio_group_drain(corio_group_t *g, uint64_t deadline) {
+  int err, cut = 0, cancelled = 0;
+
+  if (g == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&g->lock);
+  while (g->live > 0) {
+    if ((err = park_locked(g, deadline)) == 0)
+      continue;
+    if (err != UV_ETIMEDOUT && err != UV_ECANCELED)
+      return err;
+    /* Past the deadline, or the caller cancelled: cut the rest (a cancel
+     * did already, in park_locked), and wait until they have ended. */
+    corio__spin_lock(&g->lock);
+    cancel_locked(g);
+    cut = err;
+    if ((err = wait_out_locked(g, UINT64_MAX, &cancelled)) != 0)
+      return err;
+    break;
+  }
+  corio__spin_unlock(&g->lock);
+  return cancelled ? UV_ECANCELED : cut;
 }
 
 
