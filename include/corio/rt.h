@@ -85,12 +85,34 @@ CORIO_API int corio_rt_wait(corio_rt_t *rt);
  * was inside a call on, the timer of a deadline that had fired for it):
  * end the tasks first (corio_cancel, then join) when that matters. A
  * task that is running when this is called runs until it next suspends,
- * so a task that never suspends makes this wait for it. Returns 0, or
+ * so a task that never suspends makes this wait for it (after a second,
+ * once, a line on stderr names the worker and the task's function). What
+ * an abandoned task waited on is released as for corio_rt_shutdown. Returns 0, or
  * UV_EINVAL when called from a task or a worker thread, in owned mode from
  * rt's own loop thread (it joins that thread), in attached mode from any
  * thread but the loop's. Plain threads only; no other thread may use rt
  * or its tasks during or after the call. */
 CORIO_API int corio_rt_free(corio_rt_t *rt);
+
+/* Stop a runtime with its tasks: cancel every task of rt (corio_cancel,
+ * detached ones and group members included; tasks spawned from now on
+ * start cancelled), let them unwind through their cancellation paths
+ * until deadline (ms of corio_now()), then free the runtime as
+ * corio_rt_free does, abandoning the tasks still there. What an abandoned
+ * task waited on is released: its place in the waiter list of a mutex, a
+ * semaphore, a wait group, a condition variable or a channel (select
+ * included) is taken back, so that the application can destroy or free
+ * those once this returns (they no longer report UV_EBUSY for it); what
+ * the task itself allocated is not freed. Returns 0 if every task ended
+ * by the deadline, UV_ETIMEDOUT if some were abandoned, or as
+ * corio_rt_free (UV_EINVAL from a task, a worker, the wrong loop thread;
+ * UV_ENOMEM, with nothing done). In attached mode (on the loop thread,
+ * after the application's uv_run returned) it runs the loop itself,
+ * without waiting in it, until the tasks end or the deadline. A task that
+ * never suspends cannot be cancelled: it is waited for, with a word on
+ * stderr after a second (corio_rt_free). Plain threads only; rt and its
+ * tasks are gone afterwards. */
+CORIO_API int corio_rt_shutdown(corio_rt_t *rt, uint64_t deadline);
 
 /* Run fn(arg) as the first task of a new runtime (opts may be NULL), wait
  * until it and everything it spawned have finished, free the runtime.

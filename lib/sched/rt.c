@@ -1,6 +1,12 @@
 /* The runtime's lifetime: new, wait, free, and corio_main. */
+/* _GNU_SOURCE (the build defines it): pthread_timedjoin_np, dladdr */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -61,15 +67,30 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
   settle_worker_loops(rt);
   for (i = 0; i < rt->nworkers; i++)
     corio__loop_close_driven(rt->workers[i].lp);
-  /* Tasks never to run again: their stacks go without unwinding. */
+  /* Tasks never to run again. First, what the waits of those still
+   * waiting left in memory not theirs (a waiter on an application's
+   * mutex or channel) is taken back, for every task before any stack
+   * goes (a waiter may sit on a channel in another task's frame); then
+   * their stacks go without unwinding. */
   for (i = 0; rt->tallies != NULL && i < rt->ntallies; i++) {
     corio__tally_t *home = rt->tallies[i];
     corio__task_drain(home);
     home->owned = 0; /* no owner thread any more: free in place */
+    for (n = home->tasks.next; n != &home->tasks; n = n->next) {
+      corio_task_t *t = corio__container_of(n, corio_task_t, reg);
+      if (t->abandon_fn != NULL) {
+        t->abandon_fn(t->abandon_arg);
+        t->abandon_fn = NULL;
+      }
+    }
+  }
+  for (i = 0; rt->tallies != NULL && i < rt->ntallies; i++) {
+    corio__tally_t *home = rt->tallies[i];
     while ((n = corio__list_first(&home->tasks)) != NULL)
       corio__task_free(corio__container_of(n, corio_task_t, reg));
   }
   free(rt->tallies);
+  free(rt->cancel_reqs);
   for (i = 0; i < rt->nworkers; i++) {
     corio__timer_heap_drop(&rt->workers[i].timers);
     corio__deque_destroy(&rt->workers[i].dq);
@@ -254,13 +275,23 @@ void corio__rt_quiet(corio_rt_t *rt) {
 }
 
 
+/* Count the caller among those waiting for the tasks to end, then a
+ * seq_cst fence before it looks at the tallies (see corio__rt_quiet; the
+ * RMW does the job under TSan, which does not model fences). */
+static void waiters_enter(corio_rt_t *rt) {
+  atomic_fetch_add(&rt->waiters, 1);
+#if !CORIO__TSAN
+  atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+
 int corio_rt_wait(corio_rt_t *rt) {
   uint32_t seq;
 
   if (rt == NULL || on_corio_thread())
     return UV_EINVAL;
-  atomic_fetch_add(&rt->waiters, 1);
-  atomic_thread_fence(memory_order_seq_cst); /* see corio__rt_quiet */
+  waiters_enter(rt);
   for (;;) {
     seq = atomic_load(&rt->quiet_seq);
     if (corio__rt_live(rt) == 0)
@@ -269,6 +300,33 @@ int corio_rt_wait(corio_rt_t *rt) {
   }
   atomic_fetch_sub(&rt->waiters, 1);
   return 0;
+}
+
+
+/* Join worker w; if it has not stopped within a second, say once on
+ * stderr which task it runs (one that never suspends holds it), then go
+ * on waiting. */
+static void join_worker(corio__worker_t *w) {
+  struct timespec until;
+  corio_task_t *t;
+  Dl_info info;
+  const char *fn = NULL;
+
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 1;
+  if (pthread_timedjoin_np(w->thread, NULL, &until) != ETIMEDOUT)
+    return;
+  t = __atomic_load_n(&w->current, __ATOMIC_RELAXED);
+  /* The record stays valid while it runs: it cannot end without
+   * suspending, and the worker is stuck in it. */
+  if (t != NULL && dladdr((void *)(uintptr_t)t->fn, &info) != 0)
+    fn = info.dli_sname;
+  fprintf(stderr,
+          "corio: corio_rt_free has waited 1 s for worker %u, which runs task %p "
+          "(function %s) that does not suspend; a task must reach a wait, a "
+          "yield or its end for its worker to stop\n",
+          w->index, (void *)t, fn != NULL ? fn : "unknown");
+  pthread_join(w->thread, NULL);
 }
 
 
@@ -285,7 +343,7 @@ int corio_rt_free(corio_rt_t *rt) {
     return UV_EBUSY;
   rt_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
-    pthread_join(rt->workers[i].thread, NULL);
+    join_worker(&rt->workers[i]);
   /* The workers' sockets close while the reactor still runs: what their
    * callbacks post to it is run by its stop. What the reactor hands to
    * the workers' loops meanwhile is settled again by rt_release. */
@@ -293,6 +351,93 @@ int corio_rt_free(corio_rt_t *rt) {
   err = corio__loop_stop(rt->lp);
   rt_release(rt, 0);
   return err;
+}
+
+
+/* --- shutdown ------------------------------------------------------------ */
+
+typedef struct corio__cancel_req {
+  corio__req_t req;
+  corio__tally_t *tally;
+} cancel_req_t;
+
+
+/* Cancel every task listed in home: on its owner thread, or with its
+ * lock held for the foreign tally. Finished ones ignore it. */
+static void cancel_listed(corio__tally_t *home) {
+  corio__list_t *n;
+
+  if (home->owned)
+    corio__task_drain(home); /* those freed elsewhere leave the list */
+  for (n = home->tasks.next; n != &home->tasks; n = n->next)
+    corio_cancel(corio__container_of(n, corio_task_t, reg));
+}
+
+
+static void cancel_req_run(corio__req_t *req) {
+  cancel_listed(corio__container_of(req, cancel_req_t, req)->tally);
+}
+
+
+/* Wait until no task of rt is live, or deadline (ms): 0 or UV_ETIMEDOUT.
+ * Attached mode (on the loop thread, the application's uv_run over):
+ * runs the loop meanwhile, without waiting in it. */
+static int wait_quiet_dl(corio_rt_t *rt, uint64_t deadline) {
+  int err = 0;
+
+  waiters_enter(rt);
+  for (;;) {
+    uint32_t seq = atomic_load(&rt->quiet_seq);
+    uint64_t now = corio_now();
+    if (corio__rt_live(rt) == 0)
+      break;
+    if (now >= deadline) {
+      err = UV_ETIMEDOUT;
+      break;
+    }
+    if (!rt->lp->owned) {
+      struct timespec ms = {0, 1000000};
+      uv_run(rt->lp->loop, UV_RUN_NOWAIT);
+      nanosleep(&ms, NULL);
+      continue;
+    }
+    /* woken when the tasks may all have ended; looks again every 10 ms */
+    corio__futex_wait_ns(&rt->quiet_seq, seq,
+                         deadline - now < 10 ? (deadline - now) * 1000000u : 10000000u);
+  }
+  atomic_fetch_sub(&rt->waiters, 1);
+  return err;
+}
+
+
+int corio_rt_shutdown(corio_rt_t *rt, uint64_t deadline) {
+  unsigned i;
+  int err, left;
+
+  if (rt == NULL || corio_self() != NULL || corio__worker_current() != NULL)
+    return UV_EINVAL;
+  if ((corio__loop_current() == rt->lp) != !rt->lp->owned)
+    return UV_EINVAL; /* as corio_rt_free */
+  if ((rt->cancel_reqs = calloc(rt->ntallies, sizeof *rt->cancel_reqs)) == NULL)
+    return UV_ENOMEM;
+  atomic_store(&rt->shutting_down, 1);
+  /* Each thread cancels the tasks it lists (only it may walk its list);
+   * the foreign tally, which has a lock, is walked here. */
+  for (i = 0; i < rt->nworkers; i++) {
+    rt->cancel_reqs[i].req.run = cancel_req_run;
+    rt->cancel_reqs[i].tally = &rt->workers[i].tally;
+    corio__loop_post(rt->workers[i].lp, &rt->cancel_reqs[i].req);
+  }
+  rt->cancel_reqs[i].req.run = cancel_req_run;
+  rt->cancel_reqs[i].tally = &rt->loop_tally;
+  corio__loop_post(rt->lp, &rt->cancel_reqs[i].req);
+  corio__spin_lock(&rt->foreign_tally.lock);
+  cancel_listed(&rt->foreign_tally);
+  corio__spin_unlock(&rt->foreign_tally.lock);
+
+  left = wait_quiet_dl(rt, deadline) != 0;
+  err = corio_rt_free(rt);
+  return err != 0 ? err : left ? UV_ETIMEDOUT : 0;
 }
 
 

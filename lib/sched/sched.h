@@ -99,6 +99,10 @@ struct corio_rt_s {
   corio__ebr_t *ebr;
   corio__inject_t inject;
   corio_coro_options_t coro_opts;
+  /* corio_rt_shutdown: spawns start cancelled (read on every spawn: kept
+   * off the idle line below, which workers write) */
+  _Atomic(int) shutting_down;
+  struct corio__cancel_req *cancel_reqs; /* its requests, one per tally */
 
   _Alignas(CORIO__CACHE_LINE) _Atomic(uint32_t) idle_state;
   pthread_mutex_t idle_mu;

@@ -141,6 +141,7 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   atomic_init(&t->wake_word, 0);
   t->wait_seq = 0;
   t->wake_reason = 0;
+  t->abandon_fn = NULL;
   home = my_tally(rt, &where);
   if (home->owned)
     corio__task_drain(home);
@@ -153,6 +154,9 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
     corio__loop_alive_changed(rt->lp);
   if (task != NULL)
     *task = t;
+  /* relaxed: a spawn racing the start of a shutdown is cancelled by it */
+  if (atomic_load_explicit(&rt->shutting_down, memory_order_relaxed))
+    corio_cancel(t); /* pending for its first wait */
   corio__schedule(rt, t);
   return 0;
 }

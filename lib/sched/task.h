@@ -69,6 +69,14 @@ struct corio_task_s {
   _Atomic(uint64_t) wake_word;
   uint64_t wait_seq;           /* the last wait's number; owner only */
   int wake_reason;
+
+  /* While the task waits: what its wait left in memory that is not the
+   * task's own (its waiter on a mutex's or a channel's list), released by
+   * abandon_fn(abandon_arg) if the runtime is freed with the task still
+   * waiting (corio_rt_free), so that the application can free its
+   * primitive. Set and cleared by the task around its park. */
+  void (*abandon_fn)(void *arg);
+  void *abandon_arg;
 };
 
 /* Suspend the calling task until someone calls corio__ready on it; fn(task,

@@ -279,9 +279,37 @@ static void spin_unlock_fn(void *lock) {
 }
 
 
+typedef struct abandon_waiter {
+  corio__waiter_t *w;
+  corio__spin_t *lock;
+} abandon_waiter_t;
+
+/* The runtime abandons a task parked here: take its waiter off the
+ * primitive's list (a no-op if it is on none). */
+static void abandon_waiter(void *arg) {
+  abandon_waiter_t *a = arg;
+
+  corio__spin_lock(a->lock);
+  corio__wlist_unlink(a->w);
+  corio__spin_unlock(a->lock);
+}
+
+
+void corio__wait_on_abandon(corio__waiter_t *w, void (*fn)(void *), void *arg) {
+  w->task->abandon_fn = fn;
+  w->task->abandon_arg = arg;
+}
+
+
 int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline) {
-  return corio__wait_park_unlock(w, lock != NULL ? spin_unlock_fn : NULL, lock,
-                                 deadline);
+  abandon_waiter_t a = {w, lock};
+  int err;
+
+  if (lock != NULL)
+    corio__wait_on_abandon(w, abandon_waiter, &a);
+  err = corio__wait_park_unlock(w, lock != NULL ? spin_unlock_fn : NULL, lock, deadline);
+  w->task->abandon_fn = NULL;
+  return err;
 }
 
 

@@ -95,6 +95,13 @@ int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline)
 int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
                             void *arg, uint64_t deadline);
 
+/* For a wait parked with corio__wait_park_unlock whose waiters sit on
+ * lists in memory not the task's own: fn(arg) takes them off, should the
+ * runtime abandon the task while it waits (corio_rt_free). Set it before
+ * the park, clear it (corio__wait_on_abandon(w, NULL, NULL)) after.
+ * corio__wait_park does this itself for its one waiter. */
+void corio__wait_on_abandon(corio__waiter_t *w, void (*fn)(void *), void *arg);
+
 /* End w's wait with reason (0 for the event). Returns 1 if this call woke
  * the task, 0 if its wait had already ended. Any thread. */
 int corio__wake(corio__waiter_t *w, int reason);

@@ -835,13 +835,15 @@ static void park_worker(corio__worker_t *w) {
 int corio__task_run(corio_task_t *t, corio_task_t **current) {
   int r;
 
-  *current = t;
+  /* relaxed atomic: a plain store, read by corio_rt_free's report of a
+   * worker that does not stop */
+  __atomic_store_n(current, t, __ATOMIC_RELAXED);
   /* Cleared each time: a task that hands control back through a bare
    * corio_coro_yield (not corio_yield, not a park) must not re-run its
    * last park function; it is treated as a yield. */
   t->why = 0;
   r = corio_coro_resume(t->co, NULL, NULL);
-  *current = NULL;
+  __atomic_store_n(current, NULL, __ATOMIC_RELAXED);
   if (r < 0)
     abort(); /* a task readied twice: the caller's waiter logic is broken */
   if (r == CORIO_CORO_FINISHED) {

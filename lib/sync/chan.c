@@ -383,6 +383,26 @@ static corio__wlist_t *case_queue(corio_select_case_t *c) {
 }
 
 
+typedef struct select_abandon {
+  select_state_t *s;
+  corio__waiter_t *w;
+  corio_select_case_t *cases;
+  size_t n;
+} select_abandon_t;
+
+/* The runtime abandons a task waiting in a select: its waiters leave the
+ * channels' lists. */
+static void select_abandon(void *arg) {
+  select_abandon_t *a = arg;
+
+  lock_all(a->s);
+  for (size_t i = 0; i < a->n; i++)
+    if (a->cases[i].ch != NULL)
+      corio__wlist_unlink(&a->w[i]);
+  unlock_all(a->s);
+}
+
+
 int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
   corio__waiter_t w[CORIO_SELECT_MAX];
   select_state_t s;
@@ -410,7 +430,12 @@ int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
     if (cases[i].ch != NULL)
       corio__wlist_push(case_queue(&cases[i]), &w[i]);
   }
-  err = corio__wait_park_unlock(&w[0], unlock_all, &s, corio__deadline_ns(deadline));
+  {
+    select_abandon_t ab = {&s, w, cases, n};
+    corio__wait_on_abandon(&w[0], select_abandon, &ab);
+    err = corio__wait_park_unlock(&w[0], unlock_all, &s, corio__deadline_ns(deadline));
+    corio__wait_on_abandon(&w[0], NULL, NULL);
+  }
   /* Take back the waiters that did not fire. */
   lock_all(&s);
   r = err != 0 ? err : UV_EAGAIN;
