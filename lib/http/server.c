@@ -289,7 +289,7 @@ static void cancel_conns(corio_http_server_t *srv, int idle_only) {
     corio__hconn_t *hc = corio__container_of(n, corio__hconn_t, link);
 
     if (!idle_only || atomic_load(&hc->idle)) /* seq_cst: see set_idle */
-      corio_cancel(hc->task);
+      corio__cancel(hc->task); /* detached: alive while listed here */
   }
 }
 

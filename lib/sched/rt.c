@@ -13,6 +13,8 @@
 
 #include "corio/rt.h"
 #include "sched.h"
+#include "wait.h"
+#include "core/misuse.h"
 
 #define MAX_WORKERS 1024u
 #define DEQUE_LOG2_INITIAL 8  /* 256 tasks before the first grow */
@@ -370,7 +372,7 @@ static void cancel_listed(corio__tally_t *home) {
   if (home->owned)
     corio__task_drain(home); /* those freed elsewhere leave the list */
   for (n = home->tasks.next; n != &home->tasks; n = n->next)
-    corio_cancel(corio__container_of(n, corio_task_t, reg));
+    corio__cancel(corio__container_of(n, corio_task_t, reg));
 }
 
 
@@ -449,8 +451,11 @@ int corio_main(corio_task_fn fn, void *arg, const corio_rt_options_t *opts,
 
   /* From a task, a worker or a loop thread it would block that thread
    * until the new runtime's tasks were done. */
-  if (fn == NULL || on_corio_thread())
+  if (fn == NULL)
     return UV_EINVAL;
+  if (on_corio_thread())
+    return CORIO__MISUSE("corio_main", "called from a task, a worker or a loop thread, "
+                                       "which it would block for the whole run");
   err = corio_rt_new(opts, &rt);
   if (err != 0)
     return err;

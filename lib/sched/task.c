@@ -15,6 +15,7 @@
 #include "corio/rt.h"
 #include "sched.h"
 #include "wait.h"
+#include "core/misuse.h"
 
 
 /* --- where a task is counted and listed (tally.h) ---------------------- */
@@ -52,6 +53,7 @@ static void reg_add(corio__tally_t *home, corio_task_t *t) {
 
 
 static void release(corio_task_t *t) {
+  atomic_store_explicit(&t->state, CORIO__TASK_SPENT, memory_order_relaxed);
   corio_coro_free(t->co); /* the record lives on this stack: last use */
 }
 
@@ -156,7 +158,7 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
     *task = t;
   /* relaxed: a spawn racing the start of a shutdown is cancelled by it */
   if (atomic_load_explicit(&rt->shutting_down, memory_order_relaxed))
-    corio_cancel(t); /* pending for its first wait */
+    corio__cancel(t); /* pending for its first wait */
   corio__schedule(rt, t);
   return 0;
 }
@@ -288,12 +290,27 @@ static int join_from_task(corio_task_t *t, uint64_t deadline) {
 }
 
 
+/* A handle that is spent, or detached, is misused (core/misuse.h). */
+static int handle_check(corio_task_t *t, const char *call) {
+  unsigned st = atomic_load_explicit(&t->state, memory_order_acquire);
+
+  if (st & CORIO__TASK_SPENT)
+    return CORIO__MISUSE(call, "the handle was joined or detached already (a task is "
+                               "joined once, and never after a detach)");
+  if (st & CORIO__TASK_DETACHED)
+    return CORIO__MISUSE(call, "the task is detached: its handle was given up");
+  return 0;
+}
+
+
 int corio_join_dl(corio_task_t *t, void **result, uint64_t deadline) {
   corio_task_t *self = corio_self();
   int err;
 
   if (t == NULL || t == self)
     return UV_EINVAL;
+  if ((err = handle_check(t, "corio_join")) != 0)
+    return err;
   if (!finished(t)) {
     if (self != NULL)
       err = join_from_task(t, deadline);
@@ -324,9 +341,12 @@ int corio_join(corio_task_t *t, void **result) {
 
 int corio_detach(corio_task_t *t) {
   unsigned old;
+  int err;
 
   if (t == NULL)
     return UV_EINVAL;
+  if ((err = handle_check(t, "corio_detach")) != 0)
+    return err;
   corio__spin_lock(&t->join_lock);
   old = atomic_load_explicit(&t->state, memory_order_relaxed);
   atomic_store_explicit(&t->state, old | CORIO__TASK_DETACHED,

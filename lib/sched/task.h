@@ -29,7 +29,11 @@ typedef int (*corio__park_fn)(corio_task_t *task, void *arg);
 enum corio__task_flags {
   CORIO__TASK_FINISHED = 1u,   /* fn returned; result is set */
   CORIO__TASK_DETACHED = 2u,   /* nobody will join: free when finished */
-  CORIO__TASK_JOINED = 4u      /* a join took the result: the handle is spent */
+  CORIO__TASK_JOINED = 4u,     /* a join took the result: the handle is spent */
+  /* The record was freed (joined, or detached and ended): what a late
+   * call on the handle finds while the stack waits in the cache, unless a
+   * new task has taken it since. */
+  CORIO__TASK_SPENT = 0x40000000u
 };
 
 enum corio__task_why { CORIO__WHY_PARK = 1, CORIO__WHY_YIELD = 2 };

@@ -1,5 +1,6 @@
 /* The wait protocol (see wait.h). */
 #include "wait.h"
+#include "core/misuse.h"
 
 #include <stdlib.h>
 #include <uv.h>
@@ -314,10 +315,26 @@ int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline)
 
 
 int corio_cancel(corio_task_t *t) {
-  uint64_t word;
+  unsigned st;
 
   if (t == NULL)
     return UV_EINVAL;
+  if (t != corio_self()) {
+    st = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (st & CORIO__TASK_SPENT)
+      return CORIO__MISUSE("corio_cancel", "the handle was joined or detached: it is gone");
+    if ((st & (CORIO__TASK_DETACHED | CORIO__TASK_FINISHED)) == CORIO__TASK_DETACHED)
+      return CORIO__MISUSE("corio_cancel",
+                           "the task is detached and may be gone at any time; cancel it "
+                           "through a group (corio/group.h), or let it cancel itself");
+  }
+  return corio__cancel(t);
+}
+
+
+int corio__cancel(corio_task_t *t) {
+  uint64_t word;
+
   if (atomic_load_explicit(&t->state, memory_order_acquire) &
       CORIO__TASK_FINISHED)
     return 0; /* harmless */

@@ -95,6 +95,11 @@ int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline)
 int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
                             void *arg, uint64_t deadline);
 
+/* corio_cancel without its checks of the handle: for corio's own use on
+ * tasks it knows to be alive (group members, a runtime's tasks, the
+ * caller itself), detached or not. 0. */
+int corio__cancel(corio_task_t *t);
+
 /* For a wait parked with corio__wait_park_unlock whose waiters sit on
  * lists in memory not the task's own: fn(arg) takes them off, should the
  * runtime abandon the task while it waits (corio_rt_free). Set it before

@@ -67,7 +67,7 @@ static void cancel_locked(corio_group_t *g) {
 
   g->cancelled = 1;
   for (l = g->running.next; l != &g->running; l = l->next)
-    corio_cancel(corio__container_of(l, member_t, link)->task);
+    corio__cancel(corio__container_of(l, member_t, link)->task);
 }
 
 
@@ -90,7 +90,7 @@ static void *member_entry(void *arg) {
   cancelled = g->cancelled;
   corio__spin_unlock(&g->lock);
   if (cancelled)
-    corio_cancel(m->task); /* pending for its first wait */
+    corio__cancel(m->task); /* pending for its first wait */
 
   r = m->fn(m->arg);
 
@@ -298,7 +298,7 @@ int corio_group_close_dl(corio_group_t *g, uint64_t deadline) {
     free(g);
   }
   if (cancelled)
-    corio_cancel(corio_self()); /* kept for the caller's next wait */
+    corio__cancel(corio_self()); /* kept for the caller's next wait */
   return err;
 }
 

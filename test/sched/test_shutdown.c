@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "corio.h"
+#include "../support/sizes.h"
 
 #define LONG_MS 60000
 
@@ -235,4 +236,72 @@ Test(shutdown, rt_free_names_the_task_that_holds_a_worker, .timeout = 60) {
   unlink(path);
   cr_assert_not_null(strstr(text, "worker 0"), "%s", text);
   cr_assert_not_null(strstr(text, "does not suspend"), "%s", text);
+}
+
+/* --- misuse that is detected (lib/core/misuse.h) ---------------------------- */
+
+static void *returns_at_once(void *arg) {
+  return arg;
+}
+
+static corio_task_t *ended_task(corio_rt_t **rt) {
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, rt), 0);
+  cr_assert_eq(corio_spawn(*rt, returns_at_once, NULL, &t), 0);
+  cr_assert_eq(corio_join(t, NULL), 0);
+  return t;
+}
+
+Test(misuse, a_second_join_of_a_handle, .signal = MISUSE_SIGNAL) {
+  corio_rt_t *rt;
+  corio_task_t *t = ended_task(&rt);
+
+  cr_assert_eq(corio_join(t, NULL), UV_EINVAL);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+Test(misuse, a_detach_after_the_join, .signal = MISUSE_SIGNAL) {
+  corio_rt_t *rt;
+  corio_task_t *t = ended_task(&rt);
+
+  cr_assert_eq(corio_detach(t), UV_EINVAL);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+Test(misuse, a_cancel_after_the_join, .signal = MISUSE_SIGNAL) {
+  corio_rt_t *rt;
+  corio_task_t *t = ended_task(&rt);
+
+  cr_assert_eq(corio_cancel(t), UV_EINVAL);
+  cr_assert_eq(corio_rt_free(rt), 0);
+}
+
+static void *sleeps_long(void *arg) {
+  (void)arg;
+  corio_sleep(LONG_MS);
+  return NULL;
+}
+
+Test(misuse, a_join_of_a_detached_task, .signal = MISUSE_SIGNAL) {
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
+  cr_assert_eq(corio_spawn(rt, sleeps_long, NULL, &t), 0);
+  cr_assert_eq(corio_detach(t), 0);
+  /* t sleeps on: its record is still there to look at */
+  cr_assert_eq(corio_join(t, NULL), UV_EINVAL);
+  cr_assert_eq(corio_rt_shutdown(rt, corio_now() + 5000), 0);
+}
+
+Test(misuse, a_cancel_of_a_detached_task_from_outside, .signal = MISUSE_SIGNAL) {
+  corio_rt_t *rt;
+  corio_task_t *t;
+
+  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
+  cr_assert_eq(corio_spawn(rt, sleeps_long, NULL, &t), 0);
+  cr_assert_eq(corio_detach(t), 0);
+  cr_assert_eq(corio_cancel(t), UV_EINVAL);
+  cr_assert_eq(corio_rt_shutdown(rt, corio_now() + 5000), 0);
 }

@@ -37,4 +37,14 @@
 #define CORIO_TEST_UNDER_VALGRIND 0
 #endif
 
+/* A misuse the library detects aborts with a message in a debug build
+ * and returns UV_EINVAL in a release build (lib/core/misuse.h): a test
+ * of one expects the signal, or the error. */
+#include <signal.h>
+#ifdef NDEBUG
+#define MISUSE_SIGNAL 0
+#else
+#define MISUSE_SIGNAL SIGABRT
+#endif
+
 #endif
