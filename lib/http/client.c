@@ -80,7 +80,9 @@ static void expire_locked(corio_http_client_t *cl, uint64_t now, corio__list_t *
   for (l = cl->idle.next; l != &cl->idle; l = nx) {
     pooled_t *p = corio__container_of(l, pooled_t, link);
     nx = l->next;
-    if (now - p->since >= cl->opts.idle_timeout_ms || !corio__tcp_quiet(p->tcp)) {
+    /* (since may be past now: a put that read the clock after ours) */
+    if ((p->since <= now && now - p->since >= cl->opts.idle_timeout_ms) ||
+        !corio__tcp_quiet(p->tcp)) {
       corio__list_remove(l);
       corio__list_push_back(stale, l);
     }
@@ -279,7 +281,7 @@ struct corio_http_call_s {
    * timeout counts from there. Atomic: in a full-duplex call the reader
    * waits on it while the writer sets it. */
   _Atomic(uint64_t) request_done;
-  int werr;                      /* the writer's first error */
+  _Atomic(int) werr;             /* the writer's first error */
   /* Connection: close, either side; an error. Atomic: in a full-duplex
    * call the writer and the reader are two tasks. */
   _Atomic(int) close_after;
@@ -295,6 +297,8 @@ struct corio_http_call_s {
   corio__hspan_t left;           /* body bytes not handed out yet */
   int got_bytes;                 /* some byte of the response came */
   int early_answer;              /* a final answer before the body went */
+  size_t trailers_at;            /* where the trailers begin, 0 before */
+  int trailers_moved;            /* moved down to head_end */
   _Atomic(int) err;              /* sticky: the reader's first error */
 };
 
@@ -306,11 +310,12 @@ static int on_headers_complete(llhttp_t *p) {
   corio_http_call_t *call = call_of(p);
 
   call->ps.headers_done = 1;
-  /* A response to HEAD has no body, whatever its head says. llhttp reads
-   * a return of 1 from here as "skip the body", but this pauses, to look
-   * at the head first: so the flag itself, which llhttp honours when it
-   * resumes. */
-  if (call->head_request)
+  /* A response to HEAD, a 204 and a 304 have no body, whatever their head
+   * says (a 304 may carry the Content-Length of the resource; RFC 9110
+   * 8.6). llhttp reads a return of 1 from here as "skip the body", but
+   * this pauses, to look at the head first: so the flag itself, which
+   * llhttp honours when it resumes. */
+  if (call->head_request || p->status_code == 204 || p->status_code == 304)
     p->flags |= F_SKIPBODY;
   return HPE_PAUSED;
 }
@@ -321,8 +326,12 @@ static int on_chunk_header(llhttp_t *p) {
   corio__hparse_t *ps = &call_of(p)->ps;
 
   corio__hp_chunk_credit(ps, p->content_length);
-  if (p->content_length == 0)
+  if (p->content_length == 0) {
+    /* The last chunk: pause, so that parse_off marks where the trailers
+     * begin (call_read moves them down to make room, see there). */
     ps->in_trailers = 1;
+    return HPE_PAUSED;
+  }
   return 0;
 }
 
@@ -526,6 +535,9 @@ static void call_free(corio_http_call_t *call) {
 }
 
 
+static int fail_write(corio_http_call_t *call, int err);
+
+
 static int call_begin(corio_http_client_t *cl, const char *method, const char *url,
                       const corio_http_header_t *headers, size_t n,
                       int64_t body_length, const void *mem_body, size_t mem_len,
@@ -567,6 +579,14 @@ static int call_begin(corio_http_client_t *cl, const char *method, const char *u
   err = send_request(call);
   if (err != 0 && may_retry(call, err))
     err = resend_fresh(call);
+  if (err == UV_EPIPE || err == UV_ECONNRESET) {
+    /* The server stopped reading, perhaps having answered (a 413 to a
+     * body too large, a 503 and close): the call goes on, its write side
+     * failed, and call_response reads what came. */
+    fail_write(call, err);
+    *out = call;
+    return 0;
+  }
   if (err != 0) {
     drop_conn(call);
     call_free(call);
@@ -665,9 +685,14 @@ static int answered_early(corio_http_call_t *call, int status) {
  * response that came whole is still read after the server stopped
  * reading the body; the connection is not reused. */
 static int fail_write(corio_http_call_t *call, int err) {
-  if (call->werr == 0)
-    call->werr = err;
+  int none = 0;
+  uint64_t not_done = 0;
+
+  atomic_compare_exchange_strong(&call->werr, &none, err);
   atomic_store(&call->close_after, 1);
+  /* The request ends here, short: the head timeout of a reader (full
+   * duplex) counts from now. */
+  atomic_compare_exchange_strong(&call->request_done, &not_done, corio_now() + 1);
   return err;
 }
 
@@ -784,6 +809,7 @@ int corio_http_call_head(corio_http_call_t *call) {
   if (st < 0 && may_retry(call, st) && atomic_load(&call->request_done) != 0) {
     if ((err = resend_fresh(call)) != 0)
       return fail(call, err);
+    mark_request_done(call); /* the head timeout counts from the resend */
     st = await_head(call);
   }
   if (st < 0)
@@ -808,8 +834,8 @@ int corio_http_call_response(corio_http_call_t *call) {
     /* The request did not all go out. The server may have answered
      * anyway (it stopped reading and closed): that answer, if whole,
      * is the result; else the write's error. */
-    if (err == UV_EINVAL || call->werr == 0)
-      return err;
+    if (err == UV_EINVAL || call->werr == 0 || err == UV_ECANCELED || err == UV_ETIMEDOUT)
+      return err; /* nothing to read, or no time to read it */
     return corio_http_call_head(call) >= 0 ? call->status : err;
   }
   return corio_http_call_head(call);
@@ -880,6 +906,8 @@ static int body_step(corio_http_call_t *call) {
 
   if ((err = run(call, SIZE_MAX)) != 0)
     return err;
+  if (ps->in_trailers && call->trailers_at == 0)
+    call->trailers_at = call->parse_off; /* the last chunk's pause */
   if (ps->got_body) {
     call->left = ps->body;
     data = ps->body.len;
@@ -888,6 +916,32 @@ static int body_step(corio_http_call_t *call) {
   if (ps->overhead_credit < -(int64_t)OVERHEAD_MAX)
     return UV_EPROTO;
   return 0;
+}
+
+
+/* The trailers stay put while they are parsed (their spans, and the fold
+ * check, look back at their bytes), but what lies before them (body bytes
+ * handed out, chunk lines) goes, once: then trailers as large as the
+ * buffer fit. Every offset into them moves down with them. */
+static void move_trailers_down(corio_http_call_t *call) {
+  corio__hparse_t *ps = &call->ps;
+  size_t from = call->trailers_at, d = from - call->head_end;
+
+  call->trailers_moved = 1;
+  if (d == 0)
+    return;
+  corio__tcp_cut(call->tcp, call->head_end, d);
+  call->parse_off -= d;
+  if (ps->field_end >= from)
+    ps->field_end -= d;
+  if (ps->value_end >= from)
+    ps->value_end -= d;
+  for (size_t i = call->nheaders; i < ps->n; i++) {
+    if (ps->tab->names[i].off >= from)
+      ps->tab->names[i].off -= d;
+    if (ps->tab->values[i].off >= from)
+      ps->tab->values[i].off -= d;
+  }
 }
 
 
@@ -926,6 +980,8 @@ ssize_t corio_http_call_read(corio_http_call_t *call, void *out, size_t len) {
     if (!ps->in_trailers) {
       corio__tcp_cut(call->tcp, call->head_end, call->parse_off - call->head_end);
       call->parse_off = call->head_end;
+    } else if (!call->trailers_moved) {
+      move_trailers_down(call);
     }
     n = corio__tcp_fill_dl(call->tcp, call->parse_off, corio__deadline_ns(call->deadline));
     if (n == UV_EOF && llhttp_message_needs_eof(&call->parser)) {
