@@ -240,11 +240,13 @@ size_t corio_stack_cache_count(void) {
 
 
 void corio_stack_cache_drain(void) {
-  stack_array_t *local = *local_cache_get();
+  stack_array_t **slot = local_cache_get(), *local = *slot;
 
   if (local != NULL) {
     unmap_all(local->s, local->n);
-    local->n = 0;
+    free(local);
+    *slot = NULL;
+    pthread_setspecific(local_cache_key, NULL);
   }
   pthread_mutex_lock(&shared_mu);
   unmap_all(shared_pool.s, shared_pool.n);
