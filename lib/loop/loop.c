@@ -12,6 +12,9 @@
 #include "loop.h"
 
 #include <sched.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,7 +330,17 @@ int corio__loop_stop(corio__loop_t *lp) {
     return 0;
   }
   corio__loop_post(lp, &lp->stop_req);
-  uv_thread_join(&lp->thread);
+  {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    /* uv_thread_t is a pthread_t here (libuv on Unix) */
+    if (pthread_timedjoin_np(lp->thread, NULL, &until) == ETIMEDOUT) {
+      if (lp->hooks.stuck != NULL)
+        lp->hooks.stuck(lp->hooks.ctx);
+      uv_thread_join(&lp->thread);
+    }
+  }
   /* Every handle is closed and every request done, or uv_run would not
    * have returned. */
   err = uv_loop_close(lp->loop);

@@ -48,6 +48,10 @@ typedef struct corio__loop_hooks {
    * than in this loop's poll. */
   void (*kick)(void *kick_ctx);
   void *kick_ctx;
+  /* Owned mode: the loop thread has not stopped a second after
+   * corio__loop_stop asked it to (something on it does not return): say
+   * what, once. May be NULL. */
+  void (*stuck)(void *ctx);
 } corio__loop_hooks_t;
 
 /* Something of the layers above that holds libuv handles on this loop (a

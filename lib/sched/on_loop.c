@@ -107,7 +107,8 @@ static int alive_hook(void *ctx) {
 
 
 int corio__on_loop_start(corio_rt_t *rt, uv_loop_t *app_loop) {
-  corio__loop_hooks_t hooks = {rt, run_hook, flush_hook, alive_hook, NULL, NULL};
+  corio__loop_hooks_t hooks = {rt, run_hook, flush_hook, alive_hook, NULL, NULL,
+                               corio__rt_loop_stuck};
 
   return corio__loop_start(app_loop, &hooks, &rt->lp);
 }

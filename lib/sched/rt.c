@@ -308,30 +308,43 @@ int corio_rt_wait(corio_rt_t *rt) {
 }
 
 
-/* Join worker w; if it has not stopped within a second, say once on
- * stderr which task it runs (one that never suspends holds it), then go
- * on waiting. */
-static void join_worker(corio__worker_t *w) {
-  struct timespec until;
-  corio_task_t *t;
+/* One line on stderr: the thread `who` has not stopped within a second,
+ * held by task t (read racily: while it runs it cannot end without
+ * suspending, and its thread is stuck in it). */
+static void say_stuck(const char *who, corio_task_t *t) {
   Dl_info info;
   const char *fn = NULL;
+
+  if (t != NULL && dladdr((void *)(uintptr_t)t->fn, &info) != 0)
+    fn = info.dli_sname;
+  fprintf(stderr,
+          "corio: corio_rt_free has waited 1 s for %s, which runs task %p "
+          "(function %s) that does not suspend; a task must reach a wait, a "
+          "yield or its end for its thread to stop\n",
+          who, (void *)t, fn != NULL ? fn : "unknown");
+}
+
+
+/* Join worker w; if it has not stopped within a second, say so once,
+ * then go on waiting. */
+static void join_worker(corio__worker_t *w) {
+  struct timespec until;
+  char who[32];
 
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += 1;
   if (pthread_timedjoin_np(w->thread, NULL, &until) != ETIMEDOUT)
     return;
-  t = __atomic_load_n(&w->current, __ATOMIC_RELAXED);
-  /* The record stays valid while it runs: it cannot end without
-   * suspending, and the worker is stuck in it. */
-  if (t != NULL && dladdr((void *)(uintptr_t)t->fn, &info) != 0)
-    fn = info.dli_sname;
-  fprintf(stderr,
-          "corio: corio_rt_free has waited 1 s for worker %u, which runs task %p "
-          "(function %s) that does not suspend; a task must reach a wait, a "
-          "yield or its end for its worker to stop\n",
-          w->index, (void *)t, fn != NULL ? fn : "unknown");
+  snprintf(who, sizeof who, "worker %u", w->index);
+  say_stuck(who, __atomic_load_n(&w->current, __ATOMIC_RELAXED));
   pthread_join(w->thread, NULL);
+}
+
+
+void corio__rt_loop_stuck(void *ctx) {
+  corio_rt_t *rt = ctx;
+
+  say_stuck("the loop thread", __atomic_load_n(&rt->on_loop.current, __ATOMIC_RELAXED));
 }
 
 

@@ -171,6 +171,9 @@ void corio__task_drain(corio__tally_t *home);
  * and count it in this thread's tally. */
 void corio__task_finished(corio_task_t *t);
 
+/* The loop's stuck hook (loop.h): which task holds the loop thread. */
+void corio__rt_loop_stuck(void *ctx);
+
 /* Tasks of rt not yet finished, as of one instant (tally.h). Any thread. */
 uint64_t corio__rt_live(corio_rt_t *rt);
 

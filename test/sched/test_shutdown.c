@@ -211,14 +211,15 @@ void *corio_test_spins_without_suspending(void *arg) {
   return NULL;
 }
 
-Test(shutdown, rt_free_names_the_task_that_holds_a_worker, .timeout = 60) {
+static void stuck_run(corio_rt_options_t o, const char *who) {
   corio_rt_t *rt;
   char path[] = "/tmp/corio-stuck-XXXXXX", text[1024] = {0};
   int fd = mkstemp(path), saved = dup(2);
   FILE *f;
 
   cr_assert_geq(fd, 0);
-  cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 1}, &rt), 0);
+  atomic_store(&spin_go, 0);
+  cr_assert_eq(corio_rt_new(&o, &rt), 0);
   cr_assert_eq(corio_spawn(rt, corio_test_spins_without_suspending, NULL, NULL), 0);
   while (!atomic_load(&spin_go))
     usleep(1000);
@@ -234,8 +235,16 @@ Test(shutdown, rt_free_names_the_task_that_holds_a_worker, .timeout = 60) {
   fclose(f);
   close(fd);
   unlink(path);
-  cr_assert_not_null(strstr(text, "worker 0"), "%s", text);
+  cr_assert_not_null(strstr(text, who), "%s", text);
   cr_assert_not_null(strstr(text, "does not suspend"), "%s", text);
+}
+
+Test(shutdown, rt_free_names_the_task_that_holds_a_worker, .timeout = 60) {
+  stuck_run((corio_rt_options_t){.workers = 1}, "worker 0");
+}
+
+Test(shutdown, rt_free_names_the_task_that_holds_the_loop_thread, .timeout = 60) {
+  stuck_run((corio_rt_options_t){.loop_only = 1}, "the loop thread");
 }
 
 /* --- misuse that is detected (lib/core/misuse.h) ---------------------------- */
