@@ -125,7 +125,17 @@ CORIO_API int corio_main(corio_task_fn fn, void *arg,
 
 /* ------------------------------------------------------------------------
  * Tasks. A task handle stays valid until it is joined or detached, in
- * whatever order the task's end and the join fall. */
+ * whatever order the task's end and the join fall.
+ *
+ * Misuse of a handle is a bug in the caller, reported where it is cheap to
+ * see: a second join or detach of a handle, a join of a detached task, a
+ * corio_cancel of a joined handle or (from another task) of a detached
+ * one, corio_main inside a task. A debug build prints "corio: <call>:
+ * <what>" on stderr and aborts; a release build (NDEBUG) returns
+ * UV_EINVAL. Not seen: a handle used after its task's stack was taken by
+ * a new task (the handle then names that task) or returned to the kernel
+ * (a crash), and any call on a runtime after corio_rt_free. Destroying a
+ * primitive that tasks still wait on returns UV_EBUSY (corio/sync.h). */
 
 /* Create a task running fn(arg) on rt. With task == NULL it starts
  * detached: its result is dropped and its memory freed when it ends.
