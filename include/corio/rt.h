@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "corio/coro.h"
 #include "corio/version.h"
@@ -178,6 +179,32 @@ CORIO_API int corio_detach(corio_task_t *task);
  * nothing. Returns 0, or UV_EINVAL for NULL. Never suspends; any thread;
  * the handle must still be valid (not joined or detached). */
 CORIO_API int corio_cancel(corio_task_t *task);
+
+/* Name a task, for corio_rt_dump and debuggers: name is copied, cut to
+ * CORIO_TASK_NAME_MAX - 1 bytes (NULL: no name). task NULL: the calling
+ * task. Returns 0, or UV_EINVAL (NULL outside a task). Never suspends;
+ * any thread, for a valid handle (a rename racing a dump may show cut). */
+#define CORIO_TASK_NAME_MAX 32
+CORIO_API int corio_task_set_name(corio_task_t *task, const char *name);
+/* The task's name ("" if it has none; task NULL: the calling task, or ""
+ * outside one). The pointer is valid while the handle is. */
+CORIO_API const char *corio_task_name(corio_task_t *task);
+
+/* Write a description of every live task of rt to out, as Go's goroutine
+ * dump: per task its id (the record's address), its name (connection
+ * tasks without one: "conn <peer>"), its state (running on worker N,
+ * runnable, waiting, finished and not joined), what it waits on in words
+ * (a channel, a mutex, a read on a TCP connection and its peer, a sleep
+ * and how long is left, a join, a file system call, ...), since how long,
+ * and, for a waiting task, the call stack it waits in (symbols through
+ * libunwind when corio was built with it, else through dladdr, which
+ * knows only exported functions). Each thread of rt lists its own tasks:
+ * a thread busy in a task that does not suspend answers within 200 ms or
+ * is reported as busy, with the task it runs. Returns 0, UV_EINVAL (NULL;
+ * from a task of rt or a thread of rt other than its loop's), UV_ENOMEM.
+ * Blocks the calling thread (for a few ms); any plain thread, rt's loop
+ * thread, or a task of another runtime. */
+CORIO_API int corio_rt_dump(corio_rt_t *rt, FILE *out);
 
 /* Milliseconds of a monotonic clock (uv_hrtime / 1e6). All corio deadlines
  * are absolute values of this clock. Any thread. */

@@ -326,6 +326,7 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
     fill_unlock(&u); /* posts a resume it queued: the next read wants it */
     return err;
   }
+  corio__wait_what(CORIO__WK_TCP_READ, c, 0);
   c->reader = &w;
   /* Nothing buffered and the loop not reading into it: an idle
    * connection holds no buffer (alloc_cb takes one when bytes come). */
@@ -530,6 +531,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
   job.nbufs = nbufs - first;
   {
     intptr_t status = 0;
+    corio__wait_what(CORIO__WK_TCP_WRITE, c, 0);
     err = corio__await_loop_dl(c->lp, write_start, &job, &status, deadline);
     if (err == 0)
       err = (int)status;
@@ -890,4 +892,50 @@ void corio__tcp_cut(corio_tcp_t *c, size_t off, size_t n) {
     c->wpos -= n;
   }
   corio__spin_unlock(&c->lock);
+}
+
+
+/* --- for corio_rt_dump ------------------------------------------------------ */
+
+/* "peer ADDRESS:PORT" of a connection, or nothing if it has none. */
+static void describe_conn(const void *obj, char *buf, size_t len) {
+  struct sockaddr_storage ss;
+  int n = sizeof ss;
+  char ip[64] = "";
+
+  if (corio_tcp_peer((corio_tcp_t *)(uintptr_t)obj, (struct sockaddr *)&ss, &n) != 0)
+    return;
+  uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
+  snprintf(buf, len, ss.ss_family == AF_INET6 ? "(peer [%s]:%d)" : "(peer %s:%d)", ip,
+           ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port));
+}
+
+
+/* The name of a served connection's task: "conn ADDRESS:PORT". */
+static void describe_serve_task(corio_task_t *t, char *buf, size_t len) {
+  char peer[96] = "";
+
+  describe_conn(t->describe_arg, peer, sizeof peer);
+  /* "(peer X)" -> "conn X" */
+  if (strlen(peer) > 7) {
+    peer[strlen(peer) - 1] = '\0';
+    snprintf(buf, len, "conn %s", peer + 6);
+  }
+}
+
+
+void corio__tcp_name_task(corio_tcp_t *c) {
+  corio_task_t *t = corio_self();
+
+  if (t != NULL) {
+    t->describe_arg = c;
+    t->describe = describe_serve_task;
+  }
+}
+
+
+__attribute__((constructor)) static void register_describers(void) {
+  corio__dump_describer(CORIO__WK_TCP_READ, describe_conn);
+  corio__dump_describer(CORIO__WK_TCP_WRITE, describe_conn);
 }

@@ -97,6 +97,9 @@ void corio__tcp_opened(corio_tcp_t *c);
 int corio__tcp_serve_counted(corio_tcp_listener_t *ln, corio_group_t *group,
                              corio_tcp_handler_fn handler, void *arg,
                              _Atomic(int) *pending, void (*dropped)(void *arg));
+/* Name the calling task after connection c, for corio_rt_dump ("conn
+ * PEER", computed only when a dump asks). */
+void corio__tcp_name_task(corio_tcp_t *c);
 /* The end of a corio_tcp_serve task: close unless the handler did. */
 void corio__tcp_serve_end(corio_tcp_t *c);
 /* Loop thread: close a record no task has seen (failed connect, ...). */

@@ -144,6 +144,9 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->wait_seq = 0;
   t->wake_reason = 0;
   t->abandon_fn = NULL;
+  t->name[0] = '\0';
+  t->describe = NULL;
+  atomic_store_explicit(&t->wait_kind, 0, memory_order_relaxed);
   home = my_tally(rt, &where);
   if (home->owned)
     corio__task_drain(home);
@@ -277,6 +280,7 @@ static int join_from_task(corio_task_t *t, uint64_t deadline) {
     return err;
   if ((err = lock_for_joiner(t)) != 0)
     return err < 0 ? err : 0;
+  corio__wait_what(CORIO__WK_JOIN, t, 0);
   t->joiner = &w;
   err = corio__wait_park(&w, &t->join_lock, corio__deadline_ns(deadline));
   if (err != 0) {

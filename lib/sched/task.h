@@ -81,6 +81,21 @@ struct corio_task_s {
    * primitive. Set and cleared by the task around its park. */
   void (*abandon_fn)(void *arg);
   void *abandon_arg;
+
+  /* For corio_rt_dump (dump.c), read by other threads (relaxed atomics:
+   * plain moves). The name (CORIO_TASK_NAME_MAX bytes, NUL-terminated; a
+   * rename is racy for the reader, which copies it bounded), a describer
+   * for a task without a name (a connection's task: its peer), and what
+   * the current wait is: its kind (enum corio__wait_kind), the object
+   * waited on, a number (a sleep's deadline, a select's cases) and since
+   * when (ns of CLOCK_MONOTONIC_COARSE, cheap to read). */
+  char name[CORIO_TASK_NAME_MAX];
+  void (*describe)(corio_task_t *t, char *buf, size_t len);
+  void *describe_arg;
+  _Atomic(int) wait_kind;
+  _Atomic(uintptr_t) wait_obj;
+  _Atomic(uint64_t) wait_arg;
+  _Atomic(uint64_t) wait_since;
 };
 
 /* Suspend the calling task until someone calls corio__ready on it; fn(task,

@@ -2,6 +2,7 @@
 #include "wait.h"
 #include "core/misuse.h"
 
+#include <time.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -15,6 +16,26 @@
 #define SH 3
 #define CANCEL_BIT 4u
 #define STATE(w) ((w) & 3u)
+
+
+void corio__wait_what(int kind, const void *obj, uint64_t arg) {
+  corio_task_t *t = corio_self();
+
+  if (t == NULL)
+    return;
+  atomic_store_explicit(&t->wait_obj, (uintptr_t)obj, memory_order_relaxed);
+  atomic_store_explicit(&t->wait_arg, arg, memory_order_relaxed);
+  atomic_store_explicit(&t->wait_kind, kind, memory_order_relaxed);
+}
+
+
+static uint64_t coarse_now_ns(void) {
+  struct timespec ts;
+
+  /* the coarse clock: a read of the kernel's tick, no TSC (a few ns) */
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 
 int corio__wait_begin(corio__waiter_t *w) {
@@ -34,8 +55,10 @@ int corio__wait_begin(corio__waiter_t *w) {
   w->seq = ++t->wait_seq;
   /* consume a pending cancel */
   if (atomic_fetch_and_explicit(&t->wake_word, ~(uint64_t)CANCEL_BIT,
-                                memory_order_acq_rel) & CANCEL_BIT)
+                                memory_order_acq_rel) & CANCEL_BIT) {
+    atomic_store_explicit(&t->wait_kind, CORIO__WK_NONE, memory_order_relaxed);
     return UV_ECANCELED;
+  }
   return 0;
 }
 
@@ -267,7 +290,11 @@ int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
   park_args_t a = {w, unlock, arg, deadline, NULL};
   int reason;
 
+  if (atomic_load_explicit(&t->wait_kind, memory_order_relaxed) == CORIO__WK_NONE)
+    atomic_store_explicit(&t->wait_kind, CORIO__WK_OTHER, memory_order_relaxed);
+  atomic_store_explicit(&t->wait_since, coarse_now_ns(), memory_order_relaxed);
   corio__park(wait_park_fn, &a);
+  atomic_store_explicit(&t->wait_kind, CORIO__WK_NONE, memory_order_relaxed);
   reason = t->wake_reason;
   if (a.dl != NULL)
     deadline_disarm(a.dl);

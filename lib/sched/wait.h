@@ -79,6 +79,41 @@ static inline corio__waiter_t *corio__wlist_pop(corio__wlist_t *l) {
   return n != NULL ? corio__container_of(n, corio__waiter_t, link) : NULL;
 }
 
+/* What a task waits on, for corio_rt_dump. */
+enum corio__wait_kind {
+  CORIO__WK_NONE,
+  CORIO__WK_OTHER,        /* a wait nobody described */
+  CORIO__WK_SLEEP,        /* arg: the deadline, ns */
+  CORIO__WK_JOIN,         /* obj: the task */
+  CORIO__WK_GROUP,
+  CORIO__WK_MUTEX,
+  CORIO__WK_COND,
+  CORIO__WK_SEM,
+  CORIO__WK_WG,
+  CORIO__WK_CHAN_SEND,
+  CORIO__WK_CHAN_RECV,
+  CORIO__WK_SELECT,       /* arg: cases */
+  CORIO__WK_TCP_READ,     /* obj: the connection */
+  CORIO__WK_TCP_WRITE,
+  CORIO__WK_TCP_CONNECT,
+  CORIO__WK_TCP_ACCEPT,
+  CORIO__WK_TCP_SERVE,    /* obj: the listener */
+  CORIO__WK_TCP_OTHER,    /* listen, close, adopt */
+  CORIO__WK_FS,           /* arg: the uv_fs_type */
+  CORIO__WK_DNS,
+  CORIO__WK_WORK,         /* the threadpool */
+  CORIO__WK_AWAIT,        /* a libuv request through corio_await */
+  CORIO__WK_COUNT
+};
+
+/* A layer above describes the objects of a kind for corio_rt_dump (net:
+ * a connection's peer): fn writes a few words into buf. */
+void corio__dump_describer(int kind, void (*fn)(const void *obj, char *buf, size_t len));
+
+/* Say what the calling task's next wait is (kind, object, a number). The
+ * park clears it; a wait not described shows as CORIO__WK_OTHER. */
+void corio__wait_what(int kind, const void *obj, uint64_t arg);
+
 /* Start a wait of the calling task: fills w. Returns 0, UV_EINVAL outside
  * a task, or UV_ECANCELED if a cancel is pending (it is consumed). */
 int corio__wait_begin(corio__waiter_t *w);

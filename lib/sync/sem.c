@@ -20,13 +20,14 @@ static_assert(sizeof(counted_t) <= CORIO__SYNC_SIZE, "sync storage too small");
  * released), park w on c (the guard is released once w is off its stack),
  * and on a deadline or a cancel take w off the list. Checking before the
  * wait begins keeps a pending cancel for a call that really waits. */
-static int park_on(counted_t *c, corio__waiter_t *w, uint64_t deadline) {
+static int park_on(counted_t *c, corio__waiter_t *w, int kind, uint64_t deadline) {
   int err;
 
   if ((err = corio__wait_begin(w)) != 0) {
     corio__spin_unlock(&c->guard);
     return err;
   }
+  corio__wait_what(kind, c, (uint64_t)c->count);
   corio__wlist_push(&c->waiters, w);
   err = corio__wait_park(w, &c->guard, corio__deadline_ns(deadline));
   if (err != 0) {
@@ -90,7 +91,7 @@ int corio_sem_acquire_dl(corio_sem_t *cs, uint64_t deadline) {
     corio__spin_unlock(&s->guard);
     return 0;
   }
-  return park_on(s, &w, deadline); /* woken with 0: a unit was handed over */
+  return park_on(s, &w, CORIO__WK_SEM, deadline); /* woken with 0: a unit was handed over */
 }
 
 
@@ -169,7 +170,7 @@ int corio_wg_wait_dl(corio_wg_t *cw, uint64_t deadline) {
     corio__spin_unlock(&g->guard);
     return 0;
   }
-  return park_on(g, &w, deadline);
+  return park_on(g, &w, CORIO__WK_WG, deadline);
 }
 
 
