@@ -140,7 +140,7 @@ int corio__await_loop_dl(corio__loop_t *lp, corio_await_start_fn start,
     if ((err = corio__wait_begin(&w)) != 0)
       return err;
     if (atomic_load_explicit(&self->wait_kind, memory_order_relaxed) == CORIO__WK_NONE)
-      corio__wait_what(CORIO__WK_AWAIT, (const void *)(uintptr_t)start, 0);
+      corio__wait_what(&w, CORIO__WK_AWAIT, (const void *)(uintptr_t)start, 0);
     aw.w = &w;
     err = corio__wait_park_unlock(&w, post_start, &aw, corio__deadline_ns(deadline));
     if (err != 0) {

@@ -70,7 +70,7 @@ static intptr_t fs_run(fs_job_t *j) {
 
   if (rt == NULL)
     return UV_EINVAL;
-  corio__wait_what(CORIO__WK_FS, j->path, (uint64_t)j->op);
+  corio__wait_hint(CORIO__WK_FS, j->path, (uint64_t)j->op);
   err = corio_await_dl(rt, fs_start, j, &result, j->deadline);
   return err < 0 ? err : result;
 }
@@ -205,7 +205,7 @@ int corio_getaddrinfo_dl(const char *node, const char *service,
 
   if (rt == NULL || res == NULL || (node == NULL && service == NULL))
     return UV_EINVAL;
-  corio__wait_what(CORIO__WK_DNS, node, 0);
+  corio__wait_hint(CORIO__WK_DNS, node, 0);
   err = corio_await_dl(rt, gai_start, &j, &status, deadline);
   if (err < 0) {
     if (j.res != NULL) /* it finished after all: nobody will use it */
@@ -261,7 +261,7 @@ int corio_work_dl(void (*fn)(void *arg), void *arg, uint64_t deadline) {
 
   if (rt == NULL || fn == NULL)
     return UV_EINVAL;
-  corio__wait_what(CORIO__WK_WORK, NULL, 0);
+  corio__wait_hint(CORIO__WK_WORK, NULL, 0);
   err = corio_await_dl(rt, work_start, &j, &status, deadline);
   return err < 0 ? err : (int)status;
 }

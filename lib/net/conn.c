@@ -326,7 +326,7 @@ ssize_t corio__tcp_fill_dl(corio_tcp_t *c, size_t have, uint64_t deadline_ns) {
     fill_unlock(&u); /* posts a resume it queued: the next read wants it */
     return err;
   }
-  corio__wait_what(CORIO__WK_TCP_READ, c, 0);
+  corio__wait_what(&w, CORIO__WK_TCP_READ, c, 0);
   c->reader = &w;
   /* Nothing buffered and the loop not reading into it: an idle
    * connection holds no buffer (alloc_cb takes one when bytes come). */
@@ -531,7 +531,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
   job.nbufs = nbufs - first;
   {
     intptr_t status = 0;
-    corio__wait_what(CORIO__WK_TCP_WRITE, c, 0);
+    corio__wait_hint(CORIO__WK_TCP_WRITE, c, 0);
     err = corio__await_loop_dl(c->lp, write_start, &job, &status, deadline);
     if (err == 0)
       err = (int)status;

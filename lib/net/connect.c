@@ -81,7 +81,7 @@ int corio_tcp_connect_dl(const char *host, int port, corio_tcp_t **out,
       return UV_ENOMEM;
     job.addr = (const struct sockaddr *)&addrs.a[i];
     status = 0;
-    corio__wait_what(CORIO__WK_TCP_CONNECT, NULL, 0);
+    corio__wait_hint(CORIO__WK_TCP_CONNECT, NULL, 0);
     err = corio_await_dl(rt, connect_start, &job, &status, deadline);
     if (err == 0)
       err = (int)status;
@@ -153,7 +153,7 @@ int corio_tcp_adopt(uv_tcp_t *h, corio_tcp_t **out) {
   if (corio__loop_current() == lp)
     err = adopt_now(c);
   else {
-    corio__wait_what(CORIO__WK_TCP_OTHER, c, 0);
+    corio__wait_hint(CORIO__WK_TCP_OTHER, c, 0);
     err = corio_await(corio__loop_owner(lp), adopt_start, c, NULL);
   }
   if (err != 0 && c->listed)

@@ -364,7 +364,7 @@ int corio_tcp_listen(const char *host, int port,
   job.ln = ln;
   job.addr = (const struct sockaddr *)&addrs.a[0];
   job.opts = opts;
-  corio__wait_what(CORIO__WK_TCP_OTHER, NULL, 0);
+  corio__wait_hint(CORIO__WK_TCP_OTHER, NULL, 0);
   err = corio_await(rt, listen_start, &job, NULL);
   if (err != 0) {
     if (!job.started)
@@ -435,7 +435,7 @@ int corio_tcp_accept_dl(corio_tcp_listener_t *ln, corio_tcp_t **conn,
     return UV_EINVAL;
   memset(&job, 0, sizeof job);
   job.ln = ln;
-  corio__wait_what(CORIO__WK_TCP_ACCEPT, ln, 0);
+  corio__wait_hint(CORIO__WK_TCP_ACCEPT, ln, 0);
   err = corio_await_dl(corio__loop_owner(ln->lp), accept_start, &job, &status, deadline);
   if (err == 0)
     err = (int)status;
@@ -499,7 +499,7 @@ int corio__tcp_serve_counted(corio_tcp_listener_t *ln, corio_group_t *group,
   job.spec.pending = pending;
   job.spec.dropped = dropped;
   job.spec.group = group;
-  corio__wait_what(CORIO__WK_TCP_SERVE, ln, 0);
+  corio__wait_hint(CORIO__WK_TCP_SERVE, ln, 0);
   err = corio_await(corio__loop_owner(ln->lp), serve_start, &job, &status);
   return err != 0 ? err : (int)status;
 }
@@ -560,7 +560,7 @@ int corio_tcp_listener_close(corio_tcp_listener_t *ln) {
    * the close must happen all the same, so try again, and give the cancel
    * back for the task's next wait. Each round consumes one cancel. */
   do {
-    corio__wait_what(CORIO__WK_TCP_OTHER, ln, 0);
+    corio__wait_hint(CORIO__WK_TCP_OTHER, ln, 0);
     err = corio_await(corio__loop_owner(ln->lp), close_start, ln, NULL);
     if (err == UV_ECANCELED)
       cancelled = 1;

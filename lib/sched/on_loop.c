@@ -8,6 +8,7 @@
  * single wake-up (hooks.flush), instead of one wake per callback
  * (docs/DESIGN.md 8). */
 #include "sched.h"
+#include "wait.h"
 
 
 corio_rt_t *corio__loop_rt(void) {
@@ -64,6 +65,7 @@ static int run_hook(void *ctx) {
   int ran = 0;
 
   corio__task_drain(&rt->loop_tally);
+  corio__wait_clock_tick();
   while ((t = next_pinned(rt)) != NULL) {
     ran = 1;
     if (corio__task_run(t, &rt->on_loop.current))

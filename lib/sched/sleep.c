@@ -39,7 +39,7 @@ int corio_sleep(uint64_t ms) {
   if ((err = corio__wait_begin(&w)) != 0)
     return err;
   now = uv_hrtime();
-  corio__wait_what(CORIO__WK_SLEEP, NULL, corio__after_ns(now, ms));
+  corio__wait_what(&w, CORIO__WK_SLEEP, NULL, corio__after_ns(now, ms));
   err = corio__wait_park(&w, NULL, corio__after_ns(now, ms));
   return err == UV_ETIMEDOUT ? 0 : err;
 }

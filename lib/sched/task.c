@@ -280,7 +280,7 @@ static int join_from_task(corio_task_t *t, uint64_t deadline) {
     return err;
   if ((err = lock_for_joiner(t)) != 0)
     return err < 0 ? err : 0;
-  corio__wait_what(CORIO__WK_JOIN, t, 0);
+  corio__wait_what(&w, CORIO__WK_JOIN, t, 0);
   t->joiner = &w;
   err = corio__wait_park(&w, &t->join_lock, corio__deadline_ns(deadline));
   if (err != 0) {

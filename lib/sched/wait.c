@@ -18,7 +18,7 @@
 #define STATE(w) ((w) & 3u)
 
 
-void corio__wait_what(int kind, const void *obj, uint64_t arg) {
+void corio__wait_hint(int kind, const void *obj, uint64_t arg) {
   corio_task_t *t = corio_self();
 
   if (t == NULL)
@@ -29,12 +29,17 @@ void corio__wait_what(int kind, const void *obj, uint64_t arg) {
 }
 
 
-static uint64_t coarse_now_ns(void) {
+/* When waits begin, for corio_rt_dump: a clock the schedulers refresh
+ * now and then (corio__wait_clock_tick), read by every park as one
+ * load. A clock read per park cost a twentieth of a channel hand-off. */
+static _Atomic(uint64_t) wait_clock;
+
+void corio__wait_clock_tick(void) {
   struct timespec ts;
 
-  /* the coarse clock: a read of the kernel's tick, no TSC (a few ns) */
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  atomic_store_explicit(&wait_clock, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+                        memory_order_relaxed);
 }
 
 
@@ -292,7 +297,8 @@ int corio__wait_park_unlock(corio__waiter_t *w, void (*unlock)(void *),
 
   if (atomic_load_explicit(&t->wait_kind, memory_order_relaxed) == CORIO__WK_NONE)
     atomic_store_explicit(&t->wait_kind, CORIO__WK_OTHER, memory_order_relaxed);
-  atomic_store_explicit(&t->wait_since, coarse_now_ns(), memory_order_relaxed);
+  atomic_store_explicit(&t->wait_since, atomic_load_explicit(&wait_clock, memory_order_relaxed),
+                        memory_order_relaxed);
   corio__park(wait_park_fn, &a);
   atomic_store_explicit(&t->wait_kind, CORIO__WK_NONE, memory_order_relaxed);
   reason = t->wake_reason;

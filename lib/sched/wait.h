@@ -110,9 +110,26 @@ enum corio__wait_kind {
  * a connection's peer): fn writes a few words into buf. */
 void corio__dump_describer(int kind, void (*fn)(const void *obj, char *buf, size_t len));
 
-/* Say what the calling task's next wait is (kind, object, a number). The
- * park clears it; a wait not described shows as CORIO__WK_OTHER. */
-void corio__wait_what(int kind, const void *obj, uint64_t arg);
+/* Say what w's wait is (kind, object, a number), after corio__wait_begin
+ * and before the park, which clears it; a wait not described shows as
+ * CORIO__WK_OTHER. Inline: a few stores into the task's record. */
+static inline void corio__wait_what(corio__waiter_t *w, int kind, const void *obj,
+                                    uint64_t arg) {
+  corio_task_t *t = w->task;
+
+  atomic_store_explicit(&t->wait_obj, (uintptr_t)obj, memory_order_relaxed);
+  atomic_store_explicit(&t->wait_arg, arg, memory_order_relaxed);
+  atomic_store_explicit(&t->wait_kind, kind, memory_order_relaxed);
+}
+
+/* Refresh the clock that dates the start of waits (CLOCK_MONOTONIC_COARSE,
+ * ns): the workers call it every so many scheduling decisions and as
+ * they park, the loop thread every iteration. Any thread. */
+void corio__wait_clock_tick(void);
+
+/* The same for the calling task's next wait, before a call that waits
+ * inside (corio_await). Nothing outside a task. */
+void corio__wait_hint(int kind, const void *obj, uint64_t arg);
 
 /* Start a wait of the calling task: fills w. Returns 0, UV_EINVAL outside
  * a task, or UV_ECANCELED if a cancel is pending (it is consumed). */

@@ -58,6 +58,7 @@
 #include "core/overflow.h"
 #include "core/thread.h"
 #include "sched.h"
+#include "wait.h"
 
 #define FAIRNESS_TICKS 61
 /* How long LIFO tasks may run in a row (Go lets runnext inherit a time
@@ -451,6 +452,7 @@ static corio_task_t *find_local(corio__worker_t *w) {
 
   atomic_store_explicit(&w->tick, tick, memory_order_relaxed);
   if (tick % FAIRNESS_TICKS == 0) {
+    corio__wait_clock_tick();
     /* Sockets are not starved by a busy queue either (Go polls the
      * network from its scheduler so). */
     if (corio__loop_has_io(w->lp))
@@ -800,6 +802,7 @@ static void park_worker(corio__worker_t *w) {
   uint32_t delta = CORIO__IDLE_ONE, why;
   int in_loop = corio__loop_has_io(w->lp);
 
+  corio__wait_clock_tick();
   if (spin(w, in_loop))
     return;
 

@@ -181,7 +181,7 @@ static int chan_op(corio_chan_t *ch, int op, void *elem, uint64_t deadline) {
     corio__spin_unlock(&ch->lock);
     return err;
   }
-  corio__wait_what(op == CORIO_SEND ? CORIO__WK_CHAN_SEND : CORIO__WK_CHAN_RECV, ch, 0);
+  corio__wait_what(&w, op == CORIO_SEND ? CORIO__WK_CHAN_SEND : CORIO__WK_CHAN_RECV, ch, 0);
   w.data = elem;
   queue = op == CORIO_SEND ? &ch->senders : &ch->receivers;
   corio__wlist_push(queue, &w);
@@ -375,7 +375,7 @@ static int select_none(uint64_t deadline) {
 
   if ((err = corio__wait_begin(&w)) != 0)
     return err;
-  corio__wait_what(CORIO__WK_SELECT, NULL, 0);
+  corio__wait_what(&w, CORIO__WK_SELECT, NULL, 0);
   return corio__wait_park(&w, NULL, corio__deadline_ns(deadline));
 }
 
@@ -424,7 +424,7 @@ int corio_select_dl(corio_select_case_t *cases, size_t n, uint64_t deadline) {
     unlock_all(&s);
     return err;
   }
-  corio__wait_what(CORIO__WK_SELECT, cases, n);
+  corio__wait_what(&w[0], CORIO__WK_SELECT, cases, n);
   /* One waiter per case, all with the task's one wake token. */
   for (i = 0; i < n; i++) {
     w[i] = w[0];

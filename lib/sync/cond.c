@@ -51,7 +51,7 @@ int corio_cond_wait_dl(corio_cond_t *cc, corio_mutex_t *m, uint64_t deadline) {
     corio__spin_unlock(&c->guard);
     return err; /* UV_EPERM: m was not locked */
   }
-  corio__wait_what(CORIO__WK_COND, c, 0);
+  corio__wait_what(&w, CORIO__WK_COND, c, 0);
   err = corio__wait_park(&w, &c->guard, corio__deadline_ns(deadline));
   if (err != 0) {
     corio__spin_lock(&c->guard);

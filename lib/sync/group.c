@@ -187,7 +187,7 @@ static int park_locked(corio_group_t *g, uint64_t deadline) {
   int err;
 
   if ((err = corio__wait_begin(&w)) == 0) {
-    corio__wait_what(CORIO__WK_GROUP, g, g->live);
+    corio__wait_what(&w, CORIO__WK_GROUP, g, g->live);
     corio__wlist_push(&g->waiters, &w);
     err = corio__wait_park(&w, &g->lock, corio__deadline_ns(deadline));
     corio__spin_lock(&g->lock);

@@ -81,7 +81,7 @@ int corio_mutex_lock_dl(corio_mutex_t *cm, uint64_t deadline) {
     return err;
   }
   corio__wlist_push(&m->waiters, &w);
-  corio__wait_what(CORIO__WK_MUTEX, m, 0);
+  corio__wait_what(&w, CORIO__WK_MUTEX, m, 0);
   err = corio__wait_park(&w, &m->guard, corio__deadline_ns(deadline));
   if (err == 0)
     return 0; /* handed over: ours, still LOCKED */

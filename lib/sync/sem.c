@@ -27,7 +27,7 @@ static int park_on(counted_t *c, corio__waiter_t *w, int kind, uint64_t deadline
     corio__spin_unlock(&c->guard);
     return err;
   }
-  corio__wait_what(kind, c, (uint64_t)c->count);
+  corio__wait_what(w, kind, c, (uint64_t)c->count);
   corio__wlist_push(&c->waiters, w);
   err = corio__wait_park(w, &c->guard, corio__deadline_ns(deadline));
   if (err != 0) {

@@ -143,10 +143,11 @@ static void dump_run(corio_rt_options_t o) {
       "\"my-consumer\"", "channel receive on", "mutex lock of", "semaphore acquire on",
       "sleep, +", "join of task", "select over 2 case(s)", "wait on group",
       "condition wait on", "read on a TCP connection", "(peer 127.0.0.1:", "\"conn 127.0.0.1:",
-      /* the blocking calls, and the tasks' own functions, in the backtraces */
-      "corio_chan_recv", "corio_mutex_lock", "corio_sem_acquire", "corio_sleep", "corio_join",
-      "corio_select", "corio_group_wait", "corio_cond_wait", "corio_read",
-      "dump_test_chan_waiter", "dump_test_reader"};
+      /* where each waits: its own function, in its backtrace (the calls
+       * of corio between may be inlined or tail calls) */
+      "dump_test_chan_waiter+", "dump_test_mutex_waiter+", "dump_test_sem_waiter+",
+      "dump_test_sleeper+", "dump_test_joiner+", "dump_test_selector+",
+      "dump_test_group_waiter+", "dump_test_cond_waiter+", "dump_test_reader+"};
   corio_rt_t *rt;
   corio_task_t *t;
   char *text = NULL;
