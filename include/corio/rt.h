@@ -53,6 +53,14 @@ typedef struct corio_rt_options_s {
    * SIGPIPE on that thread (libuv writes to sockets there; see
    * corio/net.h), as on every thread corio starts. */
   struct uv_loop_s *loop;
+  /* A signal (e.g. SIGQUIT or SIGUSR1) that makes the runtime write
+   * corio_rt_dump to stderr, without stopping the program; 0: the
+   * environment variable CORIO_DUMP_SIGNAL (a number, or QUIT, USR1,
+   * USR2), else none. The handler only writes a byte to a pipe; a thread
+   * of the runtime's does the dump. One runtime per signal: the last one
+   * created takes it, and corio_rt_free gives it back to its earlier
+   * disposition. */
+  int dump_signal;
 } corio_rt_options_t;
 
 /* ------------------------------------------------------------------------

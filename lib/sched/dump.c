@@ -10,12 +10,18 @@
  * it. Fields of other threads' tasks are read racily, through relaxed
  * atomics or as bytes that may be stale: this is a diagnostic. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/futex.h"
@@ -370,4 +376,119 @@ int corio_rt_dump(corio_rt_t *rt, FILE *out) {
   free(names); /* the runners never read them */
   free(reqs);
   return 0;
+}
+
+
+/* --- the dump signal ---------------------------------------------------------- */
+
+/* The write end of the pipe of the runtime that holds the signal; -1. */
+static _Atomic(int) signal_fd = -1;
+
+/* Async-signal-safe: one write(2), errno kept. */
+static void on_dump_signal(int sig) {
+  int fd = atomic_load_explicit(&signal_fd, memory_order_relaxed), saved = errno;
+  char c = 'd';
+
+  (void)sig;
+  if (fd >= 0 && write(fd, &c, 1) < 0) {
+    /* a full pipe: a dump is coming anyway */
+  }
+  errno = saved;
+}
+
+
+static void *dump_thread_main(void *arg) {
+  corio_rt_t *rt = arg;
+  char c;
+
+  for (;;) {
+    ssize_t n = read(rt->dump_pipe[0], &c, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0 || c == 'q')
+      break;
+    corio_rt_dump(rt, stderr);
+  }
+  return NULL;
+}
+
+
+/* The signal named by CORIO_DUMP_SIGNAL, or 0. */
+static int signal_from_env(void) {
+  const char *v = getenv("CORIO_DUMP_SIGNAL");
+
+  if (v == NULL || *v == '\0')
+    return 0;
+  if (strncasecmp(v, "SIG", 3) == 0)
+    v += 3;
+  if (strcasecmp(v, "QUIT") == 0)
+    return SIGQUIT;
+  if (strcasecmp(v, "USR1") == 0)
+    return SIGUSR1;
+  if (strcasecmp(v, "USR2") == 0)
+    return SIGUSR2;
+  return atoi(v);
+}
+
+
+int corio__dump_signal_start(corio_rt_t *rt, int sig) {
+  struct sigaction sa;
+  sigset_t all, old;
+  int err;
+
+  rt->dump_pipe[0] = rt->dump_pipe[1] = -1;
+  if (sig == 0)
+    sig = signal_from_env();
+  if (sig == 0)
+    return 0;
+  if (sig < 1 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+    return UV_EINVAL;
+  if ((rt->dump_old = malloc(sizeof *rt->dump_old)) == NULL)
+    return UV_ENOMEM;
+  if (pipe2(rt->dump_pipe, O_CLOEXEC) != 0) {
+    err = -errno;
+    free(rt->dump_old);
+    return err;
+  }
+  fcntl(rt->dump_pipe[1], F_SETFL, O_NONBLOCK); /* the handler never blocks */
+  /* The thread takes no signal: the handler runs on whatever thread the
+   * kernel picks, and only writes. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  err = -pthread_create(&rt->dump_thread, NULL, dump_thread_main, rt);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err != 0) {
+    close(rt->dump_pipe[0]);
+    close(rt->dump_pipe[1]);
+    free(rt->dump_old);
+    return err;
+  }
+  atomic_store(&signal_fd, rt->dump_pipe[1]);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_dump_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(sig, &sa, rt->dump_old);
+  rt->dump_signal = sig;
+  return 0;
+}
+
+
+void corio__dump_signal_stop(corio_rt_t *rt) {
+  char q = 'q';
+  int expect = rt->dump_pipe[1];
+
+  if (rt->dump_signal == 0)
+    return;
+  /* Give the signal back, unless a later runtime took it. */
+  if (atomic_compare_exchange_strong(&signal_fd, &expect, -1))
+    sigaction(rt->dump_signal, rt->dump_old, NULL);
+  /* (a pipe full of signals' bytes: the thread drains it meanwhile) */
+  while (write(rt->dump_pipe[1], &q, 1) < 0 && (errno == EINTR || errno == EAGAIN))
+    usleep(1000);
+  pthread_join(rt->dump_thread, NULL);
+  close(rt->dump_pipe[0]);
+  close(rt->dump_pipe[1]);
+  free(rt->dump_old);
+  rt->dump_signal = 0;
 }

@@ -213,14 +213,18 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
   for (; started < o.workers; started++) {
     err = -pthread_create(&rt->workers[started].thread, NULL,
                           corio__worker_main, &rt->workers[started]);
-    if (err != 0) {
-      rt_stop(rt);
-      for (i = 0; i < started; i++)
-        pthread_join(rt->workers[i].thread, NULL);
-      corio__loop_stop(rt->lp);
-      rt_release(rt, 0);
-      return err;
-    }
+    if (err != 0)
+      break;
+  }
+  if (err == 0)
+    err = corio__dump_signal_start(rt, o.dump_signal);
+  if (err != 0) {
+    rt_stop(rt);
+    for (i = 0; i < started; i++)
+      pthread_join(rt->workers[i].thread, NULL);
+    corio__loop_stop(rt->lp);
+    rt_release(rt, 0);
+    return err;
   }
   *out = rt;
   return 0;
@@ -359,6 +363,7 @@ int corio_rt_free(corio_rt_t *rt) {
     return UV_EINVAL;
   if (!rt->lp->owned && atomic_load(&rt->lp->inflight) != 0)
     return UV_EBUSY;
+  corio__dump_signal_stop(rt); /* its thread may be in a dump */
   rt_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     join_worker(&rt->workers[i]);

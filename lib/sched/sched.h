@@ -103,6 +103,12 @@ struct corio_rt_s {
    * off the idle line below, which workers write) */
   _Atomic(int) shutting_down;
   struct corio__cancel_req *cancel_reqs; /* its requests, one per tally */
+  /* The dump signal (dump.c): its number (0: none), the pipe its handler
+   * writes to, the thread that reads it, the disposition it replaced. */
+  int dump_signal;
+  int dump_pipe[2];
+  pthread_t dump_thread;
+  struct sigaction *dump_old;
 
   _Alignas(CORIO__CACHE_LINE) _Atomic(uint32_t) idle_state;
   pthread_mutex_t idle_mu;
@@ -170,6 +176,11 @@ void corio__task_drain(corio__tally_t *home);
 /* A task came back finished: wake its joiner, or free it if detached,
  * and count it in this thread's tally. */
 void corio__task_finished(corio_task_t *t);
+
+/* The dump signal of rt_new's options (or CORIO_DUMP_SIGNAL): start and
+ * stop its handler and thread. start: 0 or an error (nothing left). */
+int corio__dump_signal_start(corio_rt_t *rt, int sig);
+void corio__dump_signal_stop(corio_rt_t *rt);
 
 /* The loop's stuck hook (loop.h): which task holds the loop thread. */
 void corio__rt_loop_stuck(void *ctx);
