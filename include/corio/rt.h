@@ -214,6 +214,43 @@ CORIO_API const char *corio_task_name(corio_task_t *task);
  * thread, or a task of another runtime. */
 CORIO_API int corio_rt_dump(corio_rt_t *rt, FILE *out);
 
+/* Counters of one worker since its runtime started (corio_rt_metrics). */
+typedef struct corio_worker_metrics_s {
+  uint64_t tasks_run;     /* task resumptions (a task that waits n times runs n + 1) */
+  uint64_t lifo_runs;     /* of those, from its LIFO slot: a task readied by the one before */
+  uint64_t steals;        /* steals from other workers that took something */
+  uint64_t tasks_stolen;  /* tasks those took */
+  uint64_t inject_pops;   /* tasks taken from the injection queue */
+  uint64_t timers_fired;  /* deadlines that came due on it */
+  uint64_t spins;         /* times it ran out of work and polled before sleeping */
+  uint64_t parks;         /* times it went to sleep */
+  uint64_t busy_ns;       /* time awake (running, searching, spinning) */
+  uint64_t queue_depth;   /* tasks in its deque now */
+} corio_worker_metrics_t;
+
+/* Counters of a runtime since it started. */
+typedef struct corio_rt_metrics_s {
+  unsigned workers;          /* its workers (0: loop-only) */
+  uint64_t uptime_ns;
+  uint64_t live_tasks;       /* spawned and not finished, now */
+  uint64_t tasks_spawned;
+  uint64_t loop_iterations;  /* of the loop thread (its uv_check runs) */
+  uint64_t loop_requests;    /* requests posted to it and run */
+  uint64_t loop_tasks_run;   /* task resumptions on it (pinned, loop-only) */
+  uint64_t loop_hops;        /* tasks it readied for the workers */
+  uint64_t loop_busy_ns;     /* time not waiting in poll (owned mode; 0 attached) */
+  uint64_t stacks_mapped;    /* coroutine stacks mapped now, process-wide */
+  uint64_t stacks_pooled;    /* of those, in the shared pool */
+} corio_rt_metrics_t;
+
+/* Read rt's counters into *m, and those of its first n workers into
+ * workers[0..n) (workers may be NULL with n 0). Each thread counts its own
+ * (no shared atomic on a hot path); this sums them, at one instant per
+ * thread, not one for all. Returns 0 or UV_EINVAL. Never suspends; any
+ * thread. */
+CORIO_API int corio_rt_metrics(corio_rt_t *rt, corio_rt_metrics_t *m,
+                               corio_worker_metrics_t *workers, unsigned n);
+
 /* Milliseconds of a monotonic clock (uv_hrtime / 1e6). All corio deadlines
  * are absolute values of this clock. Any thread. */
 CORIO_API uint64_t corio_now(void);

@@ -57,6 +57,9 @@ static struct {
 } shared_pool;
 /* shared_pool.n, readable without the lock as a hint */
 static _Atomic(size_t) shared_hint;
+/* Stacks mapped now, process-wide (corio_rt_metrics): changed only where
+ * a stack is mapped or unmapped, never on a cached reuse. */
+static _Atomic(size_t) mapped;
 
 
 size_t corio__page_size(void) {
@@ -76,6 +79,7 @@ size_t corio__page_size(void) {
 static void stack_unmap(const corio__stack_t *st) {
   CORIO__VALGRIND_STACK_DEREGISTER(st->vg_id);
   munmap(st->map, st->map_size);
+  atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
 }
 
 
@@ -210,6 +214,7 @@ int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded) {
   st->map_size = map_size;
   st->guard_size = guard;
   st->vg_id = CORIO__VALGRIND_STACK_REGISTER(map + guard, map + map_size);
+  atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed);
   return 0;
 }
 
@@ -224,6 +229,11 @@ void corio__stack_release(const corio__stack_t *st) {
   if (local->n == LOCAL_MAX)
     spill_to_pool(local);
   local->s[local->n++] = *st;
+}
+
+
+size_t corio__stack_mapped_count(void) {
+  return atomic_load_explicit(&mapped, memory_order_relaxed);
 }
 
 

@@ -30,6 +30,9 @@ static inline char *corio__stack_hi(const corio__stack_t *st) {
 
 size_t corio__page_size(void);
 
+/* Stacks mapped now, in use or cached, process-wide. */
+size_t corio__stack_mapped_count(void);
+
 /* Stacks in the shared pool (a hint; for tests). */
 size_t corio__stack_shared_count(void);
 

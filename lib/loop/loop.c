@@ -45,6 +45,8 @@ static int run_reqs(corio__loop_t *lp) {
     next = r->next;
     r->run(r);
   }
+  if (n != 0)
+    CORIO__COUNT(lp->n_requests, (uint64_t)n);
   return n;
 }
 
@@ -86,6 +88,7 @@ static void idle_cb(uv_idle_t *idle) {
 static void check_cb(uv_check_t *check) {
   corio__loop_t *lp = check->data;
 
+  CORIO__COUNT(lp->n_iterations, 1);
   if (!lp->hooks.flush(lp->hooks.ctx) &&
       !atomic_load_explicit(&lp->polling, memory_order_relaxed))
     uv_idle_stop(&lp->idle);
@@ -273,6 +276,8 @@ static int start_owned(corio__loop_t *lp) {
   lp->loop = &lp->owned_loop;
   if ((err = uv_loop_init(lp->loop)) != 0)
     return err;
+  /* uv_metrics_idle_time, for the loop's busy time (corio_rt_metrics) */
+  uv_loop_configure(lp->loop, UV_METRICS_IDLE_TIME);
   if ((err = uv_sem_init(&lp->started, 0)) != 0) {
     uv_loop_close(lp->loop);
     return err;

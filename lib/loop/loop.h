@@ -95,7 +95,22 @@ struct corio__loop {
 
   _Atomic(int) inflight;     /* libuv requests started through corio_await */
   corio__list_t closers;     /* corio__loop_closer_t, loop thread only */
+
+  /* Counters for corio_rt_metrics: written by the thread running the
+   * loop alone (relaxed load and store, no RMW), read by any thread. */
+  _Atomic(uint64_t) n_iterations;  /* uv_check: one per loop iteration */
+  _Atomic(uint64_t) n_requests;    /* inbox requests run */
 };
+
+/* One more on a counter that only the calling thread writes; nothing in
+ * a build configured with -DCORIO_METRICS=OFF (to measure their cost). */
+#ifdef CORIO_NO_METRICS
+#define CORIO__COUNT(c, n) ((void)0)
+#else
+#define CORIO__COUNT(c, n)                                                   \
+  atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n), \
+                        memory_order_relaxed)
+#endif
 
 /* The loop of the calling thread, if it is a loop thread (the reactor's
  * own, or an application's in attached mode; not a worker's driven loop). Not inlined: a

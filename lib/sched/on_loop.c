@@ -68,6 +68,7 @@ static int run_hook(void *ctx) {
   corio__wait_clock_tick();
   while ((t = next_pinned(rt)) != NULL) {
     ran = 1;
+    CORIO__COUNT(rt->n_loop_run, 1);
     if (corio__task_run(t, &rt->on_loop.current))
       runq_push(rt, t); /* corio_yield: to the back */
     if (t == end)
@@ -94,6 +95,7 @@ static int flush_hook(void *ctx) {
     rt->on_loop.batch_head = rt->on_loop.batch_tail = NULL;
     for (corio_task_t *c = t; c != NULL; c = c->next)
       n++;
+    CORIO__COUNT(rt->n_hops, n);
     corio__inject_push_list(&rt->inject, t, tail, n);
     corio__notify(rt);
   }

@@ -167,6 +167,7 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
   corio__tally_init(&rt->loop_tally, 1);
   corio__tally_init(&rt->foreign_tally, 0);
   rt->loop_only = o.loop_only != 0;
+  rt->started_ns = uv_hrtime();
   err = 0;
   rt->tallies = calloc(o.workers + 2u, sizeof *rt->tallies);
   if (rt->tallies == NULL)

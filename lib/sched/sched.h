@@ -86,6 +86,12 @@ typedef struct corio__worker {
   /* 1 from announcing idle until awake again: a kick (a request posted to
    * lp from elsewhere) looks at it to see whether to wake us. */
   _Atomic(int) asleep;
+
+  /* Counters for corio_rt_metrics, written by this worker alone
+   * (CORIO__COUNT: relaxed load and store), read by any thread. */
+  _Atomic(uint64_t) n_run, n_lifo, n_steals, n_stolen, n_inject, n_fired, n_spins, n_parks;
+  _Atomic(uint64_t) asleep_ns;     /* time spent asleep (parked) */
+  _Atomic(uint64_t) asleep_since;  /* uv_hrtime() as it fell asleep; 0 awake */
 } corio__worker_t;
 
 /* Values of corio__worker_t.wake once woken. */
@@ -127,6 +133,9 @@ struct corio_rt_s {
   _Atomic(uint32_t) quiet_seq;
 
   corio__loop_t *lp;             /* the reactor (lib/loop) */
+  uint64_t started_ns;           /* uv_hrtime() at corio_rt_new */
+  _Atomic(uint64_t) n_loop_run;  /* task resumptions on the loop thread */
+  _Atomic(uint64_t) n_hops;      /* tasks the loop thread readied for workers */
   /* Tasks on the loop thread (on_loop.c); loop thread only. */
   struct {
     corio_task_t *current;       /* the pinned task running now */

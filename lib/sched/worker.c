@@ -374,6 +374,7 @@ static corio_task_t *inject_take(corio__worker_t *w) {
   first = corio__inject_pop_many(&rt->inject, want, &n);
   if (first == NULL)
     return NULL;
+  CORIO__COUNT(w->n_inject, n);
   for (t = first->next; t != NULL; t = next) {
     next = t->next;
     push_local(w, t);
@@ -424,6 +425,7 @@ static void run_timers(corio__worker_t *w) {
   corio__timer_heap_run(&w->timers, now);
   w->firing = 0;
   while ((t = w->fired) != NULL) { /* reverse: earliest first */
+    CORIO__COUNT(w->n_fired, 1);
     w->fired = t->next;
     t->next = first;
     first = t;
@@ -458,16 +460,20 @@ static corio_task_t *find_local(corio__worker_t *w) {
     if (corio__loop_has_io(w->lp))
       corio__loop_drive(w->lp, 0, 0);
     t = corio__inject_pop(&rt->inject);
-    if (t != NULL)
+    if (t != NULL) {
+      CORIO__COUNT(w->n_inject, 1);
       return t;
+    }
     if ((t = fifo_pop(&w->yielded_head, &w->yielded_tail)) != NULL)
       return t;
   }
   /* relaxed peek, acq_rel take: thieves may race us for it */
   if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL) {
     t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
-    if (t != NULL && lifo_in_budget(w))
+    if (t != NULL && lifo_in_budget(w)) {
+      CORIO__COUNT(w->n_lifo, 1);
       return t;
+    }
     if (t != NULL) {
       /* To the back of the shared queue: the deque would hand it straight
        * back (its owner's end is LIFO) and starve what lies below. */
@@ -524,10 +530,13 @@ static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
   more = corio__deque_size_approx(&v->dq) / 2;
   if (more > STEAL_BATCH_MAX)
     more = STEAL_BATCH_MAX;
+  CORIO__COUNT(w->n_steals, 1);
+  CORIO__COUNT(w->n_stolen, 1);
   while (more-- > 0) {
     t = corio__deque_steal(&v->dq, w->ebr, NULL);
     if (t == NULL)
       break;
+    CORIO__COUNT(w->n_stolen, 1);
     push_local(w, t);
   }
   return first;
@@ -803,6 +812,7 @@ static void park_worker(corio__worker_t *w) {
   int in_loop = corio__loop_has_io(w->lp);
 
   corio__wait_clock_tick();
+  CORIO__COUNT(w->n_spins, 1);
   if (spin(w, in_loop))
     return;
 
@@ -827,7 +837,14 @@ static void park_worker(corio__worker_t *w) {
     return;
   corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
-  why = in_loop ? sleep_in_loop(w) : sleep_on_futex(w);
+  CORIO__COUNT(w->n_parks, 1);
+  {
+    uint64_t t0 = uv_hrtime();
+    atomic_store_explicit(&w->asleep_since, t0, memory_order_relaxed);
+    why = in_loop ? sleep_in_loop(w) : sleep_on_futex(w);
+    CORIO__COUNT(w->asleep_ns, uv_hrtime() - t0);
+    atomic_store_explicit(&w->asleep_since, 0, memory_order_relaxed);
+  }
   if (why == 0)
     return; /* unpark_as counted us */
   atomic_store_explicit(&w->asleep, 0, memory_order_relaxed);
@@ -865,6 +882,7 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
 static void run(corio__worker_t *w, corio_task_t *t) {
   /* corio_yield: to the back of the shared queue, like Go's Gosched, and
    * wake someone: this worker may be busy for a while. */
+  CORIO__COUNT(w->n_run, 1);
   if (corio__task_run(t, &w->current)) {
     if (t->bound != NULL) {
       /* Nobody else may run it; behind what this worker has queued (a
