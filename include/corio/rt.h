@@ -152,6 +152,10 @@ CORIO_API int corio_main(corio_task_fn fn, void *arg,
  * more memory mappings for a stack). Does not suspend; any thread. */
 CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                           corio_task_t **task);
+/* corio_spawn with a name (corio_task_set_name), set before the task can
+ * run. */
+CORIO_API int corio_spawn_named(corio_rt_t *rt, const char *name, corio_task_fn fn,
+                                void *arg, corio_task_t **task);
 /* Like corio_spawn, but the task runs on the loop thread: the "main thread"
  * of a libuv application, where it may use that application's handles and
  * call libuv directly (corio/uv.h). It must not block the thread (it would

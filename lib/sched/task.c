@@ -112,7 +112,8 @@ static void *task_entry(void *arg) {
 
 
 static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
-                 corio_task_t **task, int pinned, corio__worker_t *bound) {
+                 corio_task_t **task, int pinned, corio__worker_t *bound,
+                 const char *name) {
   corio__tally_t *home;
   corio_coro_t *co;
   corio_task_t *t;
@@ -145,6 +146,8 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->wake_reason = 0;
   t->abandon_fn = NULL;
   t->name[0] = '\0';
+  if (name != NULL)
+    corio_task_set_name(t, name); /* before anyone can see it */
   t->describe = NULL;
   atomic_store_explicit(&t->wait_kind, 0, memory_order_relaxed);
   home = my_tally(rt, &where);
@@ -169,7 +172,13 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
 
 int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                 corio_task_t **task) {
-  return spawn(rt, fn, arg, task, 0, NULL);
+  return spawn(rt, fn, arg, task, 0, NULL, NULL);
+}
+
+
+int corio_spawn_named(corio_rt_t *rt, const char *name, corio_task_fn fn, void *arg,
+                      corio_task_t **task) {
+  return spawn(rt, fn, arg, task, 0, NULL, name);
 }
 
 
@@ -178,13 +187,13 @@ int corio__spawn_bound(corio_rt_t *rt, corio_task_fn fn, void *arg) {
 
   if (w == NULL || w->rt != rt)
     return UV_EINVAL;
-  return spawn(rt, fn, arg, NULL, 0, w);
+  return spawn(rt, fn, arg, NULL, 0, w, NULL);
 }
 
 
 int corio_spawn_on_loop(corio_rt_t *rt, corio_task_fn fn, void *arg,
                         corio_task_t **task) {
-  return spawn(rt, fn, arg, task, 1, NULL);
+  return spawn(rt, fn, arg, task, 1, NULL, NULL);
 }
 
 

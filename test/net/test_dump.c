@@ -214,8 +214,9 @@ Test(dump, a_signal_writes_the_dump_to_stderr, .timeout = 60) {
   cr_assert_geq(fd, 0);
   atomic_store(&ready, 0);
   cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2, .dump_signal = SIGUSR1}, &rt), 0);
+  cr_assert_eq(corio_spawn_named(rt, "named-at-spawn", dump_test_sleeper, NULL, NULL), 0);
   cr_assert_eq(corio_spawn(rt, named_sleeper, NULL, NULL), 0);
-  while (atomic_load(&ready) < 1)
+  while (atomic_load(&ready) < 2)
     usleep(1000);
   fflush(stderr);
   dup2(fd, 2);
@@ -236,6 +237,7 @@ Test(dump, a_signal_writes_the_dump_to_stderr, .timeout = 60) {
   close(fd);
   unlink(path);
   cr_assert_not_null(strstr(text, "\"sig-sleeper\""), "%s", text);
+  cr_assert_not_null(strstr(text, "\"named-at-spawn\""), "%s", text);
   cr_assert_not_null(strstr(text, "sleep, +"), "%s", text);
   cr_assert_eq(corio_rt_shutdown(rt, corio_now() + 10000), 0, "it went on running");
   /* the runtime gave the signal back: ignore it now, and it is ignored */
