@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "corio.h"
+#include "../support/capture.h"
 
 /* Not static: the dump names them (the test exports its symbols). */
 void *dump_test_chan_waiter(void *arg);
@@ -207,35 +208,24 @@ static void *named_sleeper(void *arg) {
 
 Test(dump, a_signal_writes_the_dump_to_stderr, .timeout = 60) {
   corio_rt_t *rt;
-  char path[] = "/tmp/corio-dump-XXXXXX", text[8192] = {0};
-  int fd = mkstemp(path), saved = dup(2);
-  FILE *f;
+  char text[8192];
+  capture_t cap;
 
-  cr_assert_geq(fd, 0);
   atomic_store(&ready, 0);
   cr_assert_eq(corio_rt_new(&(corio_rt_options_t){.workers = 2, .dump_signal = SIGUSR1}, &rt), 0);
   cr_assert_eq(corio_spawn_named(rt, "named-at-spawn", dump_test_sleeper, NULL, NULL), 0);
   cr_assert_eq(corio_spawn(rt, named_sleeper, NULL, NULL), 0);
   while (atomic_load(&ready) < 2)
     usleep(1000);
-  fflush(stderr);
-  dup2(fd, 2);
+  cr_assert_eq(capture_begin(&cap), 0);
   kill(getpid(), SIGUSR1);
   for (int i = 0; i < 500; i++) {
-    f = fopen(path, "r");
-    cr_assert_not_null(f);
-    memset(text, 0, sizeof text);
-    (void)fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    if (strstr(text, "sig-sleeper") != NULL)
+    capture_read(&cap, text, sizeof text);
+    if (strstr(text, "sig-sleeper") != NULL && strstr(text, "named-at-spawn") != NULL)
       break;
     usleep(10000);
   }
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  close(fd);
-  unlink(path);
+  capture_end(&cap);
   cr_assert_not_null(strstr(text, "\"sig-sleeper\""), "%s", text);
   cr_assert_not_null(strstr(text, "\"named-at-spawn\""), "%s", text);
   cr_assert_not_null(strstr(text, "sleep, +"), "%s", text);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "corio.h"
+#include "../support/capture.h"
 #include "../support/sizes.h"
 
 #define LONG_MS 60000
@@ -213,28 +214,19 @@ void *corio_test_spins_without_suspending(void *arg) {
 
 static void stuck_run(corio_rt_options_t o, const char *who) {
   corio_rt_t *rt;
-  char path[] = "/tmp/corio-stuck-XXXXXX", text[1024] = {0};
-  int fd = mkstemp(path), saved = dup(2);
-  FILE *f;
+  char text[1024];
+  capture_t cap;
 
-  cr_assert_geq(fd, 0);
   atomic_store(&spin_go, 0);
   cr_assert_eq(corio_rt_new(&o, &rt), 0);
   cr_assert_eq(corio_spawn(rt, corio_test_spins_without_suspending, NULL, NULL), 0);
   while (!atomic_load(&spin_go))
     usleep(1000);
-  fflush(stderr);
-  dup2(fd, 2);
+  cr_assert_eq(capture_begin(&cap), 0);
   cr_assert_eq(corio_rt_free(rt), 0);
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  f = fopen(path, "r");
-  cr_assert_not_null(f);
-  cr_assert_gt(fread(text, 1, sizeof text - 1, f), 0, "nothing was said");
-  fclose(f);
-  close(fd);
-  unlink(path);
+  capture_read(&cap, text, sizeof text);
+  capture_end(&cap);
+  cr_assert_neq(text[0], '\0', "nothing was said");
   cr_assert_not_null(strstr(text, who), "%s", text);
   cr_assert_not_null(strstr(text, "does not suspend"), "%s", text);
 }
