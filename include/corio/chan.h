@@ -130,6 +130,30 @@ CORIO_API int corio_select_dl(corio_select_case_t *cases, size_t n,
  * thread. */
 CORIO_API int corio_select_try(corio_select_case_t *cases, size_t n);
 
+/* ------------------------------------------------------------------------
+ * Time as channels (Go's time.Ticker and time.After), to wait on in a
+ * select beside other channels. */
+
+typedef struct corio_ticker_s corio_ticker_t;
+
+/* A ticker of rt: tick k is due period_ms * k after this call (k = 1, 2,
+ * ...: no drift), and puts corio_now() (a uint64_t) into its channel,
+ * which holds one tick. A tick that finds the last one not yet received
+ * is dropped, and ticks missed while the ticker's task could not run are
+ * skipped, not sent in a burst. Never early. Returns 0 and *out,
+ * UV_EINVAL (period 0), UV_ENOMEM. Does not suspend; any thread. */
+CORIO_API int corio_ticker_new(corio_rt_t *rt, uint64_t period_ms, corio_ticker_t **out);
+/* The same, firing once, ms from now (time.After). */
+CORIO_API int corio_after(corio_rt_t *rt, uint64_t ms, corio_ticker_t **out);
+/* Its channel: receive from it, or put it in a select. Valid until
+ * corio_ticker_free. */
+CORIO_API corio_chan_t *corio_ticker_chan(corio_ticker_t *t);
+/* Stop the ticker and free it with its channel; no task may wait on the
+ * channel any more. Waits for the ticker's task to end (a moment). 0, or
+ * UV_EINVAL (NULL; on a loop or worker thread outside a task). May
+ * suspend; a task, or a plain thread (which it blocks). */
+CORIO_API int corio_ticker_free(corio_ticker_t *t);
+
 #ifdef __cplusplus
 }
 #endif
