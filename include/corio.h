@@ -16,5 +16,6 @@
 #include "corio/net.h"
 #include "corio/http.h"
 #include "corio/http_client.h"
+#include "corio/signal.h"
 
 #endif

@@ -14,6 +14,18 @@ void corio__block_sigpipe(void) {
 }
 
 
+void corio__block_async_signals(void) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                             SIGCHLD, SIGALRM, SIGWINCH, SIGPIPE};
+  sigset_t set;
+
+  sigemptyset(&set);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaddset(&set, sigs[i]);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+
 void corio__thread_name(const char *name) {
 #if defined(__linux__)
   char buf[16];

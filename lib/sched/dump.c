@@ -91,6 +91,7 @@ static const char *const kind_words[CORIO__WK_COUNT] = {
     [CORIO__WK_DNS] = "getaddrinfo",
     [CORIO__WK_WORK] = "work on the threadpool",
     [CORIO__WK_AWAIT] = "a libuv request (corio_await)",
+    [CORIO__WK_SIGNAL] = "signal wait on watcher",
 };
 
 

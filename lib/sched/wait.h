@@ -103,6 +103,7 @@ enum corio__wait_kind {
   CORIO__WK_DNS,
   CORIO__WK_WORK,         /* the threadpool */
   CORIO__WK_AWAIT,        /* a libuv request through corio_await */
+  CORIO__WK_SIGNAL,       /* obj: the watcher */
   CORIO__WK_COUNT
 };
 

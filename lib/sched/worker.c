@@ -908,7 +908,7 @@ void *corio__worker_main(void *arg) {
   tls_worker = w;
   corio__loop_bind(w->lp);
   corio__overflow_thread_init();
-  corio__block_sigpipe();
+  corio__block_async_signals();
   while (!stopping(rt)) {
     t = find_local(w);
     if (t == NULL)

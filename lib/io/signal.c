@@ -1,0 +1,176 @@
+/* Signal watchers (corio/signal.h): uv_signal_t handles on the runtime's
+ * loop count each signal into the watcher; waiting tasks take the counts
+ * under the watcher's lock. */
+#include <signal.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "await.h"
+#include "core/spin.h"
+#include "corio/signal.h"
+#include "corio/uv.h"
+#include "sched/sched.h"
+#include "sched/wait.h"
+
+struct corio_signal_s {
+  corio_rt_t *rt;
+  size_t n;
+  int signums[CORIO_SIGNAL_MAX];
+  uv_signal_t h[CORIO_SIGNAL_MAX];  /* loop thread */
+  int closing;                      /* handles not yet closed; loop thread */
+  corio_await_t *close_aw;
+  corio__spin_t lock;               /* pending and waiters */
+  uint64_t pending[CORIO_SIGNAL_MAX];
+  corio__wlist_t waiters;
+};
+
+
+/* Loop thread: count it, wake one waiter. */
+static void on_signal(uv_signal_t *h, int signum) {
+  corio_signal_t *s = h->data;
+  corio__waiter_t *w;
+
+  corio__spin_lock(&s->lock);
+  for (size_t i = 0; i < s->n; i++)
+    if (s->signums[i] == signum)
+      s->pending[i]++;
+  while ((w = corio__wlist_pop(&s->waiters)) != NULL && !corio__wake(w, 0)) {
+  }
+  corio__spin_unlock(&s->lock);
+}
+
+
+static int open_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  corio_signal_t *s = arg;
+  int err = 0;
+
+  for (size_t i = 0; i < s->n; i++) {
+    uv_signal_init(loop, &s->h[i]);
+    s->h[i].data = s;
+    if (err == 0)
+      err = uv_signal_start(&s->h[i], on_signal, s->signums[i]);
+  }
+  corio_await_done(aw, err);
+  return 0;
+}
+
+
+static void handle_closed(uv_handle_t *h) {
+  corio_signal_t *s = h->data;
+
+  if (--s->closing == 0)
+    corio_await_done(s->close_aw, 0);
+}
+
+
+static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  corio_signal_t *s = arg;
+
+  (void)loop;
+  s->close_aw = aw;
+  s->closing = (int)s->n;
+  for (size_t i = 0; i < s->n; i++)
+    uv_close((uv_handle_t *)&s->h[i], handle_closed);
+  return 0;
+}
+
+
+/* Close the handles, whatever cancels come (each is given back). */
+static void close_handles(corio_signal_t *s) {
+  int err, cancelled = 0;
+
+  while ((err = corio_await(s->rt, close_start, s, NULL)) == UV_ECANCELED && s->closing == 0)
+    cancelled = 1;
+  if (cancelled)
+    corio_cancel(corio_self());
+}
+
+
+int corio_signal_open(corio_rt_t *rt, const int *signums, size_t n, corio_signal_t **out) {
+  corio_signal_t *s;
+  intptr_t status = 0;
+  int err;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  *out = NULL;
+  if (rt == NULL || signums == NULL || n == 0 || n > CORIO_SIGNAL_MAX)
+    return UV_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (signums[i] < 1 || signums[i] >= NSIG || signums[i] == SIGKILL || signums[i] == SIGSTOP)
+      return UV_EINVAL;
+  if ((s = calloc(1, sizeof *s)) == NULL)
+    return UV_ENOMEM;
+  s->rt = rt;
+  s->n = n;
+  for (size_t i = 0; i < n; i++)
+    s->signums[i] = signums[i];
+  atomic_init(&s->lock, 0);
+  corio__list_init(&s->waiters.head);
+  corio__wait_hint(CORIO__WK_SIGNAL, s, 0);
+  err = corio_await(rt, open_start, s, &status);
+  if (err != 0) { /* cancelled before the loop saw it: nothing started */
+    free(s);
+    return err;
+  }
+  if (status != 0) {
+    close_handles(s);
+    free(s);
+    return (int)status;
+  }
+  *out = s;
+  return 0;
+}
+
+
+int corio_signal_wait_dl(corio_signal_t *s, uint64_t deadline) {
+  corio__waiter_t w;
+  int err;
+
+  if (s == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&s->lock);
+  for (;;) {
+    for (size_t i = 0; i < s->n; i++) {
+      if (s->pending[i] > 0) {
+        s->pending[i]--;
+        corio__spin_unlock(&s->lock);
+        return s->signums[i];
+      }
+    }
+    if ((err = corio__wait_begin(&w)) != 0) {
+      corio__spin_unlock(&s->lock);
+      return err;
+    }
+    corio__wait_what(&w, CORIO__WK_SIGNAL, s, 0);
+    corio__wlist_push(&s->waiters, &w);
+    err = corio__wait_park(&w, &s->lock, corio__deadline_ns(deadline));
+    corio__spin_lock(&s->lock);
+    if (err != 0) {
+      corio__wlist_unlink(&w);
+      corio__spin_unlock(&s->lock);
+      return err;
+    }
+  }
+}
+
+
+int corio_signal_wait(corio_signal_t *s) {
+  return corio_signal_wait_dl(s, UINT64_MAX);
+}
+
+
+int corio_signal_close(corio_signal_t *s) {
+  int busy;
+
+  if (s == NULL)
+    return UV_EINVAL;
+  corio__spin_lock(&s->lock);
+  busy = !corio__wlist_empty(&s->waiters);
+  corio__spin_unlock(&s->lock);
+  if (busy)
+    return UV_EBUSY;
+  close_handles(s);
+  free(s);
+  return 0;
+}
