@@ -19,9 +19,10 @@
  * signal) block SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
  * SIGCHLD, SIGALRM, SIGWINCH and SIGPIPE, so that the kernel delivers
  * those to the loop thread or to the application's threads; every thread
- * corio starts blocks SIGPIPE. A program that blocks a signal on every
- * thread (sigwait) must leave it open on the loop thread for a watcher to
- * see it.
+ * corio starts blocks SIGPIPE. corio_signal_open unblocks its signals on
+ * the loop thread: a program may block them on all its own threads
+ * (before corio_rt_new, so that corio's threads inherit it) and have them
+ * handled there only, a signal sent meanwhile staying pending until then.
  */
 #ifndef CORIO_SIGNAL_H
 #define CORIO_SIGNAL_H

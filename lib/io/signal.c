@@ -1,6 +1,7 @@
 /* Signal watchers (corio/signal.h): uv_signal_t handles on the runtime's
  * loop count each signal into the watcher; waiting tasks take the counts
  * under the watcher's lock. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -42,14 +43,21 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static int open_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   corio_signal_t *s = arg;
+  sigset_t set;
   int err = 0;
 
+  sigemptyset(&set);
   for (size_t i = 0; i < s->n; i++) {
     uv_signal_init(loop, &s->h[i]);
     s->h[i].data = s;
     if (err == 0)
       err = uv_signal_start(&s->h[i], on_signal, s->signums[i]);
+    sigaddset(&set, s->signums[i]);
   }
+  /* The loop thread takes them (a program may block them elsewhere: one
+   * pending since then comes now). */
+  if (err == 0)
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
   corio_await_done(aw, err);
   return 0;
 }

@@ -132,6 +132,7 @@ static void describe_wait(corio_task_t *t, int kind, char *buf, size_t len) {
 }
 
 
+#if defined(__x86_64__) && !defined(CORIO_CTX_UCONTEXT)
 /* Print the symbol of a code address, or its module and offset (for
  * addr2line), as dladdr knows it. */
 static void print_frame(FILE *f, uintptr_t pc) {
@@ -146,6 +147,7 @@ static void print_frame(FILE *f, uintptr_t pc) {
   else
     fprintf(f, "      0x%lx\n", (unsigned long)pc);
 }
+#endif
 
 
 /* The call stack of a suspended task: the frame that called the switch
