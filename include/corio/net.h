@@ -200,6 +200,34 @@ CORIO_API ssize_t corio_read(corio_tcp_t *conn, void *buf, size_t len);
 CORIO_API ssize_t corio_read_dl(corio_tcp_t *conn, void *buf, size_t len,
                                 uint64_t deadline);
 
+/* Buffered reading: these work on the bytes in the connection's own
+ * buffer (CORIO_TCP_BUFFER), copying only what they hand out, and leave
+ * what follows for the next read. All may suspend; in a task; the _dl
+ * deadline covers the whole call.
+ *
+ * corio_read_until: the bytes up to and including the first delim, into
+ * buf: their count; UV_ENOBUFS if cap bytes (or the whole connection
+ * buffer) came without delim (nothing is consumed: read them with
+ * corio_read); UV_EOF if the stream ends first (what came before the end
+ * stays readable with corio_read); or an error as corio_read. */
+CORIO_API ssize_t corio_read_until(corio_tcp_t *conn, int delim, char *buf, size_t cap);
+CORIO_API ssize_t corio_read_until_dl(corio_tcp_t *conn, int delim, char *buf, size_t cap,
+                                      uint64_t deadline);
+/* A line ended by LF or CRLF, into buf without its end, NUL-terminated:
+ * its length (cap - 1 at most); errors as corio_read_until (UV_ENOBUFS:
+ * no line end within cap - 1 bytes). */
+CORIO_API ssize_t corio_read_line(corio_tcp_t *conn, char *buf, size_t cap);
+CORIO_API ssize_t corio_read_line_dl(corio_tcp_t *conn, char *buf, size_t cap,
+                                     uint64_t deadline);
+/* Wait until at least want bytes are buffered (want <= CORIO_TCP_BUFFER,
+ * else UV_EINVAL) and point *p at them, without consuming: the count
+ * buffered (>= want), or UV_EOF (the stream ended with fewer: those stay
+ * readable), or an error as corio_read. *p is valid until the next call
+ * that reads from conn. */
+CORIO_API ssize_t corio_peek(corio_tcp_t *conn, size_t want, const char **p);
+CORIO_API ssize_t corio_peek_dl(corio_tcp_t *conn, size_t want, const char **p,
+                                uint64_t deadline);
+
 /* Read exactly len bytes: len, or an error as corio_read (UV_EOF if the
  * stream ends first). *got (if not NULL) says how many bytes were read
  * into buf, also on an error. len == 0 returns 0. The _dl deadline covers

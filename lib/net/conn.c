@@ -939,3 +939,120 @@ __attribute__((constructor)) static void register_describers(void) {
   corio__dump_describer(CORIO__WK_TCP_READ, describe_conn);
   corio__dump_describer(CORIO__WK_TCP_WRITE, describe_conn);
 }
+
+
+/* --- buffered reading -------------------------------------------------------- */
+
+/* Fill until cond(buffered bytes) says done, from the one reading task:
+ * the count buffered, or UV_EOF / an error. UV_ENOBUFS when the buffer is
+ * full and cond still wants more. */
+typedef ssize_t (*enough_fn)(const char *p, size_t n, const void *arg);
+
+static ssize_t fill_until(corio_tcp_t *c, enough_fn enough, const void *arg,
+                          uint64_t deadline, char **p) {
+  size_t have = corio__tcp_peek(c, p);
+  ssize_t r, n;
+
+  for (;;) {
+    if ((r = enough(*p, have, arg)) != 0)
+      return r;
+    n = corio__tcp_fill_dl(c, have, corio__deadline_ns(deadline));
+    if (n < 0)
+      return n;
+    have = corio__tcp_peek(c, p);
+  }
+}
+
+
+typedef struct until_arg {
+  int delim;
+  size_t cap;
+} until_arg_t;
+
+/* The length up to and including delim, or 0 for "more", or UV_ENOBUFS. */
+static ssize_t until_enough(const char *p, size_t n, const void *arg) {
+  const until_arg_t *u = arg;
+  size_t look = n < u->cap ? n : u->cap;
+  const char *d = memchr(p, u->delim, look);
+
+  if (d != NULL)
+    return d - p + 1;
+  if (n >= u->cap || n >= CORIO_TCP_BUFFER)
+    return UV_ENOBUFS;
+  return 0;
+}
+
+
+ssize_t corio_read_until_dl(corio_tcp_t *c, int delim, char *buf, size_t cap,
+                            uint64_t deadline) {
+  until_arg_t u = {delim, cap};
+  ssize_t n;
+  char *p;
+
+  if (c == NULL || buf == NULL || cap == 0 || !corio__in_task())
+    return UV_EINVAL;
+  if ((n = corio__tcp_read_begin(c)) != 0)
+    return n;
+  n = fill_until(c, until_enough, &u, deadline, &p);
+  if (n > 0) {
+    memcpy(buf, p, (size_t)n);
+    corio__tcp_consume(c, (size_t)n);
+  }
+  corio__tcp_read_end(c);
+  return n;
+}
+
+
+ssize_t corio_read_until(corio_tcp_t *c, int delim, char *buf, size_t cap) {
+  return corio_read_until_dl(c, delim, buf, cap, UINT64_MAX);
+}
+
+
+ssize_t corio_read_line_dl(corio_tcp_t *c, char *buf, size_t cap, uint64_t deadline) {
+  ssize_t n;
+
+  if (buf == NULL || cap < 2)
+    return UV_EINVAL;
+  /* room for the LF; the NUL takes its place */
+  if ((n = corio_read_until_dl(c, '\n', buf, cap, deadline)) <= 0)
+    return n;
+  n--;
+  if (n > 0 && buf[n - 1] == '\r')
+    n--;
+  buf[n] = '\0';
+  return n;
+}
+
+
+ssize_t corio_read_line(corio_tcp_t *c, char *buf, size_t cap) {
+  return corio_read_line_dl(c, buf, cap, UINT64_MAX);
+}
+
+
+static ssize_t peek_enough(const char *p, size_t n, const void *arg) {
+  (void)p;
+  return n >= *(const size_t *)arg ? (ssize_t)n : 0;
+}
+
+
+ssize_t corio_peek_dl(corio_tcp_t *c, size_t want, const char **out, uint64_t deadline) {
+  ssize_t n;
+  char *p;
+
+  if (c == NULL || out == NULL || want > CORIO_TCP_BUFFER || !corio__in_task())
+    return UV_EINVAL;
+  if ((n = corio__tcp_read_begin(c)) != 0)
+    return n;
+  if (want == 0)
+    want = 1;
+  n = fill_until(c, peek_enough, &want, deadline, &p);
+  if (n > 0)
+    *out = p;
+  corio__tcp_read_end(c);
+  return n;
+}
+
+
+ssize_t corio_peek(corio_tcp_t *c, size_t want, const char **p) {
+  return corio_peek_dl(c, want, p, UINT64_MAX);
+}
