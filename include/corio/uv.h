@@ -116,6 +116,83 @@ CORIO_API int corio_fs_rename_dl(const char *from, const char *to,
                                  uint64_t deadline);
 CORIO_API int corio_fs_mkdir_dl(const char *path, int mode, uint64_t deadline);
 
+/* More of libuv's file calls, each as its uv_fs_* request (the same
+ * arguments; results as there), with a _dl twin as above. Paths are the
+ * caller's until the call returns. May suspend. */
+CORIO_API int corio_fs_fstat(uv_file fd, uv_stat_t *st);
+CORIO_API int corio_fs_lstat(const char *path, uv_stat_t *st);
+CORIO_API int corio_fs_fsync(uv_file fd);
+CORIO_API int corio_fs_fdatasync(uv_file fd);
+CORIO_API int corio_fs_ftruncate(uv_file fd, int64_t len);
+CORIO_API int corio_fs_rmdir(const char *path);
+CORIO_API int corio_fs_access(const char *path, int mode);
+CORIO_API int corio_fs_chmod(const char *path, int mode);
+CORIO_API int corio_fs_fchmod(uv_file fd, int mode);
+CORIO_API int corio_fs_chown(const char *path, uv_uid_t uid, uv_gid_t gid);
+CORIO_API int corio_fs_utime(const char *path, double atime, double mtime);
+CORIO_API int corio_fs_futime(uv_file fd, double atime, double mtime);
+/* path becomes a link to target (flags: UV_FS_SYMLINK_*). */
+CORIO_API int corio_fs_symlink(const char *target, const char *path, int flags);
+CORIO_API int corio_fs_link(const char *from, const char *to);
+/* The link's target, or the canonical path, into buf, NUL-terminated: its
+ * length, UV_ENOBUFS if it does not fit in cap bytes, or an error. */
+CORIO_API ssize_t corio_fs_readlink(const char *path, char *buf, size_t cap);
+CORIO_API ssize_t corio_fs_realpath(const char *path, char *buf, size_t cap);
+CORIO_API int corio_fs_copyfile(const char *from, const char *to, int flags);
+/* Bytes sent from in (at offset) to out, or an error. */
+CORIO_API ssize_t corio_fs_sendfile(uv_file out, uv_file in, int64_t offset, size_t len);
+/* tmpl ends in "XXXXXX", rewritten in place with the name made: 0 (a
+ * directory), or the open descriptor (mkstemp), or an error. */
+CORIO_API int corio_fs_mkdtemp(char *tmpl);
+CORIO_API int corio_fs_mkstemp(char *tmpl);
+CORIO_API int corio_fs_statfs(const char *path, uv_statfs_t *st);
+/* Call fn for each entry of the directory (not . or ..), on the calling
+ * task, until it returns nonzero: the count of entries seen, or an error. */
+typedef int (*corio_fs_dirent_fn)(const uv_dirent_t *ent, void *arg);
+CORIO_API ssize_t corio_fs_scandir(const char *path, corio_fs_dirent_fn fn, void *arg);
+/* A whole file into *out (malloc'd, NUL-terminated after the returned
+ * length; free it): its length, UV_E2BIG past max bytes, or an error (then
+ * *out is NULL). */
+CORIO_API ssize_t corio_fs_read_file(const char *path, char **out, size_t max);
+/* Create or truncate path (mode for a new file) and write data: 0 or an
+ * error. */
+CORIO_API int corio_fs_write_file(const char *path, const void *data, size_t len, int mode);
+
+CORIO_API int corio_fs_fstat_dl(uv_file fd, uv_stat_t *st, uint64_t deadline);
+CORIO_API int corio_fs_lstat_dl(const char *path, uv_stat_t *st, uint64_t deadline);
+CORIO_API int corio_fs_fsync_dl(uv_file fd, uint64_t deadline);
+CORIO_API int corio_fs_fdatasync_dl(uv_file fd, uint64_t deadline);
+CORIO_API int corio_fs_ftruncate_dl(uv_file fd, int64_t len, uint64_t deadline);
+CORIO_API int corio_fs_rmdir_dl(const char *path, uint64_t deadline);
+CORIO_API int corio_fs_access_dl(const char *path, int mode, uint64_t deadline);
+CORIO_API int corio_fs_chmod_dl(const char *path, int mode, uint64_t deadline);
+CORIO_API int corio_fs_fchmod_dl(uv_file fd, int mode, uint64_t deadline);
+CORIO_API int corio_fs_chown_dl(const char *path, uv_uid_t uid, uv_gid_t gid,
+                                uint64_t deadline);
+CORIO_API int corio_fs_utime_dl(const char *path, double atime, double mtime,
+                                uint64_t deadline);
+CORIO_API int corio_fs_futime_dl(uv_file fd, double atime, double mtime, uint64_t deadline);
+CORIO_API int corio_fs_symlink_dl(const char *target, const char *path, int flags,
+                                  uint64_t deadline);
+CORIO_API int corio_fs_link_dl(const char *from, const char *to, uint64_t deadline);
+CORIO_API ssize_t corio_fs_readlink_dl(const char *path, char *buf, size_t cap,
+                                       uint64_t deadline);
+CORIO_API ssize_t corio_fs_realpath_dl(const char *path, char *buf, size_t cap,
+                                       uint64_t deadline);
+CORIO_API int corio_fs_copyfile_dl(const char *from, const char *to, int flags,
+                                   uint64_t deadline);
+CORIO_API ssize_t corio_fs_sendfile_dl(uv_file out, uv_file in, int64_t offset, size_t len,
+                                       uint64_t deadline);
+CORIO_API int corio_fs_mkdtemp_dl(char *tmpl, uint64_t deadline);
+CORIO_API int corio_fs_mkstemp_dl(char *tmpl, uint64_t deadline);
+CORIO_API int corio_fs_statfs_dl(const char *path, uv_statfs_t *st, uint64_t deadline);
+CORIO_API ssize_t corio_fs_scandir_dl(const char *path, corio_fs_dirent_fn fn, void *arg,
+                                      uint64_t deadline);
+CORIO_API ssize_t corio_fs_read_file_dl(const char *path, char **out, size_t max,
+                                        uint64_t deadline);
+CORIO_API int corio_fs_write_file_dl(const char *path, const void *data, size_t len,
+                                     int mode, uint64_t deadline);
+
 /* ------------------------------------------------------------------------
  * Names and blocking work. */
 
