@@ -193,6 +193,24 @@ CORIO_API ssize_t corio_fs_read_file_dl(const char *path, char **out, size_t max
 CORIO_API int corio_fs_write_file_dl(const char *path, const void *data, size_t len,
                                      int mode, uint64_t deadline);
 
+/* File-change notification (uv_fs_event): a watcher of path (a file or a
+ * directory; flags: UV_FS_EVENT_*) queues what changes, up to 64 events
+ * (past that they are dropped and the next wait says UV_ENOBUFS: look at
+ * the files again). corio_fs_watch_wait takes the next: 0, the name of
+ * what changed (in a directory; cut to cap bytes, NUL-terminated) and
+ * *events (UV_RENAME | UV_CHANGE); UV_ETIMEDOUT (_dl), UV_ECANCELED,
+ * UV_ENOBUFS, UV_EINVAL. close: UV_EBUSY while a task waits. open and
+ * close may suspend (the loop thread starts and stops the watch); a task
+ * or a plain thread. */
+typedef struct corio_fs_watch_s corio_fs_watch_t;
+#define CORIO_FS_WATCH_NAME_MAX 256
+CORIO_API int corio_fs_watch_open(corio_rt_t *rt, const char *path, int flags,
+                                  corio_fs_watch_t **out);
+CORIO_API int corio_fs_watch_wait(corio_fs_watch_t *w, char *name, size_t cap, int *events);
+CORIO_API int corio_fs_watch_wait_dl(corio_fs_watch_t *w, char *name, size_t cap,
+                                     int *events, uint64_t deadline);
+CORIO_API int corio_fs_watch_close(corio_fs_watch_t *w);
+
 /* ------------------------------------------------------------------------
  * Names and blocking work. */
 

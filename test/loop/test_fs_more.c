@@ -113,3 +113,37 @@ static void *fs_more(void *arg) {
 Test(fs, the_rest_of_the_file_calls, .timeout = 60) {
   cr_assert_eq(corio_main(fs_more, NULL, &(corio_rt_options_t){.workers = 2}, NULL), 0);
 }
+
+/* A directory watcher sees a file created in it. */
+static void *watch(void *arg) {
+  char dir[64] = "/tmp/corio-watch-XXXXXX", path[128], name[CORIO_FS_WATCH_NAME_MAX];
+  corio_fs_watch_t *w;
+  int events = 0, seen = 0;
+
+  (void)arg;
+  cr_assert_eq(corio_fs_mkdtemp(dir), 0);
+  cr_assert_eq(corio_fs_watch_open(corio_current_rt(), dir, 0, &w), 0);
+  cr_assert_eq(corio_fs_watch_wait_dl(w, name, sizeof name, &events, corio_now() + 20),
+               UV_ETIMEDOUT, "nothing changed yet");
+  snprintf(path, sizeof path, "%s/new.txt", dir);
+  cr_assert_eq(corio_fs_write_file(path, "x", 1, 0644), 0);
+  while (corio_fs_watch_wait_dl(w, name, sizeof name, &events, corio_now() + 5000) == 0) {
+    if (strcmp(name, "new.txt") == 0) {
+      seen = 1;
+      break;
+    }
+  }
+  cr_assert(seen, "the new file was not reported");
+  cr_assert_neq(events & (UV_RENAME | UV_CHANGE), 0);
+  cr_assert_eq(corio_fs_watch_close(w), 0);
+  cr_assert_eq(corio_fs_unlink(path), 0);
+  cr_assert_eq(corio_fs_rmdir(dir), 0);
+  cr_assert_eq(corio_fs_watch_open(corio_current_rt(), "/nonexistent/dir", 0, &w), UV_ENOENT);
+  cr_assert_null(w);
+  return NULL;
+}
+
+Test(fs, a_watcher_reports_a_change, .timeout = 60) {
+  cr_assert_eq(corio_main(watch, NULL, &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_eq(corio_main(watch, NULL, &(corio_rt_options_t){.loop_only = 1}, NULL), 0);
+}
