@@ -314,6 +314,69 @@ CORIO_API int corio_tcp_adopt(uv_tcp_t *handle, corio_tcp_t **conn);
  * close it. Does not suspend; any thread. */
 CORIO_API uv_tcp_t *corio_tcp_handle(corio_tcp_t *conn);
 
+/* ------------------------------------------------------------------------
+ * UDP. A socket lives on its runtime's loop, which receives datagrams into
+ * a queue of at most queue_max (past it they are dropped and counted:
+ * corio_udp_dropped), so that a datagram that comes while no task waits
+ * is kept, within a bound. Sends go out from the calling thread (the loop
+ * only when the kernel's buffer is full). Any number of tasks may send
+ * and receive on one socket. */
+
+typedef struct corio_udp_s corio_udp_t;
+
+#define CORIO_UDP_DEFAULT_QUEUE 256
+
+typedef struct corio_udp_options_s {
+  corio_rt_t *rt;            /* NULL: the calling task's runtime */
+  int reuseaddr;             /* SO_REUSEADDR (several sockets on one port) */
+  int ipv6_only;             /* an IPv6 socket without IPv4-mapped addresses */
+  int broadcast;             /* SO_BROADCAST from the start */
+  size_t queue_max;          /* datagrams kept; 0: CORIO_UDP_DEFAULT_QUEUE */
+} corio_udp_options_t;
+
+/* Bind to host:port (host NULL: 0.0.0.0; port 0: any) and start receiving.
+ * 0 and *out, or UV_EINVAL, UV_ENOMEM, libuv's error (UV_EADDRINUSE, ...).
+ * May suspend; a task, or a plain thread with opts->rt set. */
+CORIO_API int corio_udp_bind(const char *host, int port, const corio_udp_options_t *opts,
+                             corio_udp_t **out);
+/* The bound port, or a negative error. Any thread. */
+CORIO_API int corio_udp_port(corio_udp_t *u);
+/* Send one datagram (at most 65,536 bytes) to to (NULL once connected):
+ * its length, or UV_EINVAL, UV_ETIMEDOUT (_dl), UV_ECANCELED, or the
+ * kernel's error (UV_EMSGSIZE, UV_ECONNREFUSED after an ICMP on a
+ * connected socket, ...). May suspend. */
+CORIO_API ssize_t corio_udp_send_to(corio_udp_t *u, const void *buf, size_t len,
+                                    const struct sockaddr *to);
+CORIO_API ssize_t corio_udp_send_to_dl(corio_udp_t *u, const void *buf, size_t len,
+                                       const struct sockaddr *to, uint64_t deadline);
+/* Take the next datagram, waiting for one: its whole length (the first
+ * cap bytes are in buf; *truncated, if not NULL, says whether it was
+ * longer), the sender in *from (if not NULL); UV_ETIMEDOUT (_dl),
+ * UV_ECANCELED, UV_EINVAL (outside a task when it must wait). May
+ * suspend. */
+CORIO_API ssize_t corio_udp_recv_from(corio_udp_t *u, void *buf, size_t cap,
+                                      struct sockaddr_storage *from, int *truncated);
+CORIO_API ssize_t corio_udp_recv_from_dl(corio_udp_t *u, void *buf, size_t cap,
+                                         struct sockaddr_storage *from, int *truncated,
+                                         uint64_t deadline);
+/* Connected UDP: the peer for send and the only one received from. */
+CORIO_API int corio_udp_connect(corio_udp_t *u, const char *host, int port);
+CORIO_API ssize_t corio_udp_send(corio_udp_t *u, const void *buf, size_t len);
+CORIO_API ssize_t corio_udp_recv(corio_udp_t *u, void *buf, size_t cap);
+/* Datagrams dropped because the queue was full. Any thread. */
+CORIO_API uint64_t corio_udp_dropped(corio_udp_t *u);
+/* Options and multicast membership, as libuv's uv_udp_set_* (iface NULL:
+ * the system's choice): 0 or libuv's error. May suspend. */
+CORIO_API int corio_udp_join(corio_udp_t *u, const char *group, const char *iface);
+CORIO_API int corio_udp_leave(corio_udp_t *u, const char *group, const char *iface);
+CORIO_API int corio_udp_set_ttl(corio_udp_t *u, int ttl);
+CORIO_API int corio_udp_set_multicast_ttl(corio_udp_t *u, int ttl);
+CORIO_API int corio_udp_set_multicast_loop(corio_udp_t *u, int on);
+CORIO_API int corio_udp_set_broadcast(corio_udp_t *u, int on);
+/* Close and free u (the datagrams queued go with it). UV_EBUSY while a
+ * task waits in a receive; 0. May suspend. */
+CORIO_API int corio_udp_close(corio_udp_t *u);
+
 #ifdef __cplusplus
 }
 #endif
