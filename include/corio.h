@@ -16,6 +16,7 @@
 #include "corio/net.h"
 #include "corio/http.h"
 #include "corio/http_client.h"
+#include "corio/process.h"
 #include "corio/signal.h"
 
 #endif
