@@ -40,7 +40,7 @@ corio_tcp_t *corio__tcp_new(corio__loop_t *lp) {
 
   if (c == NULL)
     return NULL;
-  c->h = &c->own;
+  c->h = (uv_stream_t *)&c->own.tcp; /* until a pipe says otherwise */
   c->lp = lp;
   c->fd = -1;
   c->node.close = force_close;
@@ -837,7 +837,7 @@ int corio__tcp_quiet(corio_tcp_t *c) {
 
 
 uv_tcp_t *corio_tcp_handle(corio_tcp_t *c) {
-  return c != NULL ? c->h : NULL;
+  return c != NULL && c->h->type == UV_TCP ? (uv_tcp_t *)c->h : NULL;
 }
 
 

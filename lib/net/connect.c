@@ -48,13 +48,13 @@ static int connect_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
   /* From here on the loop disposes of c if the connect fails. */
   j->started = 1;
-  if ((err = uv_tcp_init(loop, &c->own)) != 0) {
+  if ((err = uv_tcp_init(loop, &c->own.tcp)) != 0) {
     free(c);
     return err;
   }
   corio__tcp_listed(c);
   j->req.data = aw;
-  if ((err = uv_tcp_connect(&j->req, c->h, j->addr, connect_cb)) != 0) {
+  if ((err = uv_tcp_connect(&j->req, &c->own.tcp, j->addr, connect_cb)) != 0) {
     corio__tcp_discard(c);
     return err;
   }
@@ -110,7 +110,7 @@ int corio_tcp_connect(const char *host, int port, corio_tcp_t **out) {
 static int adopt_now(corio_tcp_t *c) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  uv_tcp_t *h = c->h;
+  uv_tcp_t *h = (uv_tcp_t *)c->h;
   uv_os_fd_t fd;
 
   if (h->type != UV_TCP || h->loop != c->lp->loop ||
@@ -148,7 +148,7 @@ int corio_tcp_adopt(uv_tcp_t *h, corio_tcp_t **out) {
     lp = rt->lp;
   if ((c = corio__tcp_new(lp)) == NULL)
     return UV_ENOMEM;
-  c->h = h;
+  c->h = (uv_stream_t *)h;
   c->adopted = 1;
   if (corio__loop_current() == lp)
     err = adopt_now(c);

@@ -31,7 +31,11 @@ typedef struct accept_job {
 } accept_job_t;
 
 struct corio_tcp_listener_s {
-  uv_tcp_t h;
+  union {                      /* TCP, or a Unix-domain socket */
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  int is_pipe;
   corio__loop_closer_t node;      /* on the loop's list of sockets */
   corio__loop_t *lp;
   /* Loop thread only. */
@@ -63,7 +67,12 @@ static corio_tcp_t *take(corio_tcp_listener_t *ln) {
     ln->pending = 1;
     return NULL;
   }
-  uv_tcp_init(ln->lp->loop, &c->own);
+  if (ln->is_pipe) {
+    uv_pipe_init(ln->lp->loop, &c->own.pipe, 0);
+    c->h = (uv_stream_t *)&c->own.pipe;
+  } else {
+    uv_tcp_init(ln->lp->loop, &c->own.tcp);
+  }
   corio__tcp_listed(c);
   ln->pending = 0;
   if (uv_accept((uv_stream_t *)&ln->h, (uv_stream_t *)c->h) != 0) {
@@ -103,6 +112,7 @@ typedef struct handoff {
   corio__req_t req;            /* runs on the worker */
   corio__loop_t *lp;           /* the worker's loop */
   int fd;
+  int is_pipe;                 /* a Unix-domain connection */
   serve_spec_t spec;
 } handoff_t;
 
@@ -166,9 +176,14 @@ static void handoff_run(corio__req_t *req) {
     handoff_failed(h);
     return;
   }
-  uv_tcp_init(h->lp->loop, &c->own);
+  if (h->is_pipe) {
+    uv_pipe_init(h->lp->loop, &c->own.pipe, 0);
+    c->h = (uv_stream_t *)&c->own.pipe;
+  } else {
+    uv_tcp_init(h->lp->loop, &c->own.tcp);
+  }
   corio__tcp_listed(c);
-  if (uv_tcp_open(&c->own, h->fd) != 0) {
+  if ((h->is_pipe ? uv_pipe_open(&c->own.pipe, h->fd) : uv_tcp_open(&c->own.tcp, h->fd)) != 0) {
     close(h->fd); /* not the handle's: it did not take it */
     corio__tcp_discard(c);
     handoff_failed(h);
@@ -189,7 +204,8 @@ static void scratch_closed(uv_handle_t *h) {
  * a worker. Returns 0, or nonzero when out of memory or descriptors (the
  * connection is then dropped; libuv keeps watching the listener). */
 static int hand_off(corio_tcp_listener_t *ln, unsigned nworkers) {
-  uv_tcp_t *scratch = malloc(sizeof *scratch);
+  /* big enough for either kind of handle */
+  union { uv_tcp_t tcp; uv_pipe_t pipe; } *scratch = malloc(sizeof *scratch);
   handoff_t *h = malloc(sizeof *h);
   uv_os_fd_t fd = -1;
   int err = UV_ENOMEM;
@@ -200,7 +216,10 @@ static int hand_off(corio_tcp_listener_t *ln, unsigned nworkers) {
     ln->pending = 1; /* libuv holds it until the next try */
     return err;
   }
-  uv_tcp_init(ln->lp->loop, scratch);
+  if (ln->is_pipe)
+    uv_pipe_init(ln->lp->loop, &scratch->pipe, 0);
+  else
+    uv_tcp_init(ln->lp->loop, &scratch->tcp);
   ln->pending = 0;
   err = uv_accept((uv_stream_t *)&ln->h, (uv_stream_t *)scratch);
   if (err == 0)
@@ -216,6 +235,7 @@ static int hand_off(corio_tcp_listener_t *ln, unsigned nworkers) {
   h->req.run = handoff_run;
   h->lp = corio__rt_worker_loop(corio__loop_owner(ln->lp),
                                 ln->next_worker++ % nworkers);
+  h->is_pipe = ln->is_pipe;
   h->fd = fd;
   h->spec = ln->serve->spec;
   count(&h->spec);
@@ -306,17 +326,17 @@ static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
   /* On failure this disposes of ln: the caller must not touch it. */
   j->started = 1;
-  err = uv_tcp_init_ex(loop, &ln->h, j->addr->sa_family);
+  err = uv_tcp_init_ex(loop, &ln->h.tcp, j->addr->sa_family);
   if (err != 0) {
     free(ln);
     return err;
   }
-  ln->h.data = ln;
+  ln->h.tcp.data = ln;
   if (j->opts->reuseport && uv_fileno((uv_handle_t *)&ln->h, &fd) == 0 &&
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     err = UV_EINVAL;
   if (err == 0)
-    err = uv_tcp_bind(&ln->h, j->addr,
+    err = uv_tcp_bind(&ln->h.tcp, j->addr,
                       j->opts->ipv6_only && j->addr->sa_family == AF_INET6
                           ? UV_TCP_IPV6ONLY : 0);
   if (err == 0)
@@ -386,7 +406,9 @@ int corio_tcp_listener_port(corio_tcp_listener_t *ln) {
   if (ln == NULL)
     return UV_EINVAL;
   /* getsockname only reads the descriptor: fine off the loop thread */
-  err = uv_tcp_getsockname(&ln->h, (struct sockaddr *)&ss, &len);
+  if (ln->is_pipe)
+    return UV_EINVAL; /* a Unix-domain listener has no port */
+  err = uv_tcp_getsockname(&ln->h.tcp, (struct sockaddr *)&ss, &len);
   if (err != 0)
     return err;
   return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)

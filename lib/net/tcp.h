@@ -46,8 +46,13 @@
 
 struct corio_tcp_s {
   corio__loop_closer_t node;      /* loop thread: on lp's list while open */
-  uv_tcp_t own;                /* the handle, unless adopted */
-  uv_tcp_t *h;
+  /* the handle, unless adopted: a TCP socket, or a Unix-domain socket or
+   * pipe (corio_unix_*, corio_pipe_open): one stream type for both */
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } own;
+  uv_stream_t *h;
   corio__loop_t *lp;
   int fd;                      /* set before any task sees the record */
   int adopted;
