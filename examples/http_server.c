@@ -7,12 +7,14 @@
  *   GET|HEAD /files/NAME  the file streamed back (404 if missing)
  *   POST /echo            the body sent back
  *
- *   http_server [--host 127.0.0.1] [--port 8080] [--dir ./uploads]
- *               [--workers N | --loop-only] [--max-body BYTES]
- *               [--header-timeout-ms MS] [--idle-timeout-ms MS]
+ *   http_server [--host 127.0.0.1] [--port 8080] [--unix PATH]
+ *               [--dir ./uploads] [--workers N | --loop-only]
+ *               [--max-body BYTES] [--header-timeout-ms MS]
+ *               [--idle-timeout-ms MS]
  *
  * Prints "listening on http://HOST:PORT" when ready (--port 0 picks a free
- * port). SIGINT/SIGTERM: stop accepting, finish requests in flight (at
+ * port), or with --unix "listening on unix:PATH" (a Unix-domain socket;
+ * "@name" for an abstract one; a stale socket file is replaced). SIGINT/SIGTERM: stop accepting, finish requests in flight (at
  * most 5 s), exit 0. Uploads and downloads run in constant memory: bodies
  * stream between the socket and the file in 64 KiB pieces. */
 #include <corio.h>
@@ -166,7 +168,7 @@ int main(int argc, char **argv) {
   corio_http_server_t *srv;
   corio_tcp_listener_t *ln;
   corio_task_t *stop;
-  const char *host = "127.0.0.1";
+  const char *host = "127.0.0.1", *unix_path = NULL;
   int port = 8080, err, i;
   corio_rt_t *rt;
 
@@ -185,6 +187,8 @@ int main(int argc, char **argv) {
       host = v;
     else if (strcmp(a, "--port") == 0)
       port = atoi(v);
+    else if (strcmp(a, "--unix") == 0)
+      unix_path = v;
     else if (strcmp(a, "--dir") == 0)
       dir = v;
     else if (strcmp(a, "--workers") == 0) {
@@ -209,8 +213,18 @@ int main(int argc, char **argv) {
     return 1;
   }
   lopts.rt = rt;
-  if ((err = corio_tcp_listen(host, port, &lopts, &ln)) != 0) {
-    fprintf(stderr, "http_server: listen on %s:%d: %s\n", host, port, uv_strerror(err));
+  if (unix_path != NULL) {
+    struct stat st;
+    /* a socket file left by an earlier run, not any file */
+    if (unix_path[0] != '@' && stat(unix_path, &st) == 0 && S_ISSOCK(st.st_mode))
+      unlink(unix_path);
+    err = corio_unix_listen(unix_path, &lopts, &ln);
+  } else {
+    err = corio_tcp_listen(host, port, &lopts, &ln);
+  }
+  if (err != 0) {
+    fprintf(stderr, "http_server: listen on %s: %s\n", unix_path != NULL ? unix_path : host,
+            uv_strerror(err));
     corio_rt_free(rt);
     return 1;
   }
@@ -219,18 +233,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "http_server: %s\n", uv_strerror(err));
     return 1;
   }
-  printf(strchr(host, ':') ? "listening on http://[%s]:%d\n" : "listening on http://%s:%d\n",
-         host, corio_tcp_listener_port(ln));
+  if (unix_path != NULL)
+    printf("listening on unix:%s\n", unix_path);
+  else
+    printf(strchr(host, ':') ? "listening on http://[%s]:%d\n" : "listening on http://%s:%d\n",
+           host, corio_tcp_listener_port(ln));
   fflush(stdout);
   err = corio_http_server_run(srv); /* until the stopper shuts it down */
   corio_join(stop, NULL);           /* every connection is closed */
   corio_http_server_free(srv);
   corio_rt_free(rt);
+  if (unix_path != NULL && unix_path[0] != '@')
+    unlink(unix_path);
   return err == 0 ? 0 : 1;
 
 usage:
   fprintf(stderr,
-          "usage: %s [--host H] [--port P] [--dir DIR] [--workers N | --loop-only]\n"
+          "usage: %s [--host H] [--port P] [--unix PATH] [--dir DIR] [--workers N | --loop-only]\n"
           "          [--max-body BYTES] [--header-timeout-ms MS] [--idle-timeout-ms MS]\n",
           argv[0]);
   return 2;

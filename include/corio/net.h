@@ -106,8 +106,20 @@ CORIO_API int corio_tcp_listen(const char *host, int port,
                                const corio_tcp_listener_options_t *opts,
                                corio_tcp_listener_t **ln);
 
+/* Listen on a Unix-domain socket: path (the file is created; one left by
+ * an earlier run makes this UV_EADDRINUSE: unlink it first), or "@name"
+ * for Linux's abstract namespace (no file). opts as corio_tcp_listen's
+ * (backlog, rt; not the TCP ones). The listener and its connections are
+ * the same types as TCP's: accept, serve, serve_group, the HTTP server,
+ * read, write and close work unchanged (connection tasks are then bound
+ * to workers as TCP's). Returns 0 and *ln, UV_EINVAL,
+ * UV_ENAMETOOLONG, bind's and listen's errors. May suspend; as
+ * corio_tcp_listen. */
+CORIO_API int corio_unix_listen(const char *path, const corio_tcp_listener_options_t *opts,
+                                corio_tcp_listener_t **ln);
+
 /* The port ln is bound to (> 0), or a negative libuv error (UV_EINVAL for
- * NULL). Does not suspend; any thread. */
+ * NULL, and for a Unix-domain listener). Does not suspend; any thread. */
 CORIO_API int corio_tcp_listener_port(corio_tcp_listener_t *ln);
 
 /* Wait for the next connection: 0 and *conn (the caller owns it), or
@@ -313,6 +325,17 @@ CORIO_API int corio_tcp_adopt(uv_tcp_t *handle, corio_tcp_t **conn);
  * directly: touch it on the loop thread only, and do not read from it or
  * close it. Does not suspend; any thread. */
 CORIO_API uv_tcp_t *corio_tcp_handle(corio_tcp_t *conn);
+
+/* Connect to a Unix-domain socket (a path, or "@name"): 0 and *conn, a
+ * connection like a TCP one; UV_ENOENT, UV_ECONNREFUSED, UV_EAGAIN (its
+ * backlog is full), UV_EINVAL (not in a task). May suspend; in a task. */
+CORIO_API int corio_unix_connect(const char *path, corio_tcp_t **conn);
+
+/* A descriptor the process already has (a pipe, a socket pair, stdin or
+ * stdout when they are one) as a connection: read, write, close as any
+ * (corio_close closes fd). 0 and *conn, or UV_EINVAL, UV_ENOMEM, libuv's
+ * error (a regular file is not a stream). May suspend; in a task. */
+CORIO_API int corio_pipe_open(int fd, corio_tcp_t **conn);
 
 /* ------------------------------------------------------------------------
  * UDP. A socket lives on its runtime's loop, which receives datagrams into

@@ -2,8 +2,10 @@
 #include "addr.h"
 
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <uv.h>
 
 #include "corio/uv.h"
@@ -50,4 +52,25 @@ int corio__resolve(const char *host, int port, int passive, uint64_t deadline,
   }
   freeaddrinfo(res);
   return out->n > 0 ? 0 : UV_EAI_NONAME;
+}
+
+
+int corio__unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len) {
+  size_t n;
+
+  if (path == NULL || *path == '\0')
+    return UV_EINVAL;
+  n = strlen(path);
+  if (n >= sizeof sa->sun_path)
+    return UV_ENAMETOOLONG;
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path, path, n);
+  if (path[0] == '@') {
+    sa->sun_path[0] = '\0'; /* abstract: the name is the bytes after it */
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+  } else {
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+  }
+  return 0;
 }

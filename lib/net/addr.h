@@ -21,4 +21,9 @@ typedef struct corio__addrs {
 int corio__resolve(const char *host, int port, int passive, uint64_t deadline,
                    corio__addrs_t *out);
 
+/* A Unix-domain socket's address: a path, or "@name" for a name in
+ * Linux's abstract namespace. 0, or UV_EINVAL (NULL, empty), UV_ENAMETOOLONG. */
+struct sockaddr_un;
+int corio__unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len);
+
 #endif

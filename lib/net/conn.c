@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "core/list.h"
 #include "core/pool.h"
@@ -142,6 +144,10 @@ void corio__tcp_opened(corio_tcp_t *c) {
   uv_fileno((uv_handle_t *)c->h, &fd);
   c->fd = fd;
   c->h->data = c;
+  if (c->h->type == UV_NAMED_PIPE) {
+    struct stat st;
+    c->not_socket = fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode);
+  }
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->read_on = 1;
   if ((err = uv_read_start((uv_stream_t *)c->h, alloc_cb, read_cb)) != 0)
@@ -448,7 +454,7 @@ static int write_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
 /* Whatever of bufs a non-blocking send takes: the byte count, or a libuv
  * error (UV_EAGAIN when it took nothing). */
-static ssize_t send_now(int fd, const uv_buf_t *bufs, unsigned nbufs) {
+static ssize_t send_now(int fd, const uv_buf_t *bufs, unsigned nbufs, int not_socket) {
   struct msghdr msg;
   ssize_t n;
 
@@ -457,7 +463,10 @@ static ssize_t send_now(int fd, const uv_buf_t *bufs, unsigned nbufs) {
   msg.msg_iov = (struct iovec *)(uintptr_t)bufs;
   msg.msg_iovlen = nbufs;
   do
-    n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* a pipe: writev (libuv made it non-blocking; corio's threads block
+     * SIGPIPE, which sendmsg's MSG_NOSIGNAL spares a socket) */
+    n = not_socket ? writev(fd, msg.msg_iov, (int)nbufs)
+                   : sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return errno == EWOULDBLOCK ? UV_EAGAIN : -errno;
@@ -501,7 +510,7 @@ ssize_t corio_writev_dl(corio_tcp_t *c, const uv_buf_t *bufs, unsigned nbufs,
     goto unlock;
 
   /* Syscall first: a small write costs no hop. */
-  n = send_now(c->fd, bufs, nbufs);
+  n = send_now(c->fd, bufs, nbufs, c->not_socket);
   corio__spin_lock(&c->lock);
   c->sending = 0;
   post_close_locked(c, &post); /* a close that came during the send */

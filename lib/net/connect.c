@@ -1,7 +1,11 @@
 /* Clients: connect (each resolved address in turn) and adopting an
  * application's connected handle. */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "addr.h"
@@ -164,4 +168,92 @@ int corio_tcp_adopt(uv_tcp_t *h, corio_tcp_t **out) {
   }
   *out = c;
   return 0;
+}
+
+
+/* --- Unix-domain sockets and pipes ----------------------------------------- */
+
+typedef struct pipe_job {
+  corio_tcp_t *c;
+  int fd;
+  int started;
+} pipe_job_t;
+
+/* Loop thread: fd becomes c's pipe handle, read like any connection. */
+static int pipe_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  pipe_job_t *j = arg;
+  corio_tcp_t *c = j->c;
+  int err;
+
+  j->started = 1;
+  uv_pipe_init(loop, &c->own.pipe, 0);
+  c->h = (uv_stream_t *)&c->own.pipe;
+  corio__tcp_listed(c);
+  if ((err = uv_pipe_open(&c->own.pipe, j->fd)) != 0) {
+    corio__tcp_discard(c);
+    return err;
+  }
+  corio__tcp_opened(c);
+  corio_await_done(aw, 0);
+  return 0;
+}
+
+
+/* fd as a connection of the calling task's runtime: 0 and *out, or an
+ * error (fd is then left to the caller). */
+static int open_fd(int fd, corio_tcp_t **out) {
+  corio_rt_t *rt = corio_current_rt();
+  pipe_job_t job = {NULL, fd, 0};
+  int err;
+
+  if (rt == NULL || !corio__in_task())
+    return UV_EINVAL;
+  if ((job.c = corio__tcp_new(rt->lp)) == NULL)
+    return UV_ENOMEM;
+  corio__wait_hint(CORIO__WK_TCP_OTHER, NULL, 0);
+  err = corio_await(rt, pipe_start, &job, NULL);
+  if (err != 0 && job.started && job.c->listed)
+    err = 0; /* opened, though the wait was cancelled meanwhile */
+  if (err != 0) {
+    if (!job.started)
+      free(job.c);
+    return err;
+  }
+  *out = job.c;
+  return 0;
+}
+
+
+int corio_unix_connect(const char *path, corio_tcp_t **out) {
+  struct sockaddr_un sa;
+  socklen_t len;
+  int fd, err;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  *out = NULL;
+  if ((err = corio__unix_addr(path, &sa, &len)) != 0)
+    return err;
+  if (!corio__in_task())
+    return UV_EINVAL;
+  if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+    return -errno;
+  /* A local connect completes at once, or fails at once (EAGAIN: the
+   * listener's backlog is full). */
+  if (connect(fd, (struct sockaddr *)&sa, len) != 0) {
+    err = -errno;
+    close(fd);
+    return err;
+  }
+  if ((err = open_fd(fd, out)) != 0)
+    close(fd);
+  return err;
+}
+
+
+int corio_pipe_open(int fd, corio_tcp_t **out) {
+  if (out == NULL || fd < 0)
+    return UV_EINVAL;
+  *out = NULL;
+  return open_fd(fd, out);
 }

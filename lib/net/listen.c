@@ -1,9 +1,12 @@
 /* Listeners: accept into a waiting task, or (corio_tcp_serve) spawn a
  * task per connection from the loop thread as it accepts. Everything but
  * the record's creation and the final free happens on the loop thread. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -289,6 +292,7 @@ typedef struct listen_job {
   corio_tcp_listener_t *ln;
   const struct sockaddr *addr;
   const corio_tcp_listener_options_t *opts;
+  int unix_fd;                 /* a bound Unix-domain socket, or -1 */
 } listen_job_t;
 
 
@@ -326,6 +330,16 @@ static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 
   /* On failure this disposes of ln: the caller must not touch it. */
   j->started = 1;
+  if (j->unix_fd >= 0) {
+    uv_pipe_init(loop, &ln->h.pipe, 0);
+    ln->h.pipe.data = ln;
+    ln->is_pipe = 1;
+    if ((err = uv_pipe_open(&ln->h.pipe, j->unix_fd)) != 0)
+      close(j->unix_fd); /* not the handle's: it did not take it */
+    if (err == 0)
+      err = uv_listen((uv_stream_t *)&ln->h, backlog, connection_cb);
+    goto listening;
+  }
   err = uv_tcp_init_ex(loop, &ln->h.tcp, j->addr->sa_family);
   if (err != 0) {
     free(ln);
@@ -341,6 +355,7 @@ static int listen_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
                           ? UV_TCP_IPV6ONLY : 0);
   if (err == 0)
     err = uv_listen((uv_stream_t *)&ln->h, backlog, connection_cb);
+listening:
   if (err != 0) {
     uv_close((uv_handle_t *)&ln->h, free_cb);
     return err;
@@ -384,6 +399,7 @@ int corio_tcp_listen(const char *host, int port,
   job.ln = ln;
   job.addr = (const struct sockaddr *)&addrs.a[0];
   job.opts = opts;
+  job.unix_fd = -1;
   corio__wait_hint(CORIO__WK_TCP_OTHER, NULL, 0);
   err = corio_await(rt, listen_start, &job, NULL);
   if (err != 0) {
@@ -391,6 +407,61 @@ int corio_tcp_listen(const char *host, int port,
       free(ln);
     else if (job.ok) /* listening, but the wait was cancelled meanwhile */
       corio_tcp_listener_close(ln);
+    return err;
+  }
+  *out = ln;
+  return 0;
+}
+
+
+int corio_unix_listen(const char *path, const corio_tcp_listener_options_t *opts,
+                      corio_tcp_listener_t **out) {
+  corio_tcp_listener_options_t defaults = {0};
+  struct sockaddr_un sa;
+  socklen_t salen;
+  corio_tcp_listener_t *ln;
+  listen_job_t job;
+  corio_rt_t *rt;
+  int err, fd;
+
+  if (out == NULL)
+    return UV_EINVAL;
+  *out = NULL;
+  if (opts == NULL)
+    opts = &defaults;
+  rt = opts->rt != NULL ? opts->rt : corio_current_rt();
+  if (rt == NULL || (!corio__in_task() && corio__loop_current() != NULL))
+    return UV_EINVAL;
+  if ((err = corio__unix_addr(path, &sa, &salen)) != 0)
+    return err;
+  /* The socket is bound here (an abstract name needs the address's
+   * length, which uv_pipe_bind does not take); the loop listens on it. */
+  if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+    return -errno;
+  if (bind(fd, (struct sockaddr *)&sa, salen) != 0) {
+    err = -errno;
+    close(fd);
+    return err;
+  }
+  if ((ln = calloc(1, sizeof *ln)) == NULL) {
+    close(fd);
+    return UV_ENOMEM;
+  }
+  ln->lp = rt->lp;
+  corio__list_init(&ln->accepting);
+  memset(&job, 0, sizeof job);
+  job.ln = ln;
+  job.opts = opts;
+  job.unix_fd = fd;
+  corio__wait_hint(CORIO__WK_TCP_OTHER, NULL, 0);
+  err = corio_await(rt, listen_start, &job, NULL);
+  if (err != 0) {
+    if (!job.started) {
+      close(fd);
+      free(ln);
+    } else if (job.ok) {
+      corio_tcp_listener_close(ln);
+    }
     return err;
   }
   *out = ln;

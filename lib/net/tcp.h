@@ -56,6 +56,7 @@ struct corio_tcp_s {
   corio__loop_t *lp;
   int fd;                      /* set before any task sees the record */
   int adopted;
+  int not_socket;              /* a pipe: written with writev, not sendmsg */
   int listed;                  /* loop thread: on lp's list */
 
   corio__spin_t lock;
