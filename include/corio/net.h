@@ -331,8 +331,8 @@ CORIO_API uv_tcp_t *corio_tcp_handle(corio_tcp_t *conn);
  * backlog is full), UV_EINVAL (not in a task). May suspend; in a task. */
 CORIO_API int corio_unix_connect(const char *path, corio_tcp_t **conn);
 
-/* A descriptor the process already has (a pipe, a socket pair, stdin or
- * stdout when they are one) as a connection: read, write, close as any
+/* A descriptor the process already has (a pipe, a socket pair, a
+ * terminal, stdin or stdout when they are one of those) as a connection: read, write, close as any
  * (corio_close closes fd). 0 and *conn, or UV_EINVAL, UV_ENOMEM, libuv's
  * error (a regular file is not a stream). May suspend; in a task. */
 CORIO_API int corio_pipe_open(int fd, corio_tcp_t **conn);

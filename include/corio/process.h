@@ -33,6 +33,7 @@ typedef struct corio_process_s corio_process_t;
 /* What a child's stdin, stdout or stderr is. */
 #define CORIO_STDIO_INHERIT 0    /* the parent's */
 #define CORIO_STDIO_IGNORE 1     /* /dev/null */
+#define CORIO_STDIO_PIPE 2       /* a connection to the parent: corio_process_stdio */
 
 typedef struct corio_process_options_s {
   const char *const *argv;   /* NULL-terminated; argv[0] is looked up in PATH */
@@ -45,6 +46,11 @@ typedef struct corio_process_options_s {
  * (UV_ENOENT: no such program). */
 CORIO_API int corio_process_spawn(corio_rt_t *rt, const corio_process_options_t *opts,
                                   corio_process_t **out);
+/* The parent's end of the child's stdin (0), stdout (1) or stderr (2)
+ * when it was CORIO_STDIO_PIPE, else NULL: a connection (corio/net.h) to
+ * read, write, shut down (the child sees the end of its input) and close
+ * (the caller's to close, before or after the child's exit). */
+CORIO_API struct corio_tcp_s *corio_process_stdio(corio_process_t *p, int i);
 /* Its process id. */
 CORIO_API int corio_process_pid(corio_process_t *p);
 /* Send it a signal: 0, UV_ESRCH once it has exited, or kill(2)'s error. */

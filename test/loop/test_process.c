@@ -81,6 +81,44 @@ static void *children(void *arg) {
   return NULL;
 }
 
+/* stdin and stdout as connections: cat echoes what it is sent. */
+static void *cat_through_pipes(void *arg) {
+  const char *cat[] = {"cat", NULL};
+  corio_process_options_t o = {.argv = cat, .stdin_mode = CORIO_STDIO_PIPE,
+                               .stdout_mode = CORIO_STDIO_PIPE};
+  corio_process_t *p;
+  corio_tcp_t *in, *out;
+  char buf[64];
+  int64_t status = -1;
+  ssize_t n, have = 0;
+
+  (void)arg;
+  cr_assert_eq(corio_process_spawn(corio_current_rt(), &o, &p), 0);
+  in = corio_process_stdio(p, 0);
+  out = corio_process_stdio(p, 1);
+  cr_assert_not_null(in);
+  cr_assert_not_null(out);
+  cr_assert_null(corio_process_stdio(p, 2), "stderr was inherited");
+  cr_assert_eq(corio_write(in, "through cat", 11), 11);
+  cr_assert_eq(corio_shutdown(in), 0); /* cat sees the end of its input */
+  while ((n = corio_read(out, buf + have, sizeof buf - (size_t)have)) > 0)
+    have += n;
+  cr_assert_eq(n, UV_EOF);
+  cr_assert_eq(have, 11);
+  cr_assert_eq(memcmp(buf, "through cat", 11), 0);
+  cr_assert_eq(corio_process_wait(p, &status, NULL), 0);
+  cr_assert_eq(status, 0);
+  corio_close(in);
+  corio_close(out);
+  cr_assert_eq(corio_process_free(p), 0);
+  return NULL;
+}
+
+Test(process, stdin_and_stdout_as_connections, .timeout = 60) {
+  block_sigchld();
+  cr_assert_eq(corio_main(cat_through_pipes, NULL, &(corio_rt_options_t){.workers = 2}, NULL), 0);
+}
+
 Test(process, children_run_exit_are_killed_and_reaped, .timeout = 60) {
   block_sigchld();
   cr_assert_eq(corio_main(children, NULL, &(corio_rt_options_t){.workers = 2}, NULL), 0);

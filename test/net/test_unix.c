@@ -2,7 +2,9 @@
  * connections like TCP's: served, read, written, closed by the same
  * calls, and the HTTP server answers on one. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -137,4 +139,32 @@ static void *pipes(void *arg) {
 
 Test(unix, a_pipe_is_a_connection, .timeout = 60) {
   cr_assert_eq(corio_main(pipes, NULL, &(corio_rt_options_t){.workers = 2}, NULL), 0);
+}
+
+/* A terminal (the slave side of a pseudo-terminal) as a connection. */
+static void *tty(void *arg) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
+  corio_tcp_t *t;
+  char buf[64];
+  ssize_t n;
+
+  (void)arg;
+  cr_assert_geq(master, 0);
+  cr_assert_eq(grantpt(master), 0);
+  cr_assert_eq(unlockpt(master), 0);
+  slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+  cr_assert_geq(slave, 0);
+  cr_assert_eq(corio_pipe_open(slave, &t), 0);
+  cr_assert_eq(write(master, "typed\n", 6), 6);
+  n = corio_read_dl(t, buf, sizeof buf, corio_now() + 5000);
+  cr_assert_eq(n, 6, "%zd", n);
+  cr_assert_eq(memcmp(buf, "typed\n", 6), 0);
+  cr_assert_eq(corio_write(t, "shown", 5), 5);
+  corio_close(t);
+  close(master);
+  return NULL;
+}
+
+Test(unix, a_terminal_is_a_connection, .timeout = 60) {
+  cr_assert_eq(corio_main(tty, NULL, &(corio_rt_options_t){.workers = 2}, NULL), 0);
 }

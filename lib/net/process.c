@@ -5,13 +5,17 @@
  * waits for is still reaped. corio_process_output reads the child's
  * stdout through a pipe on the loop, up to a limit. */
 #include <pthread.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
-#include "await.h"
+#include "io/await.h"
 #include "core/spin.h"
+#include "corio/net.h"
 #include "corio/process.h"
 #include "corio/uv.h"
 #include "sched/sched.h"
@@ -21,6 +25,8 @@ struct corio_process_s {
   uv_process_t h;                /* loop thread */
   uv_pipe_t out;                 /* stdout, for corio_process_output */
   int capture, out_open;
+  int child_end[3];              /* socketpair ends for CORIO_STDIO_PIPE, -1 */
+  corio_tcp_t *stdio[3];         /* the parent's ends, as connections */
   char *buf;                     /* what stdout said, up to max */
   size_t len, cap, max;
   int too_big;
@@ -155,7 +161,7 @@ static int spawn_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
   for (int i = 0; i < 3; i++) {
     int mode = i == 0 ? j->o->stdin_mode : i == 1 ? j->o->stdout_mode : j->o->stderr_mode;
     io[i].flags = (uv_stdio_flags)stdio_flags(mode);
-    io[i].data.fd = i;
+    io[i].data.fd = p->child_end[i] >= 0 ? p->child_end[i] : i;
   }
   if (p->capture) {
     uv_pipe_init(loop, &p->out, 0);
@@ -204,19 +210,59 @@ static int spawn_with(corio_rt_t *rt, const corio_process_options_t *o, size_t c
   atomic_init(&p->lock, 0);
   corio__list_init(&p->waiters.head);
   p->eof = !p->capture;
+  for (int i = 0; i < 3; i++) {
+    int mode = i == 0 ? o->stdin_mode : i == 1 ? o->stdout_mode : o->stderr_mode, sv[2];
+    p->child_end[i] = -1;
+    if (mode != CORIO_STDIO_PIPE)
+      continue;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      err = -errno;
+      goto undo;
+    }
+    p->child_end[i] = sv[1]; /* dup2'ed into the child's slot i */
+    if ((err = corio_pipe_open(sv[0], &p->stdio[i])) != 0) {
+      close(sv[0]);
+      goto undo;
+    }
+  }
   job.p = p;
   job.o = o;
   corio__wait_hint(CORIO__WK_AWAIT, p, 0);
-  if ((err = corio_await(rt, spawn_start, &job, &status)) != 0) {
+  err = corio_await(rt, spawn_start, &job, &status);
+  for (int i = 0; i < 3; i++)
+    if (p->child_end[i] >= 0)
+      close(p->child_end[i]); /* the child has its copy */
+  if (err != 0) {
+    for (int i = 0; i < 3; i++)
+      if (p->stdio[i] != NULL)
+        corio_close(p->stdio[i]);
     free(p); /* cancelled before the loop saw it */
     return err;
   }
   if (status != 0) {
+    for (int i = 0; i < 3; i++)
+      if (p->stdio[i] != NULL)
+        corio_close(p->stdio[i]);
     release(p); /* the loop's reference goes with the handle's close */
     return (int)status;
   }
   *out = p;
   return 0;
+
+undo:
+  for (int i = 0; i < 3; i++) {
+    if (p->child_end[i] >= 0)
+      close(p->child_end[i]);
+    if (p->stdio[i] != NULL)
+      corio_close(p->stdio[i]);
+  }
+  free(p);
+  return err;
+}
+
+
+corio_tcp_t *corio_process_stdio(corio_process_t *p, int i) {
+  return p != NULL && i >= 0 && i < 3 ? p->stdio[i] : NULL;
 }
 
 
