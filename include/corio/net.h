@@ -386,6 +386,9 @@ CORIO_API ssize_t corio_udp_recv_from_dl(corio_udp_t *u, void *buf, size_t cap,
 CORIO_API int corio_udp_connect(corio_udp_t *u, const char *host, int port);
 CORIO_API ssize_t corio_udp_send(corio_udp_t *u, const void *buf, size_t len);
 CORIO_API ssize_t corio_udp_recv(corio_udp_t *u, void *buf, size_t cap);
+CORIO_API ssize_t corio_udp_send_dl(corio_udp_t *u, const void *buf, size_t len,
+                                    uint64_t deadline);
+CORIO_API ssize_t corio_udp_recv_dl(corio_udp_t *u, void *buf, size_t cap, uint64_t deadline);
 /* Datagrams dropped because the queue was full. Any thread. */
 CORIO_API uint64_t corio_udp_dropped(corio_udp_t *u);
 /* Options and multicast membership, as libuv's uv_udp_set_* (iface NULL:

@@ -129,7 +129,10 @@ CORIO_API int corio_fs_access(const char *path, int mode);
 CORIO_API int corio_fs_chmod(const char *path, int mode);
 CORIO_API int corio_fs_fchmod(uv_file fd, int mode);
 CORIO_API int corio_fs_chown(const char *path, uv_uid_t uid, uv_gid_t gid);
+CORIO_API int corio_fs_fchown(uv_file fd, uv_uid_t uid, uv_gid_t gid);
+CORIO_API int corio_fs_lchown(const char *path, uv_uid_t uid, uv_gid_t gid);
 CORIO_API int corio_fs_utime(const char *path, double atime, double mtime);
+CORIO_API int corio_fs_lutime(const char *path, double atime, double mtime);
 CORIO_API int corio_fs_futime(uv_file fd, double atime, double mtime);
 /* path becomes a link to target (flags: UV_FS_SYMLINK_*). */
 CORIO_API int corio_fs_symlink(const char *target, const char *path, int flags);
@@ -171,6 +174,11 @@ CORIO_API int corio_fs_chown_dl(const char *path, uv_uid_t uid, uv_gid_t gid,
                                 uint64_t deadline);
 CORIO_API int corio_fs_utime_dl(const char *path, double atime, double mtime,
                                 uint64_t deadline);
+CORIO_API int corio_fs_fchown_dl(uv_file fd, uv_uid_t uid, uv_gid_t gid, uint64_t deadline);
+CORIO_API int corio_fs_lchown_dl(const char *path, uv_uid_t uid, uv_gid_t gid,
+                                 uint64_t deadline);
+CORIO_API int corio_fs_lutime_dl(const char *path, double atime, double mtime,
+                                 uint64_t deadline);
 CORIO_API int corio_fs_futime_dl(uv_file fd, double atime, double mtime, uint64_t deadline);
 CORIO_API int corio_fs_symlink_dl(const char *target, const char *path, int flags,
                                   uint64_t deadline);

@@ -34,7 +34,8 @@ enum { OP_OPEN, OP_READ, OP_WRITE, OP_CLOSE, OP_STAT, OP_UNLINK, OP_RENAME,
        OP_MKDIR, OP_FSTAT, OP_LSTAT, OP_FSYNC, OP_FDATASYNC, OP_FTRUNCATE,
        OP_RMDIR, OP_ACCESS, OP_CHMOD, OP_FCHMOD, OP_CHOWN, OP_UTIME, OP_FUTIME,
        OP_SYMLINK, OP_LINK, OP_READLINK, OP_REALPATH, OP_COPYFILE, OP_SENDFILE,
-       OP_MKDTEMP, OP_MKSTEMP, OP_STATFS, OP_SCANDIR };
+       OP_MKDTEMP, OP_MKSTEMP, OP_STATFS, OP_SCANDIR, OP_FCHOWN, OP_LCHOWN,
+       OP_LUTIME };
 
 
 static void fs_done(uv_fs_t *req) {
@@ -129,6 +130,12 @@ static int fs_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
     return uv_fs_statfs(loop, &j->req, j->path, fs_done);
   case OP_SCANDIR:
     return uv_fs_scandir(loop, &j->req, j->path, 0, fs_done);
+  case OP_FCHOWN:
+    return uv_fs_fchown(loop, &j->req, j->fd, j->uid, j->gid, fs_done);
+  case OP_LCHOWN:
+    return uv_fs_lchown(loop, &j->req, j->path, j->uid, j->gid, fs_done);
+  case OP_LUTIME:
+    return uv_fs_lutime(loop, &j->req, j->path, j->atime, j->mtime, fs_done);
   }
   return UV_EINVAL;
 }
@@ -257,6 +264,22 @@ int corio_fs_fchmod_dl(uv_file fd, int mode, uint64_t deadline) {
 
 int corio_fs_chown_dl(const char *path, uv_uid_t uid, uv_gid_t gid, uint64_t deadline) {
   fs_job_t j = {.op = OP_CHOWN, .path = path, .uid = uid, .gid = gid, .deadline = deadline};
+  return PATH_RUN(j);
+}
+
+int corio_fs_fchown_dl(uv_file fd, uv_uid_t uid, uv_gid_t gid, uint64_t deadline) {
+  fs_job_t j = {.op = OP_FCHOWN, .fd = fd, .uid = uid, .gid = gid, .deadline = deadline};
+  return (int)fs_run(&j);
+}
+
+int corio_fs_lchown_dl(const char *path, uv_uid_t uid, uv_gid_t gid, uint64_t deadline) {
+  fs_job_t j = {.op = OP_LCHOWN, .path = path, .uid = uid, .gid = gid, .deadline = deadline};
+  return PATH_RUN(j);
+}
+
+int corio_fs_lutime_dl(const char *path, double atime, double mtime, uint64_t deadline) {
+  fs_job_t j = {.op = OP_LUTIME, .path = path, .atime = atime, .mtime = mtime,
+                .deadline = deadline};
   return PATH_RUN(j);
 }
 
@@ -460,6 +483,15 @@ int corio_fs_fchmod(uv_file fd, int mode) {
 }
 int corio_fs_chown(const char *path, uv_uid_t uid, uv_gid_t gid) {
   return corio_fs_chown_dl(path, uid, gid, CORIO__NO_DEADLINE);
+}
+int corio_fs_fchown(uv_file fd, uv_uid_t uid, uv_gid_t gid) {
+  return corio_fs_fchown_dl(fd, uid, gid, CORIO__NO_DEADLINE);
+}
+int corio_fs_lchown(const char *path, uv_uid_t uid, uv_gid_t gid) {
+  return corio_fs_lchown_dl(path, uid, gid, CORIO__NO_DEADLINE);
+}
+int corio_fs_lutime(const char *path, double atime, double mtime) {
+  return corio_fs_lutime_dl(path, atime, mtime, CORIO__NO_DEADLINE);
 }
 int corio_fs_utime(const char *path, double atime, double mtime) {
   return corio_fs_utime_dl(path, atime, mtime, CORIO__NO_DEADLINE);

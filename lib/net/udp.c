@@ -267,6 +267,11 @@ ssize_t corio_udp_send(corio_udp_t *u, const void *buf, size_t len) {
 }
 
 
+ssize_t corio_udp_send_dl(corio_udp_t *u, const void *buf, size_t len, uint64_t deadline) {
+  return corio_udp_send_to_dl(u, buf, len, NULL, deadline);
+}
+
+
 /* --- receiving ------------------------------------------------------------------- */
 
 ssize_t corio_udp_recv_from_dl(corio_udp_t *u, void *buf, size_t cap,
@@ -319,6 +324,11 @@ ssize_t corio_udp_recv_from(corio_udp_t *u, void *buf, size_t cap,
 
 ssize_t corio_udp_recv(corio_udp_t *u, void *buf, size_t cap) {
   return corio_udp_recv_from_dl(u, buf, cap, NULL, NULL, UINT64_MAX);
+}
+
+
+ssize_t corio_udp_recv_dl(corio_udp_t *u, void *buf, size_t cap, uint64_t deadline) {
+  return corio_udp_recv_from_dl(u, buf, cap, NULL, NULL, deadline);
 }
 
 

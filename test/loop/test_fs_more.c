@@ -53,6 +53,7 @@ static void *fs_more(void *arg) {
   cr_assert_eq(corio_fs_fdatasync(fd), 0);
   cr_assert_eq(corio_fs_fchmod(fd, 0600), 0);
   cr_assert_eq(corio_fs_futime(fd, 1000000, 2000000), 0);
+  cr_assert_eq(corio_fs_fchown(fd, (uv_uid_t)-1, (uv_gid_t)-1), 0);
   cr_assert_eq(corio_fs_fstat(fd, &st), 0);
   cr_assert_eq(st.st_size, 5);
   cr_assert_eq(st.st_mode & 0777, 0600);
@@ -63,12 +64,16 @@ static void *fs_more(void *arg) {
   cr_assert_eq(corio_fs_access(path, 4 /* R_OK */), 0);
   cr_assert_eq(corio_fs_chmod(path, 0640), 0);
   cr_assert_eq(corio_fs_utime(path, 3000000, 4000000), 0);
+  cr_assert_eq(corio_fs_chown(path, (uv_uid_t)-1, (uv_gid_t)-1), 0, "-1: unchanged");
+  cr_assert_eq(corio_fs_lchown(path, (uv_uid_t)-1, (uv_gid_t)-1), 0);
   cr_assert_eq(corio_fs_stat(path, &st), 0);
   cr_assert_eq(st.st_mode & 0777, 0640);
   cr_assert_eq(corio_fs_mkdir(sub, 0755), 0);
   cr_assert_eq(corio_fs_symlink(path, link, 0), 0);
+  cr_assert_eq(corio_fs_lutime(link, 5000000, 6000000), 0);
   cr_assert_eq(corio_fs_lstat(link, &st), 0);
   cr_assert((st.st_mode & 0170000) == 0120000, "a symbolic link");
+  cr_assert_eq(st.st_mtim.tv_sec, 6000000, "the link's own time");
   len = corio_fs_readlink(link, buf, sizeof buf);
   cr_assert_eq(len, (ssize_t)strlen(path));
   cr_assert_str_eq(buf, path);
