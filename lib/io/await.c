@@ -168,3 +168,48 @@ int corio_await(corio_rt_t *rt, corio_await_start_fn start, void *arg,
                 intptr_t *result) {
   return corio_await_dl(rt, start, arg, result, CORIO__NO_DEADLINE);
 }
+
+
+/* --- closing handles -------------------------------------------------------- */
+
+typedef struct close_job {
+  uv_handle_t *const *hs;
+  size_t n, left;
+  corio_await_t *aw;
+  int started;
+} close_job_t;
+
+static void one_closed(uv_handle_t *h) {
+  close_job_t *j = h->data;
+
+  if (--j->left == 0)
+    corio_await_done(j->aw, 0);
+}
+
+static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
+  close_job_t *j = arg;
+
+  (void)loop;
+  j->started = 1;
+  j->aw = aw;
+  j->left = j->n;
+  for (size_t i = 0; i < j->n; i++) {
+    j->hs[i]->data = j;
+    uv_close(j->hs[i], one_closed);
+  }
+  return 0;
+}
+
+void corio__close_handles(corio_rt_t *rt, uv_handle_t *const *hs, size_t n) {
+  close_job_t j = {hs, n, 0, NULL, 0};
+  int cancelled = 0;
+
+  if (n == 0)
+    return;
+  /* Once started, the wait ends only when every close is done (an await
+   * returns after its callback); a cancel before the start: again. */
+  while (corio_await(rt, close_start, &j, NULL) == UV_ECANCELED && !j.started)
+    cancelled = 1;
+  if (cancelled)
+    corio_cancel(corio_self());
+}

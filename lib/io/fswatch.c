@@ -23,7 +23,6 @@ struct corio_fs_watch_s {
   char *path;
   int flags;
   uv_fs_event_t h;               /* loop thread */
-  corio_await_t *close_aw;
   corio__spin_t lock;            /* the ring, dropped, waiters */
   watch_event_t ring[RING];
   size_t head, count;
@@ -62,30 +61,10 @@ static int open_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-static void closed(uv_handle_t *h) {
-  corio_fs_watch_t *w = h->data;
-
-  corio_await_done(w->close_aw, 0);
-}
-
-
-static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
-  corio_fs_watch_t *w = arg;
-
-  (void)loop;
-  w->close_aw = aw;
-  uv_close((uv_handle_t *)&w->h, closed);
-  return 0;
-}
-
-
 static void close_handle(corio_fs_watch_t *w) {
-  int cancelled = 0;
+  uv_handle_t *h = (uv_handle_t *)&w->h;
 
-  while (corio_await(w->rt, close_start, w, NULL) == UV_ECANCELED && w->close_aw == NULL)
-    cancelled = 1;
-  if (cancelled)
-    corio_cancel(corio_self());
+  corio__close_handles(w->rt, &h, 1);
 }
 
 
@@ -126,7 +105,6 @@ int corio_fs_watch_open(corio_rt_t *rt, const char *path, int flags, corio_fs_wa
 
 int corio_fs_watch_wait_dl(corio_fs_watch_t *w, char *name, size_t cap, int *events,
                            uint64_t deadline) {
-  corio__waiter_t waiter;
   int err;
 
   if (w == NULL || events == NULL || (name == NULL && cap > 0))
@@ -148,19 +126,8 @@ int corio_fs_watch_wait_dl(corio_fs_watch_t *w, char *name, size_t cap, int *eve
       corio__spin_unlock(&w->lock);
       return 0;
     }
-    if ((err = corio__wait_begin(&waiter)) != 0) {
-      corio__spin_unlock(&w->lock);
+    if ((err = corio__wait_on_list(&w->waiters, &w->lock, CORIO__WK_FS, w->path, deadline)) != 0)
       return err;
-    }
-    corio__wait_what(&waiter, CORIO__WK_FS, w->path, 0);
-    corio__wlist_push(&w->waiters, &waiter);
-    err = corio__wait_park(&waiter, &w->lock, corio__deadline_ns(deadline));
-    corio__spin_lock(&w->lock);
-    if (err != 0) {
-      corio__wlist_unlink(&waiter);
-      corio__spin_unlock(&w->lock);
-      return err;
-    }
   }
 }
 

@@ -18,8 +18,6 @@ struct corio_signal_s {
   size_t n;
   int signums[CORIO_SIGNAL_MAX];
   uv_signal_t h[CORIO_SIGNAL_MAX];  /* loop thread */
-  int closing;                      /* handles not yet closed; loop thread */
-  corio_await_t *close_aw;
   corio__spin_t lock;               /* pending and waiters */
   uint64_t pending[CORIO_SIGNAL_MAX];
   corio__wlist_t waiters;
@@ -63,34 +61,12 @@ static int open_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-static void handle_closed(uv_handle_t *h) {
-  corio_signal_t *s = h->data;
-
-  if (--s->closing == 0)
-    corio_await_done(s->close_aw, 0);
-}
-
-
-static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
-  corio_signal_t *s = arg;
-
-  (void)loop;
-  s->close_aw = aw;
-  s->closing = (int)s->n;
-  for (size_t i = 0; i < s->n; i++)
-    uv_close((uv_handle_t *)&s->h[i], handle_closed);
-  return 0;
-}
-
-
-/* Close the handles, whatever cancels come (each is given back). */
 static void close_handles(corio_signal_t *s) {
-  int err, cancelled = 0;
+  uv_handle_t *hs[CORIO_SIGNAL_MAX];
 
-  while ((err = corio_await(s->rt, close_start, s, NULL)) == UV_ECANCELED && s->closing == 0)
-    cancelled = 1;
-  if (cancelled)
-    corio_cancel(corio_self());
+  for (size_t i = 0; i < s->n; i++)
+    hs[i] = (uv_handle_t *)&s->h[i];
+  corio__close_handles(s->rt, hs, s->n);
 }
 
 
@@ -132,7 +108,6 @@ int corio_signal_open(corio_rt_t *rt, const int *signums, size_t n, corio_signal
 
 
 int corio_signal_wait_dl(corio_signal_t *s, uint64_t deadline) {
-  corio__waiter_t w;
   int err;
 
   if (s == NULL)
@@ -146,19 +121,8 @@ int corio_signal_wait_dl(corio_signal_t *s, uint64_t deadline) {
         return s->signums[i];
       }
     }
-    if ((err = corio__wait_begin(&w)) != 0) {
-      corio__spin_unlock(&s->lock);
+    if ((err = corio__wait_on_list(&s->waiters, &s->lock, CORIO__WK_SIGNAL, s, deadline)) != 0)
       return err;
-    }
-    corio__wait_what(&w, CORIO__WK_SIGNAL, s, 0);
-    corio__wlist_push(&s->waiters, &w);
-    err = corio__wait_park(&w, &s->lock, corio__deadline_ns(deadline));
-    corio__spin_lock(&s->lock);
-    if (err != 0) {
-      corio__wlist_unlink(&w);
-      corio__spin_unlock(&s->lock);
-      return err;
-    }
   }
 }
 

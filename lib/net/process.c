@@ -51,10 +51,7 @@ static void release(corio_process_t *p) {
 
 
 static void wake_all_locked(corio_process_t *p) {
-  corio__waiter_t *w;
-
-  while ((w = corio__wlist_pop(&p->waiters)) != NULL)
-    corio__wake(w, 0);
+  corio__wake_all(&p->waiters);
 }
 
 
@@ -292,27 +289,14 @@ int corio_process_kill(corio_process_t *p, int signum) {
 
 int corio_process_wait_dl(corio_process_t *p, int64_t *status, int *term_signal,
                           uint64_t deadline) {
-  corio__waiter_t w;
   int err;
 
   if (p == NULL)
     return UV_EINVAL;
   corio__spin_lock(&p->lock);
-  while (!p->exited || !p->eof) {
-    if ((err = corio__wait_begin(&w)) != 0) {
-      corio__spin_unlock(&p->lock);
+  while (!p->exited || !p->eof)
+    if ((err = corio__wait_on_list(&p->waiters, &p->lock, CORIO__WK_AWAIT, p, deadline)) != 0)
       return err;
-    }
-    corio__wait_what(&w, CORIO__WK_AWAIT, p, 0);
-    corio__wlist_push(&p->waiters, &w);
-    err = corio__wait_park(&w, &p->lock, corio__deadline_ns(deadline));
-    corio__spin_lock(&p->lock);
-    if (err != 0) {
-      corio__wlist_unlink(&w);
-      corio__spin_unlock(&p->lock);
-      return err;
-    }
-  }
   if (status != NULL)
     *status = p->status;
   if (term_signal != NULL)

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "core/list.h"
+#include "io/await.h"
 #include "core/spin.h"
 #include "corio/net.h"
 #include "corio/uv.h"
@@ -30,7 +31,6 @@ struct corio_udp_s {
   corio_rt_t *rt;
   int fd;
   char rbuf[DGRAM_MAX];          /* libuv reads each datagram here */
-  corio_await_t *close_aw;
   corio__spin_t lock;            /* queue, dropped, waiters */
   corio__list_t queue;
   size_t queued, queue_max;
@@ -102,22 +102,6 @@ static int bind_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
 }
 
 
-static void closed_cb(uv_handle_t *h) {
-  corio_udp_t *u = h->data;
-
-  corio_await_done(u->close_aw, 0);
-}
-
-static int close_start(uv_loop_t *loop, corio_await_t *aw, void *arg) {
-  corio_udp_t *u = arg;
-
-  (void)loop;
-  u->close_aw = aw;
-  uv_close((uv_handle_t *)&u->h, closed_cb);
-  return 0;
-}
-
-
 static void free_udp(corio_udp_t *u) {
   corio__list_t *l;
 
@@ -128,7 +112,8 @@ static void free_udp(corio_udp_t *u) {
 
 
 int corio_udp_close(corio_udp_t *u) {
-  int busy, cancelled = 0;
+  uv_handle_t *h;
+  int busy;
 
   if (u == NULL)
     return UV_EINVAL;
@@ -137,10 +122,8 @@ int corio_udp_close(corio_udp_t *u) {
   corio__spin_unlock(&u->lock);
   if (busy)
     return UV_EBUSY;
-  while (corio_await(u->rt, close_start, u, NULL) == UV_ECANCELED && u->close_aw == NULL)
-    cancelled = 1;
-  if (cancelled)
-    corio_cancel(corio_self());
+  h = (uv_handle_t *)&u->h;
+  corio__close_handles(u->rt, &h, 1);
   free_udp(u);
   return 0;
 }
@@ -277,28 +260,15 @@ ssize_t corio_udp_send_dl(corio_udp_t *u, const void *buf, size_t len, uint64_t 
 ssize_t corio_udp_recv_from_dl(corio_udp_t *u, void *buf, size_t cap,
                                struct sockaddr_storage *from, int *truncated,
                                uint64_t deadline) {
-  corio__waiter_t w;
   corio__list_t *l;
   int err;
 
   if (u == NULL || (buf == NULL && cap > 0))
     return UV_EINVAL;
   corio__spin_lock(&u->lock);
-  while ((l = corio__list_pop_front(&u->queue)) == NULL) {
-    if ((err = corio__wait_begin(&w)) != 0) {
-      corio__spin_unlock(&u->lock);
+  while ((l = corio__list_pop_front(&u->queue)) == NULL)
+    if ((err = corio__wait_on_list(&u->waiters, &u->lock, CORIO__WK_AWAIT, u, deadline)) != 0)
       return err;
-    }
-    corio__wait_what(&w, CORIO__WK_AWAIT, u, 0);
-    corio__wlist_push(&u->waiters, &w);
-    err = corio__wait_park(&w, &u->lock, corio__deadline_ns(deadline));
-    corio__spin_lock(&u->lock);
-    if (err != 0) {
-      corio__wlist_unlink(&w);
-      corio__spin_unlock(&u->lock);
-      return err;
-    }
-  }
   u->queued--;
   corio__spin_unlock(&u->lock);
   {

@@ -335,6 +335,35 @@ void corio__wait_on_abandon(corio__waiter_t *w, void (*fn)(void *), void *arg) {
 }
 
 
+int corio__wait_on_list(corio__wlist_t *wl, corio__spin_t *lock, int kind, const void *obj,
+                        uint64_t deadline) {
+  corio__waiter_t w;
+  int err;
+
+  if ((err = corio__wait_begin(&w)) != 0) {
+    corio__spin_unlock(lock);
+    return err;
+  }
+  corio__wait_what(&w, kind, obj, 0);
+  corio__wlist_push(wl, &w);
+  err = corio__wait_park(&w, lock, corio__deadline_ns(deadline));
+  corio__spin_lock(lock);
+  if (err != 0) {
+    corio__wlist_unlink(&w);
+    corio__spin_unlock(lock);
+  }
+  return err;
+}
+
+
+void corio__wake_all(corio__wlist_t *wl) {
+  corio__waiter_t *w;
+
+  while ((w = corio__wlist_pop(wl)) != NULL)
+    corio__wake(w, 0);
+}
+
+
 int corio__wait_park(corio__waiter_t *w, corio__spin_t *lock, uint64_t deadline) {
   abandon_waiter_t a = {w, lock};
   int err;

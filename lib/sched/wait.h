@@ -123,6 +123,18 @@ static inline void corio__wait_what(corio__waiter_t *w, int kind, const void *ob
   atomic_store_explicit(&t->wait_kind, kind, memory_order_relaxed);
 }
 
+/* The common wait of a watcher (signals, file events, datagrams, a
+ * child's exit): with lock held, having found nothing to take, wait once
+ * on wl for a corio__wake. Returns 0 with lock held again (look again:
+ * another waiter may have taken it), or an error (UV_EINVAL outside a
+ * task, UV_ECANCELED, UV_ETIMEDOUT: deadline in ms of corio_now()) with
+ * the waiter gone and lock released. */
+int corio__wait_on_list(corio__wlist_t *wl, corio__spin_t *lock, int kind, const void *obj,
+                        uint64_t deadline);
+
+/* Wake every waiter on wl (with its lock held). */
+void corio__wake_all(corio__wlist_t *wl);
+
 /* Refresh the clock that dates the start of waits (CLOCK_MONOTONIC_COARSE,
  * ns): the workers call it every so many scheduling decisions and as
  * they park, the loop thread every iteration. Any thread. */
