@@ -1813,7 +1813,7 @@ Test(tcp, a_bound_handler_yielding_lets_the_task_it_spawned_run) {
 typedef struct cross_write {
   corio_sem_t got, never;
   corio_tcp_t *conns[2];
-  _Atomic(int) nconn, writing;
+  _Atomic(int) nconn, stored, writing;
   char *buf;                    /* the test's: the writer never returns */
   size_t len;
 } cross_write_t;
@@ -1823,9 +1823,12 @@ static void cross_writer(corio_tcp_t *c, void *arg) {
   int i = atomic_fetch_add(&cw->nconn, 1);
 
   cw->conns[i] = c;
+  /* published after the store (nconn alone told task 0 of conns[1]
+   * before task 1 had written it: TSan) */
+  atomic_fetch_add(&cw->stored, 1);
   corio_sem_release(&cw->got, 1);
   if (i == 0) {
-    while (atomic_load(&cw->nconn) < 2)
+    while (atomic_load(&cw->stored) < 2)
       corio_sleep(1);
     atomic_store(&cw->writing, 1);
     corio_write(cw->conns[1], cw->buf, cw->len); /* never returns: rt_free */
