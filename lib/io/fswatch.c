@@ -126,7 +126,8 @@ int corio_fs_watch_wait_dl(corio_fs_watch_t *w, char *name, size_t cap, int *eve
       corio__spin_unlock(&w->lock);
       return 0;
     }
-    if ((err = corio__wait_on_list(&w->waiters, &w->lock, CORIO__WK_FS, w->path, deadline)) != 0)
+    err = corio__wait_on_list(&w->waiters, &w->lock, CORIO__WK_FS, w->path, 0, deadline);
+    if (err != 0)
       return err;
   }
 }

@@ -121,7 +121,7 @@ int corio_signal_wait_dl(corio_signal_t *s, uint64_t deadline) {
         return s->signums[i];
       }
     }
-    if ((err = corio__wait_on_list(&s->waiters, &s->lock, CORIO__WK_SIGNAL, s, deadline)) != 0)
+    if ((err = corio__wait_on_list(&s->waiters, &s->lock, CORIO__WK_SIGNAL, s, 0, deadline)) != 0)
       return err;
   }
 }

@@ -295,7 +295,7 @@ int corio_process_wait_dl(corio_process_t *p, int64_t *status, int *term_signal,
     return UV_EINVAL;
   corio__spin_lock(&p->lock);
   while (!p->exited || !p->eof)
-    if ((err = corio__wait_on_list(&p->waiters, &p->lock, CORIO__WK_AWAIT, p, deadline)) != 0)
+    if ((err = corio__wait_on_list(&p->waiters, &p->lock, CORIO__WK_AWAIT, p, 0, deadline)) != 0)
       return err;
   if (status != NULL)
     *status = p->status;

@@ -267,7 +267,7 @@ ssize_t corio_udp_recv_from_dl(corio_udp_t *u, void *buf, size_t cap,
     return UV_EINVAL;
   corio__spin_lock(&u->lock);
   while ((l = corio__list_pop_front(&u->queue)) == NULL)
-    if ((err = corio__wait_on_list(&u->waiters, &u->lock, CORIO__WK_AWAIT, u, deadline)) != 0)
+    if ((err = corio__wait_on_list(&u->waiters, &u->lock, CORIO__WK_AWAIT, u, 0, deadline)) != 0)
       return err;
   u->queued--;
   corio__spin_unlock(&u->lock);

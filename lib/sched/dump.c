@@ -61,14 +61,6 @@ const char *corio_task_name(corio_task_t *t) {
 }
 
 
-static uint64_t coarse_ns(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-
 static const char *const kind_words[CORIO__WK_COUNT] = {
     [CORIO__WK_OTHER] = "a wait",
     [CORIO__WK_SLEEP] = "sleep",
@@ -230,7 +222,7 @@ static void dump_task(FILE *f, corio_rt_t *rt, corio_task_t *t) {
   describe_wait(t, kind, what, sizeof what);
   {
     uint64_t since = atomic_load_explicit(&t->wait_since, memory_order_relaxed);
-    uint64_t now = coarse_ns();
+    uint64_t now = corio__coarse_ns();
     fprintf(f, "waiting for %llu ms: %s\n",
             (unsigned long long)(now > since ? (now - since) / 1000000u : 0), what);
   }

@@ -34,12 +34,16 @@ void corio__wait_hint(int kind, const void *obj, uint64_t arg) {
  * load. A clock read per park cost a twentieth of a channel hand-off. */
 static _Atomic(uint64_t) wait_clock;
 
-void corio__wait_clock_tick(void) {
+uint64_t corio__coarse_ns(void) {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  atomic_store_explicit(&wait_clock, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
-                        memory_order_relaxed);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+
+void corio__wait_clock_tick(void) {
+  atomic_store_explicit(&wait_clock, corio__coarse_ns(), memory_order_relaxed);
 }
 
 
@@ -336,7 +340,7 @@ void corio__wait_on_abandon(corio__waiter_t *w, void (*fn)(void *), void *arg) {
 
 
 int corio__wait_on_list(corio__wlist_t *wl, corio__spin_t *lock, int kind, const void *obj,
-                        uint64_t deadline) {
+                        uint64_t arg, uint64_t deadline) {
   corio__waiter_t w;
   int err;
 
@@ -344,7 +348,7 @@ int corio__wait_on_list(corio__wlist_t *wl, corio__spin_t *lock, int kind, const
     corio__spin_unlock(lock);
     return err;
   }
-  corio__wait_what(&w, kind, obj, 0);
+  corio__wait_what(&w, kind, obj, arg);
   corio__wlist_push(wl, &w);
   err = corio__wait_park(&w, lock, corio__deadline_ns(deadline));
   corio__spin_lock(lock);

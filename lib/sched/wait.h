@@ -130,7 +130,7 @@ static inline void corio__wait_what(corio__waiter_t *w, int kind, const void *ob
  * task, UV_ECANCELED, UV_ETIMEDOUT: deadline in ms of corio_now()) with
  * the waiter gone and lock released. */
 int corio__wait_on_list(corio__wlist_t *wl, corio__spin_t *lock, int kind, const void *obj,
-                        uint64_t deadline);
+                        uint64_t arg, uint64_t deadline);
 
 /* Wake every waiter on wl (with its lock held). */
 void corio__wake_all(corio__wlist_t *wl);
@@ -139,6 +139,8 @@ void corio__wake_all(corio__wlist_t *wl);
  * ns): the workers call it every so many scheduling decisions and as
  * they park, the loop thread every iteration. Any thread. */
 void corio__wait_clock_tick(void);
+/* That clock (CLOCK_MONOTONIC_COARSE) read now, in ns. */
+uint64_t corio__coarse_ns(void);
 
 /* The same for the calling task's next wait, before a call that waits
  * inside (corio_await). Nothing outside a task. */

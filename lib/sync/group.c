@@ -71,14 +71,6 @@ static void cancel_locked(corio_group_t *g) {
 }
 
 
-static void wake_all_locked(corio_group_t *g) {
-  corio__waiter_t *w;
-
-  while ((w = corio__wlist_pop(&g->waiters)) != NULL)
-    corio__wake(w, 0);
-}
-
-
 static void *member_entry(void *arg) {
   member_t *m = arg;
   corio_group_t *g = m->g;
@@ -109,7 +101,7 @@ static void *member_entry(void *arg) {
   else
     free(m);
   g->live--;
-  wake_all_locked(g);
+  corio__wake_all(&g->waiters);
   /* Last touch of g: once the lock is free a closer may free it. */
   corio__spin_unlock(&g->lock);
   return NULL;
@@ -143,7 +135,7 @@ int corio__group_spawn_with(corio_group_t *g, corio_group_fn fn, void *arg,
   if (err != 0) {
     corio__spin_lock(&g->lock);
     g->live--;
-    wake_all_locked(g);
+    corio__wake_all(&g->waiters);
     corio__spin_unlock(&g->lock);
     free(m);
   }
@@ -183,22 +175,13 @@ size_t corio_group_size(corio_group_t *g) {
  * error; the lock is released, and on a cancel the group is cancelled:
  * downwards). */
 static int park_locked(corio_group_t *g, uint64_t deadline) {
-  corio__waiter_t w;
-  int err;
+  int err = corio__wait_on_list(&g->waiters, &g->lock, CORIO__WK_GROUP, g, g->live, deadline);
 
-  if ((err = corio__wait_begin(&w)) == 0) {
-    corio__wait_what(&w, CORIO__WK_GROUP, g, g->live);
-    corio__wlist_push(&g->waiters, &w);
-    err = corio__wait_park(&w, &g->lock, corio__deadline_ns(deadline));
+  if (err == UV_ECANCELED) {
     corio__spin_lock(&g->lock);
-    if (err != 0)
-      corio__wlist_unlink(&w);
-    else
-      return 0;
-  }
-  if (err == UV_ECANCELED)
     cancel_locked(g);
-  corio__spin_unlock(&g->lock);
+    corio__spin_unlock(&g->lock);
+  }
   return err;
 }
 
