@@ -321,7 +321,8 @@ CORIO_API int corio_tcp_local(corio_tcp_t *conn, struct sockaddr *addr, int *len
  * not suspend, or in a task of that runtime, where it may. */
 CORIO_API int corio_tcp_adopt(uv_tcp_t *handle, corio_tcp_t **conn);
 
-/* The libuv handle under conn (NULL for NULL), for code that needs libuv
+/* The libuv TCP handle under conn (NULL for NULL, and for a Unix-domain
+ * socket, a pipe or a terminal, whose handle is a uv_pipe_t), for code that needs libuv
  * directly: touch it on the loop thread only, and do not read from it or
  * close it. Does not suspend; any thread. */
 CORIO_API uv_tcp_t *corio_tcp_handle(corio_tcp_t *conn);
