@@ -57,39 +57,47 @@ static size_t round_up(size_t n, size_t to) {
 }
 
 
-int corio__coro_create(corio_coro_t **out, corio_coro_fn fn, void *arg,
-                       const corio_coro_options_t *opts, size_t extra) {
-  size_t page = corio__page_size();
+int corio__coro_stack_shape(const corio_coro_options_t *opts, size_t *usable,
+                            int *guarded) {
   size_t want = opts != NULL && opts->stack_size != 0 ? opts->stack_size
                                                       : CORIO_STACK_DEFAULT;
-  int guarded = opts == NULL || !opts->unguarded;
-  size_t record = round_up(sizeof(corio_coro_t), 64) + round_up(extra, 64);
-  corio__stack_t st;
-  corio_coro_t *co;
-  int err;
 
-  if (out == NULL || fn == NULL)
-    return UV_EINVAL;
   if (want < CORIO_STACK_MIN || want > CORIO_STACK_MAX)
     return UV_EINVAL;
-  err = corio__stack_alloc(&st, round_up(want + record, page), guarded);
-  if (err != 0)
-    return err;
+  *usable = round_up(want + round_up(sizeof(corio_coro_t), 64), corio__page_size());
+  *guarded = opts == NULL || !opts->unguarded;
+  return 0;
+}
 
-  co = (corio_coro_t *)(corio__stack_hi(&st) - record);
-  *co = (corio_coro_t){.fn = fn, .arg = arg, .stack = st,
+
+corio_coro_t *corio__coro_create_on(const corio__stack_t *st, corio_coro_fn fn,
+                                    void *arg) {
+  corio_coro_t *co =
+      (corio_coro_t *)(corio__stack_hi(st) - round_up(sizeof(corio_coro_t), 64));
+
+  *co = (corio_coro_t){.fn = fn, .arg = arg, .stack = *st,
                        .state = CORIO__CORO_SUSPENDED};
   co->tsan_fiber = CORIO__TSAN_CREATE();
-  corio__ctx_make(&co->ctx, corio__stack_lo(&st),
-                  (size_t)((char *)co - corio__stack_lo(&st)), coro_entry);
-  *out = co;
-  return 0;
+  corio__ctx_make(&co->ctx, corio__stack_lo(st),
+                  (size_t)((char *)co - corio__stack_lo(st)), coro_entry);
+  return co;
 }
 
 
 int corio_coro_new(corio_coro_fn fn, void *arg,
                    const corio_coro_options_t *opts, corio_coro_t **co) {
-  return corio__coro_create(co, fn, arg, opts, 0);
+  corio__stack_t st;
+  size_t usable;
+  int guarded, err;
+
+  if (co == NULL || fn == NULL)
+    return UV_EINVAL;
+  if ((err = corio__coro_stack_shape(opts, &usable, &guarded)) != 0)
+    return err;
+  if ((err = corio__stack_alloc(&st, usable, guarded)) != 0)
+    return err;
+  *co = corio__coro_create_on(&st, fn, arg);
+  return 0;
 }
 
 

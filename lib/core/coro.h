@@ -31,13 +31,15 @@ struct corio_coro_s {
   void *tsan_resumer;
 };
 
-/* Create with `extra` bytes reserved beside the record (aligned to 64),
- * for the scheduler's task state; corio__coro_extra() finds them. */
-int corio__coro_create(corio_coro_t **co, corio_coro_fn fn, void *arg,
-                       const corio_coro_options_t *opts, size_t extra);
+/* The stack a coroutine of these options needs: its usable size (record
+ * included) and whether it has a guard page. Returns 0 or UV_EINVAL. */
+int corio__coro_stack_shape(const corio_coro_options_t *opts, size_t *usable,
+                            int *guarded);
 
-static inline void *corio__coro_extra(corio_coro_t *co) {
-  return (char *)co + ((sizeof(*co) + 63) & ~(size_t)63);
-}
+/* Create a coroutine on a stack of corio__coro_stack_shape's shape taken
+ * by the caller (the coroutine owns it from here: corio_coro_free gives it
+ * back). Touches the stack's top lines only. Cannot fail. */
+corio_coro_t *corio__coro_create_on(const corio__stack_t *st, corio_coro_fn fn,
+                                    void *arg);
 
 #endif

@@ -10,6 +10,9 @@
  * their tasks runs), few enough that a cache of read buffers costs at
  * most 64 x 64 KiB of address space, of which only touched pages count. */
 #define POOL_MAX 64
+/* Task records: a fan-out spawns and joins thousands at a time, and a
+ * record that goes back to malloc costs more than the rest of a spawn. */
+#define POOL_MAX_TASK 4096
 
 typedef struct free_block {
   struct free_block *next;
@@ -73,7 +76,11 @@ void *corio__pool_take_cached(corio__pool_kind_t kind) {
 void *corio__pool_get(corio__pool_kind_t kind, size_t size) {
   void *b = corio__pool_take_cached(kind);
 
-  return b != NULL ? b : malloc(size);
+  if (b != NULL)
+    return b;
+  if (kind == CORIO__POOL_TASK) /* cache-line aligned: see task.h */
+    return aligned_alloc(64, (size + 63) & ~(size_t)63);
+  return malloc(size);
 }
 
 
@@ -84,7 +91,7 @@ void corio__pool_put(corio__pool_kind_t kind, void *block) {
   if (b == NULL)
     return;
   pc = cache_get();
-  if (pc->count[kind] >= POOL_MAX) {
+  if (pc->count[kind] >= (kind == CORIO__POOL_TASK ? POOL_MAX_TASK : POOL_MAX)) {
     free(b);
     return;
   }

@@ -13,11 +13,13 @@
 typedef enum corio__pool_kind {
   CORIO__POOL_READ_BUF,    /* CORIO_TCP_BUFFER bytes (lib/net/conn.c) */
   CORIO__POOL_HTTP_TABLE,  /* an HTTP head's header spans (lib/http) */
+  CORIO__POOL_TASK,        /* a task's record, 64-byte aligned (lib/sched) */
   CORIO__POOL_KINDS
 } corio__pool_kind_t;
 
 /* A block of `size` bytes (the same size every time for one kind), not
- * zeroed; NULL when memory is out. Any thread. */
+ * zeroed; NULL when memory is out. Any thread. Up to 64 blocks of a kind
+ * are kept per thread, 4096 task records. */
 void *corio__pool_get(corio__pool_kind_t kind, size_t size);
 
 /* A cached block of this kind, or NULL if the thread has none: never

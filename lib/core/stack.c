@@ -2,7 +2,8 @@
  * cost memory) and an mprotect for the guard page, behind two caches so
  * that spawning almost never makes a system call (the shape of rpmalloc's
  * and tcmalloc's thread caches, and of Go's per-P stack cache):
- *  - a per-thread cache, no locks, up to LOCAL_MAX stacks;
+ *  - a per-thread cache, no locks, up to LOCAL_MAX hot and LOCAL_MAX cold
+ *    stacks (see stack_cache_t);
  *  - a shared pool, one mutex, up to SHARED_MAX stacks, that threads move
  *    stacks to and from in batches. It matters when stacks are created on
  *    one thread and freed on another (a task spawned on worker A, joined on
@@ -42,11 +43,21 @@
 
 typedef struct stack_array {
   size_t n;
-  corio__stack_t s[];
+  corio__stack_t s[LOCAL_MAX];
 } stack_array_t;
 
+/* A thread's cache holds two kinds of stacks. Hot ones were freed here,
+ * by a coroutine that ran here: their top lines and pages are likely in
+ * this CPU's caches and TLB. Cold ones were handed over (a task spawned
+ * elsewhere swapped its stack for a hot one, corio__stack_swap_hot) or
+ * came from the pool. Running takes hot first; reserving for a task that
+ * may run elsewhere takes cold first. */
+typedef struct stack_cache {
+  stack_array_t hot, cold;
+} stack_cache_t;
+
 /* Allocated at a thread's first release (its TLS stays small). */
-static _Thread_local stack_array_t *local_cache;
+static _Thread_local stack_cache_t *local_cache;
 static pthread_key_t local_cache_key;
 static pthread_once_t local_cache_once = PTHREAD_ONCE_INIT;
 
@@ -91,17 +102,18 @@ static void unmap_all(corio__stack_t *s, size_t n) {
 
 /* Noinline: a coroutine may continue on another thread, so the cache's
  * address must be computed afresh at every use (docs/DESIGN.md 3a). */
-__attribute__((noinline)) static stack_array_t **local_cache_get(void) {
+__attribute__((noinline)) static stack_cache_t **local_cache_get(void) {
   return &local_cache;
 }
 
 
 /* Thread exit: this thread's stacks go back to the kernel. */
 static void local_cache_destructor(void *cache) {
-  stack_array_t *a = cache;
+  stack_cache_t *c = cache;
 
-  unmap_all(a->s, a->n);
-  free(a);
+  unmap_all(c->hot.s, c->hot.n);
+  unmap_all(c->cold.s, c->cold.n);
+  free(c);
   /* the destructor runs on the exiting thread: a later release (another
    * key's destructor) makes a new cache, and a new destructor run */
   *local_cache_get() = NULL;
@@ -132,7 +144,7 @@ static int array_take(corio__stack_t *s, size_t *n, size_t map_size, size_t guar
 }
 
 
-/* Refill the local cache with up to BATCH stacks of this shape, newest
+/* Refill a local array with up to BATCH stacks of this shape, newest
  * first. */
 static void refill_from_pool(stack_array_t *local, size_t map_size, size_t guard) {
   corio__stack_t st;
@@ -148,7 +160,7 @@ static void refill_from_pool(stack_array_t *local, size_t map_size, size_t guard
 }
 
 
-/* The local cache is full: its BATCH oldest stacks go to the pool, or to
+/* A local array is full: its BATCH oldest stacks go to the pool, or to
  * the kernel if the pool is full too. */
 static void spill_to_pool(stack_array_t *local) {
   corio__stack_t out[BATCH];
@@ -168,14 +180,15 @@ static void spill_to_pool(stack_array_t *local) {
 
 
 /* This thread's cache, made at its first use; NULL if out of memory. */
-static stack_array_t *local_cache_ensure(void) {
-  stack_array_t **slot = local_cache_get(), *local = *slot;
+static stack_cache_t *local_cache_ensure(void) {
+  stack_cache_t **slot = local_cache_get(), *local = *slot;
 
   if (local == NULL) {
-    local = malloc(sizeof *local + LOCAL_MAX * sizeof local->s[0]);
+    local = malloc(sizeof *local);
     if (local == NULL)
       return NULL;
-    local->n = 0;
+    local->hot.n = 0;
+    local->cold.n = 0;
     *slot = local;
     /* the thread-exit destructor */
     pthread_once(&local_cache_once, local_cache_key_create);
@@ -185,23 +198,10 @@ static stack_array_t *local_cache_ensure(void) {
 }
 
 
-int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded) {
-  stack_array_t *local = local_cache_ensure();
-  size_t guard = guarded ? corio__page_size() : 0;
-  size_t map_size = usable + guard;
-  char *map;
+static int map_stack(corio__stack_t *st, size_t map_size, size_t guard) {
+  char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 
-  if (local != NULL && array_take(local->s, &local->n, map_size, guard, st))
-    return 0;
-  /* relaxed peek: a stale answer only costs a lock or a fresh mapping */
-  if (local != NULL && atomic_load_explicit(&shared_hint, memory_order_relaxed) != 0) {
-    refill_from_pool(local, map_size, guard);
-    if (array_take(local->s, &local->n, map_size, guard, st))
-      return 0;
-  }
-
-  map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (map == MAP_FAILED)
     return UV_ENOMEM;
   /* The guard splits the mapping in two; this is the call that fails once
@@ -219,16 +219,67 @@ int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded) {
 }
 
 
+/* A stack from this thread's arrays, `first` tried before `second`, then
+ * the pool, then a new mapping. */
+static int stack_get(corio__stack_t *st, size_t usable, int guarded, int hot_first) {
+  stack_cache_t *local = local_cache_ensure();
+  size_t guard = guarded ? corio__page_size() : 0;
+  size_t map_size = usable + guard;
+
+  if (local != NULL) {
+    stack_array_t *first = hot_first ? &local->hot : &local->cold;
+    stack_array_t *second = hot_first ? &local->cold : &local->hot;
+    if (array_take(first->s, &first->n, map_size, guard, st) ||
+        array_take(second->s, &second->n, map_size, guard, st))
+      return 0;
+    /* relaxed peek: a stale answer only costs a lock or a fresh mapping */
+    if (atomic_load_explicit(&shared_hint, memory_order_relaxed) != 0) {
+      refill_from_pool(&local->cold, map_size, guard);
+      if (array_take(local->cold.s, &local->cold.n, map_size, guard, st))
+        return 0;
+    }
+  }
+  return map_stack(st, map_size, guard);
+}
+
+
+int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded) {
+  return stack_get(st, usable, guarded, 1);
+}
+
+
+int corio__stack_reserve(corio__stack_t *st, size_t usable, int guarded) {
+  return stack_get(st, usable, guarded, 0);
+}
+
+
+static void array_put(stack_array_t *a, const corio__stack_t *st) {
+  if (a->n == LOCAL_MAX)
+    spill_to_pool(a);
+  a->s[a->n++] = *st;
+}
+
+
+void corio__stack_swap_hot(corio__stack_t *st) {
+  stack_cache_t *local = *local_cache_get();
+  corio__stack_t hot;
+
+  if (local == NULL ||
+      !array_take(local->hot.s, &local->hot.n, st->map_size, st->guard_size, &hot))
+    return;
+  array_put(&local->cold, st);
+  *st = hot;
+}
+
+
 void corio__stack_release(const corio__stack_t *st) {
-  stack_array_t *local = local_cache_ensure();
+  stack_cache_t *local = local_cache_ensure();
 
   if (local == NULL) {
     stack_unmap(st);
     return;
   }
-  if (local->n == LOCAL_MAX)
-    spill_to_pool(local);
-  local->s[local->n++] = *st;
+  array_put(&local->hot, st);
 }
 
 
@@ -243,17 +294,18 @@ size_t corio__stack_shared_count(void) {
 
 
 size_t corio_stack_cache_count(void) {
-  stack_array_t *local = *local_cache_get();
+  stack_cache_t *local = *local_cache_get();
 
-  return local != NULL ? local->n : 0;
+  return local != NULL ? local->hot.n + local->cold.n : 0;
 }
 
 
 void corio_stack_cache_drain(void) {
-  stack_array_t **slot = local_cache_get(), *local = *slot;
+  stack_cache_t **slot = local_cache_get(), *local = *slot;
 
   if (local != NULL) {
-    unmap_all(local->s, local->n);
+    unmap_all(local->hot.s, local->hot.n);
+    unmap_all(local->cold.s, local->cold.n);
     free(local);
     *slot = NULL;
     pthread_setspecific(local_cache_key, NULL);

@@ -12,10 +12,20 @@ typedef struct corio__stack {
   unsigned vg_id;     /* Valgrind's id for the registered stack */
 } corio__stack_t;
 
-/* Map a stack of at least `usable` bytes (a multiple of the page size).
- * Reuses a cached stack of the same shape when the thread has one.
- * Returns 0 or UV_ENOMEM. */
+/* Map a stack of at least `usable` bytes (a multiple of the page size),
+ * to run on this thread now: reuses a cached stack of the same shape,
+ * the most recently freed here first. Returns 0 or UV_ENOMEM. */
 int corio__stack_alloc(corio__stack_t *st, size_t usable, int guarded);
+
+/* The same, for a stack that will run later, perhaps on another thread
+ * (a task's, at spawn): takes the coldest cached ones first, and touches
+ * none of its memory. */
+int corio__stack_reserve(corio__stack_t *st, size_t usable, int guarded);
+
+/* About to run on *st for the first time: if this thread has a recently
+ * freed stack of the same shape (still in its CPU's caches), run on that
+ * one instead, and keep *st for later. */
+void corio__stack_swap_hot(corio__stack_t *st);
 
 /* Give st back: to this thread's cache, or to the kernel when it is full. */
 void corio__stack_release(const corio__stack_t *st);

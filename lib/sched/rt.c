@@ -162,6 +162,8 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
     return UV_ENOMEM;
   rt->coro_opts.stack_size = o.stack_size;
   rt->coro_opts.unguarded = o.unguarded;
+  /* cannot fail: the size was checked above */
+  corio__coro_stack_shape(&rt->coro_opts, &rt->stack_usable, &rt->stack_guarded);
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
   corio__tally_init(&rt->loop_tally, 1);

@@ -105,6 +105,8 @@ struct corio_rt_s {
   corio__ebr_t *ebr;
   corio__inject_t inject;
   corio_coro_options_t coro_opts;
+  size_t stack_usable;           /* its tasks' stacks (corio__coro_stack_shape) */
+  int stack_guarded;
   /* corio_rt_shutdown: spawns start cancelled (read on every spawn: kept
    * off the idle line below, which workers write) */
   _Atomic(int) shutting_down;

@@ -8,6 +8,7 @@
  * lock again and withdraws before it returns, so the finisher never
  * touches a frame that is gone. Detach and finish meet under the same
  * lock: exactly one of them frees the task. */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <uv.h>
@@ -16,6 +17,7 @@
 #include "sched.h"
 #include "wait.h"
 #include "core/misuse.h"
+#include "core/pool.h"
 
 
 /* --- where a task is counted and listed (tally.h) ---------------------- */
@@ -54,7 +56,11 @@ static void reg_add(corio__tally_t *home, corio_task_t *t) {
 
 static void release(corio_task_t *t) {
   atomic_store_explicit(&t->state, CORIO__TASK_SPENT, memory_order_relaxed);
-  corio_coro_free(t->co); /* the record lives on this stack: last use */
+  if (t->co != NULL)
+    corio_coro_free(t->co); /* abandoned in a wait (corio_rt_free) */
+  else if (t->stack.map != NULL)
+    corio__stack_release(&t->stack); /* never ran */
+  corio__pool_put(CORIO__POOL_TASK, t);
 }
 
 
@@ -103,6 +109,10 @@ void corio__task_free(corio_task_t *t) {
 
 /* --- spawning ------------------------------------------------------------ */
 
+/* The hot lines of task.h: what running and joining touch. */
+_Static_assert(offsetof(corio_task_t, stack) + sizeof(corio__stack_t) <= 128,
+               "a task's run and join fields fit in two cache lines");
+
 static void *task_entry(void *arg) {
   corio_task_t *t = arg;
 
@@ -111,24 +121,45 @@ static void *task_entry(void *arg) {
 }
 
 
+void corio__task_start(corio_task_t *t) {
+  corio__stack_swap_hot(&t->stack);
+  /* relaxed atomic: a plain store, read by the dump on another thread */
+  __atomic_store_n(&t->co, corio__coro_create_on(&t->stack, task_entry, t),
+                   __ATOMIC_RELAXED);
+  t->stack.map = NULL; /* the coroutine owns it now */
+}
+
+
+void corio__task_end(corio_task_t *t) {
+  corio_coro_t *co = t->co;
+
+  __atomic_store_n(&t->co, NULL, __ATOMIC_RELAXED);
+  corio_coro_free(co);
+}
+
+
 static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                  corio_task_t **task, int pinned, corio__worker_t *bound,
                  const char *name) {
   corio__tally_t *home;
-  corio_coro_t *co;
   corio_task_t *t;
   int err, where;
 
   if (rt == NULL || fn == NULL)
     return UV_EINVAL;
-  err = corio__coro_create(&co, task_entry, NULL, &rt->coro_opts, sizeof *t);
-  if (err != 0)
+  t = corio__pool_get(CORIO__POOL_TASK, sizeof *t);
+  if (t == NULL)
+    return UV_ENOMEM;
+  /* A stack is reserved now, so that a spawn that returns 0 will run:
+   * an out-of-memory error is the spawner's to see, not the runner's. */
+  err = corio__stack_reserve(&t->stack, rt->stack_usable, rt->stack_guarded);
+  if (err != 0) {
+    corio__pool_put(CORIO__POOL_TASK, t);
     return err;
-  t = corio__coro_extra(co);
+  }
   /* Field by field: a memset of the whole record (rep stos on a cold
    * line) measured a fifth of a spawn-and-join. */
-  co->arg = t;
-  t->co = co;
+  t->co = NULL;
   t->rt = rt;
   t->fn = fn;
   t->arg = arg;

@@ -1,8 +1,18 @@
 /* Tasks, and the park protocol every blocking operation in corio uses.
  *
- * A task is a coroutine plus what the scheduler needs. Its record lives in
- * the extra space at the top of the coroutine's own stack mapping, so a
- * spawn costs one stack from the cache and no malloc.
+ * A task is a record plus a coroutine. The record comes from a per-thread
+ * pool of 64-byte aligned blocks (core/pool.h) and lives from spawn to
+ * join (or to the end of a detached task). The coroutine is made where
+ * and when the task first runs, and gives its stack back as soon as the
+ * task finishes: the spawner only reserves a stack (a descriptor taken
+ * from its cache, no memory touched), and the worker that runs the task
+ * trades it for one of its own that is still warm in its CPU's caches
+ * (corio__stack_swap_hot). A task stolen by another worker so never
+ * drags its stack's lines across; a task run where it was spawned reuses
+ * the stack the previous one just left. (When the record lived on top of
+ * the stack, spawning wrote six cold lines there, and a thief pulled
+ * them all over: 2 workers spawned and joined 3.4 M/s, 1 worker 4.9 M/s;
+ * now 5.4 and 9.0, docs/BENCHMARKS.md.)
  *
  * The park protocol (docs/DESIGN.md 3): a task that must wait calls
  * corio__park(fn, arg). The worker switches back to its own context and
@@ -42,29 +52,38 @@ struct corio__waiter;
 struct corio__worker;
 
 struct corio_task_s {
+  /* Line 0: what running it reads and writes. co is NULL until the task
+   * first runs, and again once it has finished (its stack is back in the
+   * cache then). Other threads read it (the dump) with relaxed atomics. */
   corio_coro_t *co;
   corio_rt_t *rt;
   corio_task_fn fn;
   void *arg;
   void *result;
   corio_task_t *next;          /* run-queue link */
-  corio__park_fn park_fn;      /* set by corio__park, run by the worker */
-  void *park_arg;
   int why;                     /* enum corio__task_why: why it switched away */
   int pinned;                  /* runs on the loop thread only */
   /* Runs on this worker only, never stolen: a connection's task, beside
    * its socket on the worker's own loop (docs/DESIGN.md 8). */
   struct corio__worker *bound;
-  corio__req_t loop_req;       /* posts a pinned or bound task to its loop */
-  struct corio__tally *home;    /* the tally that lists it (tally.h) */
-  corio__list_t reg;           /* on home's list until freed */
 
-  /* Joining (task.c): the flags, and who waits for the end, under
-   * join_lock: a task parked in corio_join_dl, or a plain thread. */
+  /* Line 1: joining (task.c), and the stack reserved for it at spawn
+   * (corio__task_start runs it there, or on a hot one of its own). The
+   * flags, and who waits for the end, under join_lock: a task parked in
+   * corio_join_dl, or a plain thread. */
   corio__spin_t join_lock;
   _Atomic(unsigned) state;     /* enum corio__task_flags */
   struct corio__waiter *joiner;
   _Atomic(uint32_t) *thread_joiner;
+  corio__stack_t stack;
+
+  /* The rest is written at spawn and read by the thread that frees it,
+   * or only if the task waits. */
+  struct corio__tally *home;    /* the tally that lists it (tally.h) */
+  corio__list_t reg;           /* on home's list until freed */
+  corio__park_fn park_fn;      /* set by corio__park, run by the worker */
+  void *park_arg;
+  corio__req_t loop_req;       /* posts a pinned or bound task to its loop */
 
   /* The wake token of the current wait (wait.c): the wait's sequence
    * number << 3 | a pending-cancel bit | CORIO__WAIT_*; whoever moves it
@@ -97,6 +116,14 @@ struct corio_task_s {
   _Atomic(uint64_t) wait_arg;
   _Atomic(uint64_t) wait_since;
 };
+
+/* Before a task first runs, on the thread that runs it: its coroutine,
+ * on its reserved stack or a hot one of this thread's (task.c). */
+void corio__task_start(corio_task_t *t);
+
+/* It finished, on the thread that ran it: its stack goes back to this
+ * thread's cache now (the record stays until joined). */
+void corio__task_end(corio_task_t *t);
 
 /* Suspend the calling task until someone calls corio__ready on it; fn(task,
  * arg) runs on the worker once the task is off its stack. Returns 0, or

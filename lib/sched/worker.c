@@ -862,11 +862,14 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
    * corio_coro_yield (not corio_yield, not a park) must not re-run its
    * last park function; it is treated as a yield. */
   t->why = 0;
+  if (t->co == NULL)
+    corio__task_start(t);
   r = corio_coro_resume(t->co, NULL, NULL);
   __atomic_store_n(current, NULL, __ATOMIC_RELAXED);
   if (r < 0)
     abort(); /* a task readied twice: the caller's waiter logic is broken */
   if (r == CORIO_CORO_FINISHED) {
+    corio__task_end(t);
     corio__task_finished(t);
     return 0;
   }

@@ -989,3 +989,88 @@ Test(rt, deadlines_due_at_once_run_earliest_first) {
                    round, i, (int)due_ms(i), o.rank[i]);
   }
 }
+
+
+/* --- stacks: reserved at spawn, given back at the end -------------------- */
+
+static void *stack_address(void *arg) {
+  char here = 0;
+  uintptr_t at = (uintptr_t)&here;
+
+  (void)arg;
+  __asm__ volatile("" : : "r"(&here) : "memory"); /* a real local */
+  return (void *)at;
+}
+
+static void *finished_stacks_are_reused(void *arg) {
+  corio_task_t *first, *second;
+  void *a, *b;
+  int rounds = 0;
+
+  (void)arg;
+  cr_assert_eq(corio_spawn(corio_current_rt(), stack_address, NULL, &first), 0);
+  /* let it run to its end, unjoined */
+  while (!(atomic_load(&first->state) & CORIO__TASK_FINISHED) && rounds++ < 1000)
+    corio_yield();
+  cr_assert(atomic_load(&first->state) & CORIO__TASK_FINISHED);
+  cr_assert_eq(corio_spawn(corio_current_rt(), stack_address, NULL, &second), 0);
+  cr_assert_eq(corio_join(second, &b), 0);
+  cr_assert_eq(corio_join(first, &a), 0);
+  return (void *)(uintptr_t)(a == b);
+}
+
+/* A task gives its stack back when it ends, not when it is joined: the
+ * next task to run on that worker runs on it, still warm in the CPU's
+ * caches (lib/sched/task.h). */
+Test(rt, a_finished_task_gives_its_stack_back_before_its_join) {
+  void *same = NULL;
+
+  cr_assert_eq(corio_main(finished_stacks_are_reused, NULL,
+                          &(corio_rt_options_t){.workers = 1}, &same), 0);
+  cr_assert_eq((uintptr_t)same, 1, "the second task ran on the first one's stack");
+}
+
+static _Atomic(long) ran;
+
+static void *counts_a_run(void *arg) {
+  atomic_fetch_add(&ran, 1);
+  return arg;
+}
+
+static void *spawns_until_enomem(void *arg) {
+  enum { CAP = 70000 };
+  corio_task_t **t = calloc(CAP, sizeof *t);
+  long n = 0, i;
+  int err = 0;
+
+  (void)arg;
+  cr_assert_not_null(t);
+  /* One worker, and this task does not let go: none of them has run, so
+   * only reserved stacks are in use. */
+  while (n < CAP && (err = corio_spawn(corio_current_rt(), counts_a_run, NULL, &t[n])) == 0)
+    n++;
+  cr_assert_eq(err, UV_ENOMEM, "spawning stops with UV_ENOMEM (got %d after %ld)", err, n);
+  cr_assert_gt(n, 1000);
+  for (i = 0; i < n; i++)
+    cr_assert_eq(corio_join(t[i], NULL), 0);
+  cr_assert_eq(atomic_load(&ran), n, "every task that was spawned ran");
+  /* The stacks are back: spawning works again. */
+  cr_assert_eq(corio_spawn(corio_current_rt(), counts_a_run, NULL, &t[0]), 0);
+  cr_assert_eq(corio_join(t[0], NULL), 0);
+  free(t);
+  return NULL;
+}
+
+/* A spawn reserves its task's stack: when no stack can be mapped (the
+ * kernel's vm.max_map_count: each guarded stack costs two mappings) the
+ * spawn fails with UV_ENOMEM, and every task it did accept runs. */
+Test(rt, a_spawn_without_a_stack_is_enomem_and_the_others_run, .timeout = 120) {
+  if (CORIO_TEST_UNDER_TSAN)
+    cr_skip_test("TSan allows 8128 fibers, fewer than the mapping limit");
+  if (CORIO_TEST_UNDER_VALGRIND)
+    cr_skip_test("Valgrind tracks fewer segments than the mapping limit");
+  cr_assert_eq(corio_main(spawns_until_enomem, NULL,
+                          &(corio_rt_options_t){.workers = 1, .stack_size = CORIO_STACK_MIN},
+                          NULL), 0);
+  corio_stack_cache_drain();
+}
