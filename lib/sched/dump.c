@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "core/futex.h"
+#include "core/thread.h"
 #include "corio/rt.h"
 #include "sched.h"
 #include "wait.h"
@@ -143,20 +143,10 @@ static void print_frame(FILE *f, uintptr_t pc) {
 #endif
 
 
-/* Copy len bytes at addr from this process' memory, or fail (0) where
- * nothing is mapped: a task's stack may go back to the cache, or to the
- * kernel, the moment the task ends on its worker, while this reads it. */
-static int peek(uintptr_t addr, void *out, size_t len) {
-  struct iovec local = {out, len}, remote = {(void *)addr, len};
-
-  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
-}
-
-
 /* The call stack of a suspended task: the frame that called the switch
  * (saved on its stack by corio__ctx_switch), then the chain of frame
  * pointers, each checked to lie within the task's stack and to go up.
- * Everything is read through peek: the task may end (and its stack be
+ * Everything is read through corio__peek: the task may end (and its stack be
  * reused) meanwhile, which garbles the answer but cannot crash the dump.
  * x86-64 with the assembly switch only. */
 static void backtrace_suspended(FILE *f, corio_task_t *t) {
@@ -165,20 +155,20 @@ static void backtrace_suspended(FILE *f, corio_task_t *t) {
   uintptr_t lo, hi, sp, fp, pc, frame[8], link[2];
   int n;
 
-  if (co == NULL || !peek((uintptr_t)co, &copy, sizeof copy))
+  if (co == NULL || !corio__peek(co, &copy, sizeof copy))
     return;
   lo = (uintptr_t)corio__stack_lo(&copy.stack);
   hi = (uintptr_t)corio__stack_hi(&copy.stack);
   sp = (uintptr_t)copy.ctx.sp;
   /* corio__ctx_switch's frame: control words, r15..r12, rbx, rbp, the
    * return address (switch_x86_64_sysv.S). */
-  if (sp < lo || sp + 64 > hi || !peek(sp, frame, sizeof frame))
+  if (sp < lo || sp + 64 > hi || !corio__peek((void *)sp, frame, sizeof frame))
     return;
   fp = frame[6];
   pc = frame[7];
   print_frame(f, pc);
   for (n = 1; n < MAX_FRAMES && fp >= sp && fp + 16 <= hi && (fp & 7) == 0; n++) {
-    if (!peek(fp, link, sizeof link) || (pc = link[1]) == 0)
+    if (!corio__peek((void *)fp, link, sizeof link) || (pc = link[1]) == 0)
       break;
     print_frame(f, pc);
     if (link[0] <= fp)

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "corio/rt.h"
+#include "core/thread.h"
 #include "sched.h"
 #include "wait.h"
 #include "core/misuse.h"
@@ -316,13 +317,15 @@ int corio_rt_wait(corio_rt_t *rt) {
 
 
 /* One line on stderr: the thread `who` has not stopped within a second,
- * held by task t (read racily: while it runs it cannot end without
- * suspending, and its thread is stuck in it). */
+ * held by task t. Its record is read through corio__peek: the task may
+ * end (and its record be freed) as we read. */
 static void say_stuck(const char *who, corio_task_t *t) {
   Dl_info info;
   const char *fn = NULL;
+  corio_task_fn task_fn;
 
-  if (t != NULL && dladdr((void *)(uintptr_t)t->fn, &info) != 0)
+  if (t != NULL && corio__peek(&t->fn, &task_fn, sizeof task_fn) &&
+      dladdr((void *)(uintptr_t)task_fn, &info) != 0)
     fn = info.dli_sname;
   fprintf(stderr,
           "corio: corio_rt_free has waited 1 s for %s, which runs task %p "
