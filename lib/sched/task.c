@@ -167,6 +167,7 @@ static int spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
   t->next = NULL;
   t->why = 0;
   t->pinned = pinned || rt->loop_only;
+  t->ran_on = NULL;
   t->bound = bound;
   atomic_init(&t->join_lock, 0);
   atomic_init(&t->state, task == NULL ? CORIO__TASK_DETACHED : 0u);
@@ -257,8 +258,10 @@ void corio__task_finished(corio_task_t *t) {
   corio__spin_unlock(&t->join_lock);
 
   /* From here on t may be freed by its joiner. */
-  if (claimed)
-    corio__wake_commit(w, 0);
+  if (claimed) {
+    w->task->wake_reason = 0;
+    corio__ready_home(w->task);
+  }
   if (thread_done != NULL) {
     /* release: the thread's acquire load sees the result */
     atomic_store_explicit(thread_done, 1, memory_order_release);

@@ -76,6 +76,7 @@ struct corio_task_s {
   struct corio__waiter *joiner;
   _Atomic(uint32_t) *thread_joiner;
   corio__stack_t stack;
+  struct corio__worker *ran_on;  /* the worker it last ran on, or NULL */
 
   /* The rest is written at spawn and read by the thread that frees it,
    * or only if the task waits. */
@@ -136,6 +137,13 @@ static inline int corio__in_task(void) {
   corio_task_t *t = corio_self();
   return t != NULL && corio_coro_current() == t->co;
 }
+
+/* A task waiting in a join is runnable, readied by the task it joined,
+ * which just ended here: back to the worker it waited on if that one is
+ * awake and its LIFO slot free (the joiner's stack and the tasks it
+ * spawned are warm there; the ended task leaves nothing warm here), else
+ * as corio__ready. */
+void corio__ready_home(corio_task_t *task);
 
 /* Make a parked task runnable. Any thread. On one of the task's own
  * workers it goes to that worker's LIFO slot; on the loop thread into the

@@ -304,6 +304,27 @@ void corio__schedule(corio_rt_t *rt, corio_task_t *t) {
 }
 
 
+void corio__ready_home(corio_task_t *t) {
+  corio__worker_t *w = corio__worker_current(), *home = t->ran_on;
+  corio_task_t *none = NULL, *back;
+
+  if (home == NULL || home == w || w == NULL || w->rt != t->rt || t->bound != NULL ||
+      t->pinned || w->firing ||
+      atomic_load_explicit(&home->asleep, memory_order_relaxed) ||
+      !atomic_compare_exchange_strong(&home->lifo, &none, t)) {
+    corio__ready(t);
+    return;
+  }
+  /* seq_cst, after the CAS: against home's announcement of idle (its
+   * seq_cst store of asleep, then its re-check of the slot in own_work),
+   * one of the two sees the other. If it sleeps, take the task back. */
+  if (atomic_load(&home->asleep) == 0)
+    return;
+  if ((back = atomic_exchange(&home->lifo, NULL)) != NULL)
+    corio__ready(back);
+}
+
+
 void corio__ready(corio_task_t *t) {
   corio_rt_t *rt = t->rt;
   corio__worker_t *w;
@@ -886,6 +907,8 @@ static void run(corio__worker_t *w, corio_task_t *t) {
   /* corio_yield: to the back of the shared queue, like Go's Gosched, and
    * wake someone: this worker may be busy for a while. */
   CORIO__COUNT(w->n_run, 1);
+  if (t->ran_on != w)
+    t->ran_on = w;
   if (corio__task_run(t, &w->current)) {
     if (t->bound != NULL) {
       /* Nobody else may run it; behind what this worker has queued (a

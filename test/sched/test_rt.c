@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <string.h>
 
@@ -988,6 +989,86 @@ Test(rt, deadlines_due_at_once_run_earliest_first) {
       cr_assert_eq(o.rank[i], i, "round %d: sleeper %d (due at +%d ms) resumed %d-th",
                    round, i, (int)due_ms(i), o.rank[i]);
   }
+}
+
+
+/* --- locality: a joiner resumes where it waited ----------------------------- */
+
+/* The kernel's id of the calling thread, asked afresh (pthread_self may be
+ * folded across a suspension: docs/DESIGN.md 3a). */
+static long thread_id(void) {
+  return syscall(SYS_gettid);
+}
+
+static void spin_us(uint64_t us) {
+  uint64_t end = uv_hrtime() + us * 1000u;
+
+  while (uv_hrtime() < end) {
+  }
+}
+
+typedef struct far_child {
+  _Atomic(long) ran_on;         /* its thread, once started */
+} far_child_t;
+
+static void *runs_far_away(void *arg) {
+  far_child_t *c = arg;
+
+  atomic_store(&c->ran_on, thread_id());
+  spin_us(300);
+  return NULL;
+}
+
+static void *keeps_busy(void *arg) {
+  spin_us(20);
+  return arg;
+}
+
+static void *joins_a_stolen_child(void *arg) {
+  enum { ROUNDS = 200, KEEPERS = 40 };
+  long *moves_and_rounds = arg, me;
+  corio_task_t *child, *keeper[KEEPERS];
+  far_child_t c;
+  uint64_t until;
+  int i;
+
+  for (int r = 0; r < ROUNDS; r++) {
+    atomic_init(&c.ran_on, 0);
+    me = thread_id();
+    cr_assert_eq(corio_spawn(corio_current_rt(), runs_far_away, &c, &child), 0);
+    /* Hold this worker until the other one has taken the child. */
+    until = uv_hrtime() + 5000000u;
+    while (atomic_load(&c.ran_on) == 0 && uv_hrtime() < until) {
+    }
+    /* Work that keeps this worker awake while we wait. */
+    for (i = 0; i < KEEPERS; i++)
+      cr_assert_eq(corio_spawn(corio_current_rt(), keeps_busy, NULL, &keeper[i]), 0);
+    cr_assert_eq(corio_join(child, NULL), 0);
+    if (atomic_load(&c.ran_on) != 0 && atomic_load(&c.ran_on) != me) {
+      moves_and_rounds[1]++;
+      if (thread_id() != me)
+        moves_and_rounds[0]++;
+    }
+    for (i = 0; i < KEEPERS; i++)
+      cr_assert_eq(corio_join(keeper[i], NULL), 0);
+  }
+  return NULL;
+}
+
+/* A task that waits in a join for a child another worker ran goes on
+ * where it waited, if that worker is awake: its stack and the tasks it
+ * spawned are warm there (lib/sched/worker.c, corio__ready_home). Without
+ * that, it went on where the child ended, nearly every round. */
+Test(rt, a_joiner_resumes_on_the_worker_it_waited_on, .timeout = 60) {
+  long moves_and_rounds[2] = {0, 0};
+
+  cr_assert_eq(corio_main(joins_a_stolen_child, moves_and_rounds,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_gt(moves_and_rounds[1], 20, "the child ran on the other worker in %ld rounds",
+               moves_and_rounds[1]);
+  cr_assert_leq(moves_and_rounds[0], moves_and_rounds[1] / 10,
+                "the joiner moved in %ld of %ld rounds", moves_and_rounds[0],
+                moves_and_rounds[1]);
 }
 
 
