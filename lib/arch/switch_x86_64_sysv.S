@@ -39,13 +39,19 @@ SYM(corio__ctx_switch):
   movq (%rsi), %rsp
   /* Loading MXCSR and the x87 control word is microcoded and slow, and
    * they almost never differ between contexts: compare, load if not.
-   * Our own words are read back at the size they were stored (4 and 2
-   * bytes): one 8-byte load over two narrower fresh stores cannot be
-   * forwarded from the store buffer and stalls until they retire. */
+   * Only MXCSR's control bits count: its low six bits are sticky status
+   * flags (an inexact division anywhere sets one, and threads inherit
+   * them from their creator), which the ABI leaves to the caller; with
+   * them compared, a worker started after one division took the slow
+   * path on every switch. Our own words are read back at the size they
+   * were stored (4 and 2 bytes): one 8-byte load over two narrower fresh
+   * stores cannot be forwarded from the store buffer and stalls until
+   * they retire. */
   movl (%r10), %eax
   movzwl 4(%r10), %ecx
-  cmpl (%rsp), %eax
-  jne 1f
+  xorl (%rsp), %eax
+  testl $0xffc0, %eax
+  jnz 1f
   cmpw 4(%rsp), %cx
   jne 1f
 2:

@@ -82,6 +82,7 @@ int corio__deque_init(corio__deque_t *dq, unsigned log2_cap) {
   atomic_init(&dq->top, 0);
   atomic_init(&dq->bottom, 0);
   atomic_init(&dq->buf, a);
+  dq->top_seen = 0;
   return 0;
 }
 
@@ -140,11 +141,18 @@ int corio__deque_push(corio__deque_t *dq, corio__ebr_thread_t *owner,
 
   /* relaxed: only the owner writes bottom. */
   b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
-  /* acquire: thieves read a slot before their CAS on top; seeing the CAS
-   * means those reads are done and the slots may be reused. */
-  t = atomic_load_explicit(&dq->top, memory_order_acquire);
   /* relaxed: only the owner writes buf. */
   a = atomic_load_explicit(&dq->buf, memory_order_relaxed);
+  /* A stale top is a lower bound: if even it leaves room, there is room,
+   * and every slot below it was freed by a CAS we saw (the acquire load
+   * that read it). Else read top again: a thief that CASes it pulls its
+   * line away, so reading it on every push cost a miss per push once
+   * anyone stole. acquire: thieves read a slot before their CAS on top;
+   * seeing the CAS means those reads are done and the slots may be
+   * reused. */
+  t = dq->top_seen;
+  if (b - t > a->mask)
+    dq->top_seen = t = atomic_load_explicit(&dq->top, memory_order_acquire);
 
   if (b - t > a->mask) {
     a = corio__deque_grow(dq, owner, a, t, b);
@@ -182,6 +190,7 @@ void *corio__deque_pop(corio__deque_t *dq) {
   t = atomic_load_explicit(&dq->top,
                            CORIO__MO(memory_order_relaxed, memory_order_seq_cst));
 
+  dq->top_seen = t;
   if (t > b) {
     /* Empty: undo the claim. relaxed: nothing was published. */
     atomic_store_explicit(&dq->bottom, b + 1, memory_order_relaxed);

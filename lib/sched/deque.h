@@ -26,7 +26,11 @@ typedef struct corio__deque {
   /* Written by the owner only; read by thieves. */
   _Atomic(int64_t) bottom;
   _Atomic(corio__deque_buf_t *) buf;
-  char pad1_[CORIO__CACHE_LINE - sizeof(_Atomic(int64_t)) -
+  /* The owner's last reading of top, a lower bound of it (top only
+   * grows): a push reads top again only when this says the buffer may be
+   * full. Owner only. */
+  int64_t top_seen;
+  char pad1_[CORIO__CACHE_LINE - 2 * sizeof(_Atomic(int64_t)) -
              sizeof(_Atomic(corio__deque_buf_t *))];
 } corio__deque_t;
 

@@ -40,11 +40,14 @@ struct corio_task_s;
 typedef struct corio__tally {
   _Alignas(CORIO__CACHE_LINE) _Atomic(uint64_t) spawned;
   _Atomic(uint64_t) finished;
-  int owned;                     /* a worker's or the loop's: no lock */
   corio__spin_t lock;            /* the foreign tally's list */
   corio__list_t tasks;
-  /* Tasks of this list freed by other threads, linked through next. */
+  /* Tasks of this list freed by other threads, linked through next; and
+   * whether it has an owner thread (a worker's or the loop's: no lock),
+   * on this line because those freers read it (the line above is written
+   * on every spawn and end). */
   _Alignas(CORIO__CACHE_LINE) _Atomic(struct corio_task_s *) remote;
+  int owned;
 } corio__tally_t;
 
 void corio__tally_init(corio__tally_t *t, int owned);
