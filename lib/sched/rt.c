@@ -12,7 +12,6 @@
 #include <uv.h>
 
 #include "corio/rt.h"
-#include "core/barrier.h"
 #include "core/thread.h"
 #include "sched.h"
 #include "wait.h"
@@ -166,11 +165,6 @@ int corio_rt_new(const corio_rt_options_t *opts, corio_rt_t **out) {
   rt->coro_opts.unguarded = o.unguarded;
   /* cannot fail: the size was checked above */
   corio__coro_stack_shape(&rt->coro_opts, &rt->stack_usable, &rt->stack_guarded);
-  {
-    const char *env = getenv("CORIO_MEMBARRIER"); /* "0": a fence per notify */
-    rt->asym_barrier = !CORIO__TSAN && o.workers > 1 &&
-                       !(env != NULL && strcmp(env, "0") == 0) && corio__asym_barrier_init();
-  }
   corio__inject_init(&rt->inject);
   pthread_mutex_init(&rt->idle_mu, NULL);
   corio__tally_init(&rt->loop_tally, 1);

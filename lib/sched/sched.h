@@ -106,9 +106,6 @@ struct corio_rt_s {
   corio__inject_t inject;
   corio_coro_options_t coro_opts;
   size_t stack_usable;           /* its tasks' stacks (corio__coro_stack_shape) */
-  /* The idle protocol's handshake uses the asymmetric barrier (parkers
-   * pay a membarrier, notifiers no fence): core/barrier.h. */
-  int asym_barrier;
   int stack_guarded;
   /* corio_rt_shutdown: spawns start cancelled (read on every spawn: kept
    * off the idle line below, which workers write) */

@@ -57,7 +57,6 @@
 
 #include "core/overflow.h"
 #include "core/thread.h"
-#include "core/barrier.h"
 #include "sched.h"
 #include "wait.h"
 
@@ -130,21 +129,19 @@ void corio__notify(corio_rt_t *rt) {
   uint32_t s;
   int in_loop = 0;
 
-  /* Our push, then a full barrier, then the load: against a parker's
+  /* Our push, then a seq_cst fence, then the load: against a parker's
    * seq_cst RMW on idle_state followed by its re-check of the queues, one
    * of the two sees the other (the store-buffering pattern; Tokio's
-   * notify_parked does the same). The barrier is the light side of an
-   * asymmetric one where the kernel has it (core/barrier.h: the parker
-   * pays a membarrier instead), else a seq_cst fence. A load leaves the
-   * line shared, where an RMW would pull it over from whichever worker
-   * touched it last. Under TSan, which models neither, an RMW does it. */
+   * notify_parked does the same). A load leaves the line shared, where an
+   * RMW would pull it over from whichever worker touched it last. Under
+   * TSan, which does not model fences, an RMW does the job. (An
+   * asymmetric barrier, a membarrier on each park and no fence here, made
+   * spawns 6% faster and the timer p99 40% worse: every park interrupts
+   * every other CPU running a worker, docs/DESIGN.md 4c.) */
 #if CORIO__TSAN
   s = idle_rmw(rt, 0);
 #else
-  if (rt->asym_barrier)
-    corio__asym_barrier_light();
-  else
-    atomic_thread_fence(memory_order_seq_cst);
+  atomic_thread_fence(memory_order_seq_cst);
   s = atomic_load_explicit(&rt->idle_state, memory_order_seq_cst);
 #endif
   if (CORIO__SEARCH_COUNT(s) != 0 || CORIO__IDLE_COUNT(s) == 0)
@@ -857,10 +854,6 @@ static void park_worker(corio__worker_t *w) {
   atomic_store(&w->asleep, 1);
   pthread_mutex_unlock(&rt->idle_mu);
 
-  /* The heavy side of the barrier (see corio__notify): a spawner that
-   * read idle_state before our RMW has its push visible to the re-check. */
-  if (rt->asym_barrier)
-    corio__asym_barrier_heavy();
   /* The re-check that makes the protocol free of lost wake-ups. */
   if (own_work(w) && unpark_as(w, 0))
     return;
