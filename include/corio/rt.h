@@ -141,15 +141,18 @@ CORIO_API int corio_main(corio_task_fn fn, void *arg,
  * corio_cancel of a joined handle or (from another task) of a detached
  * one, corio_main inside a task. A debug build prints "corio: <call>:
  * <what>" on stderr and aborts; a release build (NDEBUG) returns
- * UV_EINVAL. Not seen: a handle used after its task's stack was taken by
- * a new task (the handle then names that task) or returned to the kernel
- * (a crash), and any call on a runtime after corio_rt_free. Destroying a
+ * UV_EINVAL. Not seen: a handle used after its task's record was taken
+ * by a new task (the handle then names that task) or returned to malloc
+ * (undefined), and any call on a runtime after corio_rt_free. Destroying a
  * primitive that tasks still wait on returns UV_EBUSY (corio/sync.h). */
 
 /* Create a task running fn(arg) on rt. With task == NULL it starts
  * detached: its result is dropped and its memory freed when it ends.
  * Returns 0 (and sets *task), UV_EINVAL or UV_ENOMEM (no memory or no
- * more memory mappings for a stack). Does not suspend; any thread. */
+ * more memory mappings for a stack: the stack is reserved here, so a
+ * task that was spawned always runs). The task gives its stack back when
+ * it ends; until it is joined it holds only its record (about 320
+ * bytes). Does not suspend; any thread. */
 CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                           corio_task_t **task);
 /* corio_spawn with a name (corio_task_set_name), set before the task can

@@ -41,8 +41,8 @@ enum corio__task_flags {
   CORIO__TASK_DETACHED = 2u,   /* nobody will join: free when finished */
   CORIO__TASK_JOINED = 4u,     /* a join took the result: the handle is spent */
   /* The record was freed (joined, or detached and ended): what a late
-   * call on the handle finds while the stack waits in the cache, unless a
-   * new task has taken it since. */
+   * call on the handle finds while the record waits in its pool, unless
+   * a new task has taken it since. */
   CORIO__TASK_SPENT = 0x40000000u
 };
 
