@@ -190,7 +190,6 @@ void *corio__deque_pop(corio__deque_t *dq) {
   t = atomic_load_explicit(&dq->top,
                            CORIO__MO(memory_order_relaxed, memory_order_seq_cst));
 
-  dq->top_seen = t;
   if (t > b) {
     /* Empty: undo the claim. relaxed: nothing was published. */
     atomic_store_explicit(&dq->bottom, b + 1, memory_order_relaxed);

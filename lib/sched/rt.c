@@ -95,7 +95,8 @@ static void rt_release(corio_rt_t *rt, unsigned started) {
   free(rt->tallies);
   free(rt->cancel_reqs);
   /* The abandoned tasks' stacks went to this (plain) thread's cache:
-   * give them back, and nothing of corio stays behind. */
+   * give them back. (Their records stay in this thread's pool, up to
+   * 4096, until the thread exits.) */
   corio_stack_cache_drain();
   for (i = 0; i < rt->nworkers; i++) {
     corio__timer_heap_drop(&rt->workers[i].timers);

@@ -64,6 +64,11 @@ typedef struct corio__worker {
   _Atomic(uint32_t) wake;        /* futex: 0 while parked, 1 once woken */
   corio__tally_t tally;          /* tasks spawned and finished here */
   corio__lifo_watch_t *watch;    /* per victim, indexed by its index */
+  /* The worker this one last sent a joiner home to (corio__ready_home),
+   * that worker's tick then, and when (ns); NULL once it went on. */
+  struct corio__worker *sent_home;
+  unsigned sent_tick;
+  uint64_t sent_at;
   corio__timer_heap_t timers;    /* deadlines of tasks parked here (3b) */
   int firing;                    /* run_timers is firing deadlines */
   uint64_t clock_seen;           /* its last reading of uv_hrtime() */

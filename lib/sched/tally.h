@@ -21,8 +21,8 @@
  *    lock: a task freed on another thread (joined or finished elsewhere)
  *    is pushed on `remote` (one CAS) and unlinked and released by the
  *    owner later, when it next spawns, goes idle or the runtime is freed
- *    (mimalloc frees across threads the same way). Its stack then goes
- *    back to the cache of the thread that will spawn on it again. The
+ *    (mimalloc frees across threads the same way). Its record then goes
+ *    back to the pool of the thread that will spawn with it again. The
  *    foreign tally has no owner thread: its list is under `lock`.
  */
 #ifndef CORIO_SCHED_TALLY_H

@@ -12,7 +12,7 @@
  * the stack the previous one just left. (When the record lived on top of
  * the stack, spawning wrote six cold lines there, and a thief pulled
  * them all over: 2 workers spawned and joined 3.4 M/s, 1 worker 4.9 M/s;
- * now 5.4 and 9.0, docs/BENCHMARKS.md.)
+ * now about 7 and 10, docs/BENCHMARKS.md.)
  *
  * The park protocol (docs/DESIGN.md 3): a task that must wait calls
  * corio__park(fn, arg). The worker switches back to its own context and

@@ -70,6 +70,10 @@
  * how long a parked worker sleeps before it looks at such a slot again. */
 #define LIFO_GRACE_NS 10000u
 #define LIFO_WATCH_NS 1000000u
+/* How long a joiner sent home may wait there while home picks nothing
+ * before the worker that sent it takes it back (sent_home_due). Checked
+ * between that worker's own tasks: a joiner waits at most one of them. */
+#define SENT_HOME_GRACE_NS 100000u
 #define STEAL_BATCH_MAX 32
 #define SEARCH_ROUNDS 2
 /* How long an idle worker polls before it sleeps. A futex wake-up costs
@@ -319,10 +323,16 @@ void corio__ready_home(corio_task_t *t) {
     return;
   }
   /* seq_cst, after the CAS: against home's announcement of idle (its
-   * seq_cst store of asleep, then its re-check of the slot in own_work),
-   * one of the two sees the other. If it sleeps, take the task back. */
-  if (atomic_load(&home->asleep) == 0)
+   * seq_cst store of asleep, then its re-check of the slot in own_work,
+   * a seq_cst load), one of the two sees the other. If it sleeps, take
+   * the task back. Awake, home may still be deep in a long task: we
+   * watch for that (sent_home_due). */
+  if (atomic_load(&home->asleep) == 0) {
+    w->sent_home = home;
+    w->sent_tick = atomic_load_explicit(&home->tick, memory_order_relaxed);
+    w->sent_at = uv_hrtime();
     return;
+  }
   if ((back = atomic_exchange(&home->lifo, NULL)) != NULL)
     corio__ready(back);
 }
@@ -466,10 +476,31 @@ static void run_timers(corio__worker_t *w) {
 }
 
 
+/* A joiner we sent home (corio__ready_home) still waits in its slot, and
+ * home has picked nothing since, for SENT_HOME_GRACE_NS: home is stuck in
+ * a long task. Take the joiner back to run it here (as a thief would take
+ * a stale slot; a busy worker does not search, so it looks here). */
+static corio_task_t *sent_home_due(corio__worker_t *w) {
+  corio__worker_t *home = w->sent_home;
+
+  if (atomic_load_explicit(&home->tick, memory_order_relaxed) != w->sent_tick ||
+      atomic_load_explicit(&home->lifo, memory_order_relaxed) == NULL) {
+    w->sent_home = NULL; /* it went on: it took the slot first */
+    return NULL;
+  }
+  if (uv_hrtime() - w->sent_at < SENT_HOME_GRACE_NS)
+    return NULL;
+  w->sent_home = NULL;
+  return atomic_exchange_explicit(&home->lifo, NULL, memory_order_acq_rel);
+}
+
+
 static corio_task_t *find_local(corio__worker_t *w) {
   corio_rt_t *rt = w->rt;
   corio_task_t *t;
 
+  if (w->sent_home != NULL && (t = sent_home_due(w)) != NULL)
+    return t;
   run_timers(w);
   corio__loop_drain(w->lp); /* requests posted from elsewhere */
 
@@ -658,7 +689,8 @@ found:
 static int own_work(corio__worker_t *w) {
   return w->bound_head != NULL || w->yielded_head != NULL || w->due_head != NULL ||
          atomic_load(&w->lp->inbox.head) != NULL ||
-         atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
+         /* seq_cst: the other side of corio__ready_home's handshake */
+         atomic_load(&w->lifo) != NULL ||
          corio__deque_size_approx(&w->dq) > 0;
 }
 
@@ -859,7 +891,7 @@ static void park_worker(corio__worker_t *w) {
     return;
   if ((work_visible(w) || stopping(rt)) && unpark(w))
     return;
-  corio__task_drain(&w->tally); /* give back stacks freed elsewhere */
+  corio__task_drain(&w->tally); /* release records freed elsewhere */
   corio__rt_quiet(rt); /* perhaps every task has finished */
   CORIO__COUNT(w->n_parks, 1);
   {
@@ -886,8 +918,11 @@ int corio__task_run(corio_task_t *t, corio_task_t **current) {
    * corio_coro_yield (not corio_yield, not a park) must not re-run its
    * last park function; it is treated as a yield. */
   t->why = 0;
-  if (t->co == NULL)
+  if (t->co == NULL) {
+    if (t->stack.map == NULL)
+      abort(); /* ended already: readied twice (a broken waiter) */
     corio__task_start(t);
+  }
   r = corio_coro_resume(t->co, NULL, NULL);
   __atomic_store_n(current, NULL, __ATOMIC_RELAXED);
   if (r < 0)

@@ -1072,6 +1072,83 @@ Test(rt, a_joiner_resumes_on_the_worker_it_waited_on, .timeout = 60) {
 }
 
 
+/* A joiner sent home to a worker that is awake but then stays in one
+ * long task is taken back by the worker where its child ended (it would
+ * otherwise wait for the long task's end). The long task runs until the
+ * joiner has resumed, or 3 s: it must end by the first. */
+static _Atomic(int) far_started, joiner_back;
+static void *fills_a_queue(void *arg);
+
+/* Keeps its worker busy until the joiner is back, or 100 ms. */
+static void *fills_a_queue(void *arg) {
+  uint64_t cap = uv_hrtime() + 100000000u;
+
+  while (!atomic_load(&joiner_back) && uv_hrtime() < cap) {
+  }
+  return arg;
+}
+
+static void *queues_work_and_ends(void *arg) {
+  atomic_store(&far_started, 1);
+  spin_us(2000);
+  for (int i = 0; i < 40; i++) /* 4 s of work of its worker's own */
+    cr_assert_eq(corio_spawn(corio_current_rt(), fills_a_queue, NULL, NULL), 0);
+  return arg;
+}
+
+static void *long_until_the_joiner_is_back(void *arg) {
+  uint64_t cap = uv_hrtime() + 3000000000u;
+
+  while (!atomic_load(&joiner_back) && uv_hrtime() < cap) {
+  }
+  return (void *)(uintptr_t)atomic_load(&joiner_back);
+  (void)arg;
+}
+
+static void *joins_while_home_is_stuck(void *arg) {
+  corio_task_t *child, *stuck;
+  void *ended_by_flag;
+  int *rounds_ok = arg;
+
+  for (int r = 0; r < 20 && *rounds_ok < 3; r++) {
+    uint64_t until = uv_hrtime() + 5000000u;
+    long me = thread_id();
+
+    atomic_store(&far_started, 0);
+    atomic_store(&joiner_back, 0);
+    cr_assert_eq(corio_spawn(corio_current_rt(), queues_work_and_ends, NULL, &child), 0);
+    while (!atomic_load(&far_started) && uv_hrtime() < until) {
+    }
+    if (!atomic_load(&far_started) || thread_id() != me) {
+      atomic_store(&joiner_back, 1); /* not taken by the other worker: */
+      corio_join(child, NULL);       /* no round */
+      continue;
+    }
+    /* runs here, on the worker the join waits on, once we park */
+    cr_assert_eq(corio_spawn(corio_current_rt(), long_until_the_joiner_is_back, NULL, &stuck), 0);
+    cr_assert_eq(corio_join(child, NULL), 0);
+    atomic_store(&joiner_back, 1);
+    cr_assert_eq(corio_join(stuck, &ended_by_flag), 0);
+    if (ended_by_flag != NULL)
+      (*rounds_ok)++;
+    else {
+      *rounds_ok = -1;
+      break;
+    }
+  }
+  return NULL;
+}
+
+Test(rt, a_joiner_sent_home_to_a_stuck_worker_is_taken_back, .timeout = 60) {
+  int rounds_ok = 0;
+
+  cr_assert_eq(corio_main(joins_while_home_is_stuck, &rounds_ok,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  cr_assert_geq(rounds_ok, 0, "the joiner waited for the long task to end (%d)", rounds_ok);
+  cr_assert_gt(rounds_ok, 0, "no round had the child on the other worker");
+}
+
+
 /* --- stacks: reserved at spawn, given back at the end -------------------- */
 
 /* Where its frame is: the stack it runs on. */
