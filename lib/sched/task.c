@@ -324,6 +324,8 @@ static int join_from_task(corio_task_t *t, uint64_t deadline) {
   if ((err = lock_for_joiner(t)) != 0)
     return err < 0 ? err : 0;
   corio__wait_what(&w, CORIO__WK_JOIN, t, 0);
+  /* where to go back to when t's end readies us (corio__ready_home) */
+  w.task->ran_on = corio__worker_current();
   t->joiner = &w;
   err = corio__wait_park(&w, &t->join_lock, corio__deadline_ns(deadline));
   if (err != 0) {

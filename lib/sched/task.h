@@ -76,7 +76,8 @@ struct corio_task_s {
   struct corio__waiter *joiner;
   _Atomic(uint32_t) *thread_joiner;
   corio__stack_t stack;
-  struct corio__worker *ran_on;  /* the worker it last ran on, or NULL */
+  /* The worker it waits on in a join (corio__ready_home), or NULL. */
+  struct corio__worker *ran_on;
 
   /* The rest is written at spawn and read by the thread that frees it,
    * or only if the task waits. */

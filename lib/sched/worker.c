@@ -945,8 +945,6 @@ static void run(corio__worker_t *w, corio_task_t *t) {
   /* corio_yield: to the back of the shared queue, like Go's Gosched, and
    * wake someone: this worker may be busy for a while. */
   CORIO__COUNT(w->n_run, 1);
-  if (t->ran_on != w)
-    t->ran_on = w;
   if (corio__task_run(t, &w->current)) {
     if (t->bound != NULL) {
       /* Nobody else may run it; behind what this worker has queued (a
