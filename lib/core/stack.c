@@ -283,6 +283,26 @@ void corio__stack_release(const corio__stack_t *st) {
 }
 
 
+void corio__stack_release_cold(const corio__stack_t *st) {
+  stack_cache_t *local = local_cache_ensure();
+
+  if (local == NULL) {
+    stack_unmap(st);
+    return;
+  }
+  array_put(&local->cold, st);
+}
+
+
+int corio__stack_take_cold(corio__stack_t *st, size_t usable, int guarded) {
+  stack_cache_t *local = *local_cache_get();
+  size_t guard = guarded ? corio__page_size() : 0;
+
+  return local != NULL &&
+         array_take(local->cold.s, &local->cold.n, usable + guard, guard, st);
+}
+
+
 size_t corio__stack_mapped_count(void) {
   return atomic_load_explicit(&mapped, memory_order_relaxed);
 }

@@ -30,6 +30,16 @@ void corio__stack_swap_hot(corio__stack_t *st);
 /* Give st back: to this thread's cache, or to the kernel when it is full. */
 void corio__stack_release(const corio__stack_t *st);
 
+/* The same for a stack that did not run here lately (one reserved and
+ * never run on, or carried over from another thread): among the cold
+ * ones, which reservations take first. */
+void corio__stack_release_cold(const corio__stack_t *st);
+
+/* A cold stack of this shape from this thread's own cache, to carry back
+ * to the thread that reserved one (see corio__task_end); never touches
+ * the pool nor maps one. Returns 1 if it took one, else 0. */
+int corio__stack_take_cold(corio__stack_t *st, size_t usable, int guarded);
+
 /* The usable range of a stack. */
 static inline char *corio__stack_lo(const corio__stack_t *st) {
   return st->map + st->guard_size;

@@ -48,6 +48,12 @@ typedef struct corio__worker {
    * thieves may take it too, but only after a search round found nothing
    * else, so a busy owner cannot hide it (Go's runnext works so). */
   _Atomic(corio_task_t *) lifo;
+  /* 1 while the task running here has queued work with only its first
+   * notify fenced (notify_from_worker): a parker then sleeps no longer
+   * than LIFO_WATCH_NS. Written by the owner, read by parkers. */
+  _Atomic(int) pushing;
+  int run_fenced;                /* this run's first notify was fenced */
+  int run_unfenced;              /* and a later one was not; owner */
   corio_task_t *current;         /* the task running now, or NULL */
   unsigned lifo_streak;          /* LIFO tasks run in a row */
   uint64_t lifo_since;           /* when the streak's clock started (ns) */
@@ -161,6 +167,12 @@ corio__worker_t *corio__worker_current(void);
 
 /* The loop each worker thread runs. */
 void *corio__worker_main(void *worker);
+
+/* Tests only: nonzero makes the unfenced notifies of a task run
+ * (notify_from_worker) blind to idle workers, as they are to one whose
+ * announcement of idle is not visible yet: what the `pushing` watch must
+ * cover. */
+extern _Atomic(int) corio__test_unfenced_blind;
 
 /* Put t where a worker of rt will run it, and wake one if needed. */
 void corio__schedule(corio_rt_t *rt, corio_task_t *t);

@@ -59,7 +59,7 @@ static void release(corio_task_t *t) {
   if (t->co != NULL)
     corio_coro_free(t->co); /* abandoned in a wait (corio_rt_free) */
   else if (t->stack.map != NULL)
-    corio__stack_release(&t->stack); /* never ran */
+    corio__stack_release_cold(&t->stack); /* never ran, or carried home */
   corio__pool_put(CORIO__POOL_TASK, t);
 }
 
@@ -132,9 +132,19 @@ void corio__task_start(corio_task_t *t) {
 
 void corio__task_end(corio_task_t *t) {
   corio_coro_t *co = t->co;
+  int where;
 
   __atomic_store_n(&t->co, NULL, __ATOMIC_RELAXED);
   corio_coro_free(co);
+  /* Spawned elsewhere: the spawner reserved a stack from its cache, and
+   * this thread kept it when it ran the task on a hot one of its own
+   * (corio__task_start). The record goes back to the spawner's thread to
+   * be freed (tally.h): a cold stack rides along and lands in that
+   * thread's cache. Else every stolen task moved one stack from the
+   * spawner's cache to the thief's, and both went through the shared pool
+   * in batches, under its lock, every 64 steals. */
+  if (my_tally(t->rt, &where) != t->home)
+    corio__stack_take_cold(&t->stack, t->rt->stack_usable, t->rt->stack_guarded);
 }
 
 

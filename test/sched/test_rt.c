@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "corio.h"
+#include "core/stack.h"
+#include "sched/sched.h"
 #include "sched/task.h"
 #include "../support/sizes.h"
 
@@ -1229,4 +1231,110 @@ Test(rt, a_spawn_without_a_stack_is_enomem_and_the_others_run, .timeout = 120) {
                           &(corio_rt_options_t){.workers = 1, .stack_size = CORIO_STACK_MIN},
                           NULL), 0);
   corio_stack_cache_drain();
+}
+
+
+/* --- work queued without a fence is watched ------------------------------ */
+
+static _Atomic(int) second_ran;
+
+static void *sets_second_ran(void *arg) {
+  atomic_store(&second_ran, 1);
+  return arg;
+}
+
+static uint64_t parks_so_far(void) {
+  corio_rt_metrics_t m;
+  corio_worker_metrics_t w[2];
+  cr_assert_eq(corio_rt_metrics(corio_current_rt(), &m, w, 2), 0);
+  return w[0].parks + w[1].parks;
+}
+
+/* In one run (no yield): the first spawn pays the fence and wakes the
+ * other worker, which runs it and parks again; the second spawn's notify
+ * is made blind to it (as to a parker whose announcement is not visible
+ * yet). Only the watch gets the second child run while this task keeps
+ * its worker busy. Returns 1 if it ran, 0 if it never did, -1 if the
+ * setup did not happen (the other worker never took the first). */
+static void *spawns_while_the_other_parks(void *arg) {
+  corio_task_t *first, *second;
+  uint64_t until = uv_hrtime() + 5000000000u, parks;
+  void *r = (void *)(intptr_t)-1;
+
+  (void)arg;
+  atomic_store(&second_ran, 0);
+  cr_assert_eq(corio_spawn(corio_current_rt(), counts_a_run, NULL, &first), 0);
+  while (!(atomic_load(&first->state) & CORIO__TASK_FINISHED) && uv_hrtime() < until) {
+  }
+  parks = parks_so_far();
+  while (parks_so_far() == parks && uv_hrtime() < until) {
+  }
+  if (parks_so_far() != parks) {
+    atomic_store(&corio__test_unfenced_blind, 1);
+    cr_assert_eq(corio_spawn(corio_current_rt(), sets_second_ran, NULL, &second), 0);
+    until = uv_hrtime() + 10000000000u;
+    while (!atomic_load(&second_ran) && uv_hrtime() < until) {
+    }
+    atomic_store(&corio__test_unfenced_blind, 0);
+    r = (void *)(intptr_t)atomic_load(&second_ran);
+    corio_join(second, NULL);
+  }
+  corio_join(first, NULL);
+  return r;
+}
+
+/* A parked worker that cannot see work queued by a task run that skipped
+ * the notify fence still looks within LIFO_WATCH_NS (lib/sched/worker.c,
+ * notify_from_worker): the task does not wait for its spawner's run to
+ * end. Fails (after 10 s) without the watch. */
+Test(rt, work_queued_without_a_fence_is_found_by_a_parked_worker, .timeout = 60) {
+  void *r = NULL;
+
+  cr_assert_eq(corio_main(spawns_while_the_other_parks, NULL,
+                          &(corio_rt_options_t){.workers = 2}, &r), 0);
+  if ((intptr_t)r == -1)
+    cr_skip_test("the other worker never took the first child (a loaded machine)");
+  cr_assert_eq((intptr_t)r, 1, "the second child never ran while its spawner was busy");
+}
+
+
+
+/* --- a stolen task's stack goes home -------------------------------------- */
+
+static void *spawns_rounds_and_counts_the_pool(void *arg) {
+  enum { ROUNDS = 200, BATCH = 100 };
+  corio_task_t *t[BATCH];
+  corio_rt_metrics_t m;
+  corio_worker_metrics_t w[2];
+  size_t *pooled = arg;
+
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int i = 0; i < BATCH; i++)
+      cr_assert_eq(corio_spawn(corio_current_rt(), counts_a_run, NULL, &t[i]), 0);
+    for (int i = 0; i < BATCH; i++)
+      corio_join(t[i], NULL);
+    if (corio__stack_shared_count() > *pooled)
+      *pooled = corio__stack_shared_count();
+  }
+  cr_assert_eq(corio_rt_metrics(corio_current_rt(), &m, w, 2), 0);
+  return (void *)(uintptr_t)(w[0].tasks_stolen + w[1].tasks_stolen);
+}
+
+/* The spawner reserves a stack from its cache; a thief runs the task on a
+ * hot stack of its own and keeps the reserved one. When the task ends, a
+ * cold stack of the thief's rides home with the record (corio__task_end),
+ * so stacks do not pile up at the thief and flow back through the shared
+ * pool, under its lock. With 100 tasks in flight, both workers' caches
+ * (256 of each kind) hold them all: nothing reaches the pool. */
+Test(rt, a_stolen_task_sends_a_stack_home_with_its_record, .timeout = 60) {
+  size_t pooled = 0;
+  void *stolen = NULL;
+
+  corio_stack_cache_drain(); /* the pool starts empty */
+  cr_assert_eq(corio_main(spawns_rounds_and_counts_the_pool, &pooled,
+                          &(corio_rt_options_t){.workers = 2}, &stolen), 0);
+  if ((uintptr_t)stolen < 1000)
+    cr_skip_test("only %lu tasks were stolen (a loaded machine)", (unsigned long)(uintptr_t)stolen);
+  cr_assert_eq(pooled, 0, "%zu stacks went through the shared pool (%lu stolen)", pooled,
+               (unsigned long)(uintptr_t)stolen);
 }
