@@ -462,6 +462,7 @@ static corio_task_t *inject_take(corio__worker_t *w) {
     next = t->next;
     push_local(w, t);
   }
+  corio__ebr_unpin(w->ebr);
   return first;
 }
 
@@ -636,13 +637,21 @@ static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
     more = STEAL_BATCH_MAX;
   CORIO__COUNT(w->n_steals, 1);
   CORIO__COUNT(w->n_stolen, 1);
+  /* One pin for the batch: each steal's own pin is then a nested one, a
+   * count, instead of a store and a fence. */
+  corio__ebr_pin(w->ebr);
   while (more-- > 0) {
     t = corio__deque_steal(&v->dq, w->ebr, NULL);
     if (t == NULL)
       break;
     CORIO__COUNT(w->n_stolen, 1);
+    /* its record's run and join lines, written by the spawner: fetch them
+     * now, all at once, rather than one miss at a time as each runs */
+    __builtin_prefetch(t, 1);
+    __builtin_prefetch((char *)t + 64, 1);
     push_local(w, t);
   }
+  corio__ebr_unpin(w->ebr);
   return first;
 }
 
