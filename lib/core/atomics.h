@@ -41,4 +41,18 @@
 /* Keeps fields that different threads write on different cache lines. */
 #define CORIO__CACHE_LINE 64
 
+/* Start fetching the cache line at p for writing: a line that another CPU
+ * wrote last arrives owned, so the reads and writes that follow neither
+ * wait for it one by one nor pay a second trip to take it over. x86-64:
+ * PREFETCHW, which GCC emits only with -mprfchw (else a prefetch for
+ * reading); CPUs without it execute it as a NOP. A hint: no effect on
+ * what the program computes. */
+static inline void corio__prefetch_write(const void *p) {
+#if defined(__x86_64__)
+  __asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+  __builtin_prefetch(p, 1);
+#endif
+}
+
 #endif /* CORIO_CORE_ATOMICS_H_ */

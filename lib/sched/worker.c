@@ -632,6 +632,8 @@ static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
   } while (first == NULL && lost);
   if (first == NULL)
     return NULL;
+  corio__prefetch_write(first);
+  corio__prefetch_write((char *)first + CORIO__CACHE_LINE);
   more = corio__deque_size_approx(&v->dq) / 2;
   if (more > STEAL_BATCH_MAX)
     more = STEAL_BATCH_MAX;
@@ -645,10 +647,11 @@ static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
     if (t == NULL)
       break;
     CORIO__COUNT(w->n_stolen, 1);
-    /* its record's run and join lines, written by the spawner: fetch them
-     * now, all at once, rather than one miss at a time as each runs */
-    __builtin_prefetch(t, 1);
-    __builtin_prefetch((char *)t + 64, 1);
+    /* its record's run and join lines, written by the spawner: take them
+     * over now, all at once, rather than one miss and one upgrade at a
+     * time as each runs */
+    corio__prefetch_write(t);
+    corio__prefetch_write((char *)t + CORIO__CACHE_LINE);
     push_local(w, t);
   }
   corio__ebr_unpin(w->ebr);
