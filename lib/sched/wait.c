@@ -62,9 +62,13 @@ int corio__wait_begin(corio__waiter_t *w) {
    * memory: deadlines and joins are done with the task before its wait
    * returns (below, task.c). Owner-only counter, so no atomic is needed. */
   w->seq = ++t->wait_seq;
-  /* consume a pending cancel */
-  if (atomic_fetch_and_explicit(&t->wake_word, ~(uint64_t)CANCEL_BIT,
-                                memory_order_acq_rel) & CANCEL_BIT) {
+  /* Consume a pending cancel. Looked at first, as the RMW costs a locked
+   * instruction on every wait: a cancel that comes after the look is
+   * seen by the CAS that arms the wait (wait_park_fn), which ends it at
+   * once with UV_ECANCELED. */
+  if ((atomic_load_explicit(&t->wake_word, memory_order_relaxed) & CANCEL_BIT) &&
+      (atomic_fetch_and_explicit(&t->wake_word, ~(uint64_t)CANCEL_BIT,
+                                 memory_order_acq_rel) & CANCEL_BIT)) {
     atomic_store_explicit(&t->wait_kind, CORIO__WK_NONE, memory_order_relaxed);
     return UV_ECANCELED;
   }
