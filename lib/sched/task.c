@@ -110,7 +110,7 @@ void corio__task_free(corio_task_t *t) {
 /* --- spawning ------------------------------------------------------------ */
 
 /* The hot lines of task.h: what running and joining touch. */
-_Static_assert(offsetof(corio_task_t, stack) + sizeof(corio__stack_t) <= 128,
+_Static_assert(offsetof(corio_task_t, home) + sizeof(void *) <= 128,
                "a task's run and join fields fit in two cache lines");
 
 static void *task_entry(void *arg) {

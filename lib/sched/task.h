@@ -76,13 +76,16 @@ struct corio_task_s {
   struct corio__waiter *joiner;
   _Atomic(uint32_t) *thread_joiner;
   corio__stack_t stack;
-  /* The worker it waits on in a join (corio__ready_home), or NULL. */
-  struct corio__worker *ran_on;
+  /* The tally that lists it (tally.h): here, as the thread that ends the
+   * task reads it (corio__task_end), and the line below is the
+   * spawner's alone. */
+  struct corio__tally *home;
 
   /* The rest is written at spawn and read by the thread that frees it,
    * or only if the task waits. */
-  struct corio__tally *home;    /* the tally that lists it (tally.h) */
   corio__list_t reg;           /* on home's list until freed */
+  /* The worker it waits on in a join (corio__ready_home), or NULL. */
+  struct corio__worker *ran_on;
   corio__park_fn park_fn;      /* set by corio__park, run by the worker */
   void *park_arg;
   corio__req_t loop_req;       /* posts a pinned or bound task to its loop */
