@@ -68,7 +68,9 @@ struct corio_task_s {
   struct corio__worker *bound;
 
   /* Line 1: joining (task.c), and the stack reserved for it at spawn
-   * (corio__task_start runs it there, or on a hot one of its own). The
+   * (corio__task_start runs it there, or on a hot one of its own; once it
+   * ended on another thread, a cold stack on its way back to the
+   * spawner's cache, corio__task_end). The
    * flags, and who waits for the end, under join_lock: a task parked in
    * corio_join_dl, or a plain thread. */
   corio__spin_t join_lock;
