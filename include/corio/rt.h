@@ -152,9 +152,9 @@ CORIO_API int corio_main(corio_task_fn fn, void *arg,
  * more memory mappings for a stack: the stack is reserved here, so a
  * task that was spawned always runs). The task gives the stack it ran on
  * back when it ends; until it is joined it holds its record (about 320
- * bytes) and, if it ran on another worker than the spawner's, a cached
- * stack on its way back to the spawner's cache (no more stacks than its
- * spawn reserved). Does not suspend; any thread. */
+ * bytes) and perhaps a cached stack on its way back to the spawner's
+ * cache (if it ran on another worker; at most about 1,024 such records
+ * per spawning thread hold one). Does not suspend; any thread. */
 CORIO_API int corio_spawn(corio_rt_t *rt, corio_task_fn fn, void *arg,
                           corio_task_t **task);
 /* corio_spawn with a name (corio_task_set_name), set before the task can

@@ -272,25 +272,24 @@ void corio__stack_swap_hot(corio__stack_t *st) {
 }
 
 
-void corio__stack_release(const corio__stack_t *st) {
+/* Into this thread's hot or cold array; to the kernel if it has none. */
+static void release_to(const corio__stack_t *st, int cold) {
   stack_cache_t *local = local_cache_ensure();
 
-  if (local == NULL) {
+  if (local == NULL)
     stack_unmap(st);
-    return;
-  }
-  array_put(&local->hot, st);
+  else
+    array_put(cold ? &local->cold : &local->hot, st);
+}
+
+
+void corio__stack_release(const corio__stack_t *st) {
+  release_to(st, 0);
 }
 
 
 void corio__stack_release_cold(const corio__stack_t *st) {
-  stack_cache_t *local = local_cache_ensure();
-
-  if (local == NULL) {
-    stack_unmap(st);
-    return;
-  }
-  array_put(&local->cold, st);
+  release_to(st, 1);
 }
 
 

@@ -10,6 +10,9 @@ void corio__tally_init(corio__tally_t *t, int owned) {
   atomic_init(&t->lock, 0);
   corio__list_init(&t->tasks);
   atomic_init(&t->remote, NULL);
+  /* a tally without an owner frees on any thread: nothing comes home */
+  atomic_init(&t->carry_budget, owned ? CORIO__CARRY_MAX : 0);
+  t->carried_back = 0;
 }
 
 

@@ -42,13 +42,24 @@ typedef struct corio__tally {
   _Atomic(uint64_t) finished;
   corio__spin_t lock;            /* the foreign tally's list */
   corio__list_t tasks;
+  int carried_back;              /* owner only: not yet given back */
   /* Tasks of this list freed by other threads, linked through next; and
    * whether it has an owner thread (a worker's or the loop's: no lock),
    * on this line because those freers read it (the line above is written
    * on every spawn and end). */
   _Alignas(CORIO__CACHE_LINE) _Atomic(struct corio_task_s *) remote;
   int owned;
+  /* Stacks that tasks spawned here and ended elsewhere may still carry
+   * home in their records (corio__task_end): the ending thread takes one
+   * before it carries, the owner gives them back as it frees those
+   * records (carried_back, CORIO__CARRY_BATCH at a time). So finished,
+   * unjoined records hold at most about CORIO__CARRY_MAX stacks. On a
+   * line of its own: the owner reads the one above on every free. */
+  _Alignas(CORIO__CACHE_LINE) _Atomic(int) carry_budget;
 } corio__tally_t;
+
+#define CORIO__CARRY_MAX 1024
+#define CORIO__CARRY_BATCH 32
 
 void corio__tally_init(corio__tally_t *t, int owned);
 

@@ -54,12 +54,28 @@ static void reg_add(corio__tally_t *home, corio_task_t *t) {
 }
 
 
+/* A stack came home in a record of this tally's (corio__task_end):
+ * owner only. */
+static void carried_back(corio__tally_t *home) {
+  if (++home->carried_back < CORIO__CARRY_BATCH)
+    return;
+  atomic_fetch_add_explicit(&home->carry_budget, home->carried_back, memory_order_relaxed);
+  home->carried_back = 0;
+}
+
+
 static void release(corio_task_t *t) {
+  unsigned state = atomic_load_explicit(&t->state, memory_order_relaxed);
+
   atomic_store_explicit(&t->state, CORIO__TASK_SPENT, memory_order_relaxed);
-  if (t->co != NULL)
+  if (t->co != NULL) {
     corio_coro_free(t->co); /* abandoned in a wait (corio_rt_free) */
-  else if (t->stack.map != NULL)
-    corio__stack_release_cold(&t->stack); /* never ran, or carried home */
+  } else if (t->stack.map != NULL) {
+    /* never ran, or ended and carried a stack home */
+    if (state & CORIO__TASK_FINISHED)
+      carried_back(t->home);
+    corio__stack_release_cold(&t->stack);
+  }
   corio__pool_put(CORIO__POOL_TASK, t);
 }
 
@@ -132,6 +148,7 @@ void corio__task_start(corio_task_t *t) {
 
 void corio__task_end(corio_task_t *t) {
   corio_coro_t *co = t->co;
+  corio__tally_t *home = t->home;
   int where;
 
   __atomic_store_n(&t->co, NULL, __ATOMIC_RELAXED);
@@ -142,9 +159,18 @@ void corio__task_end(corio_task_t *t) {
    * be freed (tally.h): a cold stack rides along and lands in that
    * thread's cache. Else every stolen task moved one stack from the
    * spawner's cache to the thief's, and both went through the shared pool
-   * in batches, under its lock, every 64 steals. */
-  if (my_tally(t->rt, &where) != t->home)
-    corio__stack_take_cold(&t->stack, t->rt->stack_usable, t->rt->stack_guarded);
+   * in batches, under its lock, every 64 steals (spawn and join on 2
+   * workers ran 5% slower). A record may wait long for its join, holding
+   * the stack from every cache meanwhile: the home's carry budget bounds
+   * how many do (tally.h). relaxed: a count; the stack itself travels
+   * with the record, published by the task's end (task_finished). */
+  if (my_tally(t->rt, &where) != home &&
+      atomic_load_explicit(&home->carry_budget, memory_order_relaxed) > 0) {
+    if (atomic_fetch_sub_explicit(&home->carry_budget, 1, memory_order_relaxed) > 0 &&
+        corio__stack_take_cold(&t->stack, t->rt->stack_usable, t->rt->stack_guarded))
+      return;
+    atomic_fetch_add_explicit(&home->carry_budget, 1, memory_order_relaxed);
+  }
 }
 
 

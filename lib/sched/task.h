@@ -78,9 +78,10 @@ struct corio_task_s {
   struct corio__waiter *joiner;
   _Atomic(uint32_t) *thread_joiner;
   corio__stack_t stack;
-  /* The tally that lists it (tally.h): here, as the thread that ends the
-   * task reads it (corio__task_end), and the line below is the
-   * spawner's alone. */
+  /* The tally that lists it (tally.h): on this line, which the thread
+   * that ends the task has taken over anyway, as it reads this too
+   * (corio__task_end); the spawner's next write to the line below then
+   * finds it unshared. */
   struct corio__tally *home;
 
   /* The rest is written at spawn and read by the thread that frees it,

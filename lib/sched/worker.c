@@ -467,7 +467,6 @@ static corio_task_t *inject_take(corio__worker_t *w) {
     next = t->next;
     push_local(w, t);
   }
-  corio__ebr_unpin(w->ebr);
   return first;
 }
 

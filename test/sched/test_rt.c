@@ -1338,3 +1338,46 @@ Test(rt, a_stolen_task_sends_a_stack_home_with_its_record, .timeout = 60) {
   cr_assert_eq(pooled, 0, "%zu stacks went through the shared pool (%lu stolen)", pooled,
                (unsigned long)(uintptr_t)stolen);
 }
+
+static void *leaves_finished_tasks_unjoined(void *arg) {
+  enum { N = 20000, BATCH = 100 };
+  corio_task_t **t = calloc(N, sizeof *t);
+  corio_rt_metrics_t m;
+  corio_worker_metrics_t w[2];
+  uint64_t *out = arg;
+
+  cr_assert_not_null(t);
+  for (int i = 0; i < N; i += BATCH) {
+    for (int j = i; j < i + BATCH; j++)
+      cr_assert_eq(corio_spawn(corio_current_rt(), counts_a_run, NULL, &t[j]), 0);
+    for (int j = i; j < i + BATCH; j++)
+      for (int spins = 0; !(atomic_load(&t[j]->state) & CORIO__TASK_FINISHED); spins++) {
+        cr_assert_lt(spins, 1000000, "task %d never ran", j);
+        corio_yield();
+      }
+  }
+  cr_assert_eq(corio_rt_metrics(corio_current_rt(), &m, w, 2), 0);
+  out[0] = m.stacks_mapped;
+  out[1] = w[0].tasks_stolen + w[1].tasks_stolen;
+  for (int j = 0; j < N; j++)
+    corio_join(t[j], NULL);
+  free(t);
+  return NULL;
+}
+
+/* Records that wait long for their join do not hold a stack each: the
+ * carry home is bounded by the spawner's budget (CORIO__CARRY_MAX), and
+ * the rest of the stacks keep going round the caches. Unbounded, 20,000
+ * finished and unjoined tasks kept about 16,500 stacks mapped (with guard
+ * pages, 32,000 is where a spawn meets UV_ENOMEM). */
+Test(rt, finished_unjoined_tasks_hold_a_bounded_number_of_stacks, .timeout = 120) {
+  uint64_t out[2] = {0, 0};
+
+  corio_stack_cache_drain();
+  cr_assert_eq(corio_main(leaves_finished_tasks_unjoined, out,
+                          &(corio_rt_options_t){.workers = 2}, NULL), 0);
+  if (out[1] < 5000)
+    cr_skip_test("only %lu tasks were stolen (a loaded machine)", (unsigned long)out[1]);
+  cr_assert_lt(out[0], 4 * CORIO__CARRY_MAX, "%lu stacks mapped for 20,000 finished tasks (%lu stolen)",
+               (unsigned long)out[0], (unsigned long)out[1]);
+}
