@@ -52,8 +52,7 @@ typedef struct corio__worker {
    * notify fenced (notify_from_worker): a parker then sleeps no longer
    * than LIFO_WATCH_NS. Written by the owner, read by parkers. */
   _Atomic(int) pushing;
-  int run_fenced;                /* this run's first notify was fenced */
-  int run_unfenced;              /* and a later one was not; owner */
+  int run_unfenced;              /* a later notify of the run was not; owner */
   corio_task_t *current;         /* the task running now, or NULL */
   unsigned lifo_streak;          /* LIFO tasks run in a row */
   uint64_t lifo_since;           /* when the streak's clock started (ns) */

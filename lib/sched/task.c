@@ -395,9 +395,8 @@ int corio_join_dl(corio_task_t *t, void **result, uint64_t deadline) {
   if (t == NULL || t == self)
     return UV_EINVAL;
   /* The lines a join reads and the free writes: if another worker ran
-   * the task, they are that CPU's; take them over both at once. */
-  corio__prefetch_write(t);
-  corio__prefetch_write((char *)t + CORIO__CACHE_LINE);
+   * the task, they are that CPU's. */
+  corio__task_prefetch(t);
   if ((err = handle_check(t, "corio_join")) != 0)
     return err;
   if (!finished(t)) {

@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/atomics.h"
 #include "core/coro.h"
 #include "core/list.h"
 #include "core/spin.h"
@@ -137,6 +138,14 @@ void corio__task_end(corio_task_t *t);
  * arg) runs on the worker once the task is off its stack. Returns 0, or
  * UV_EINVAL outside a task. */
 int corio__park(corio__park_fn fn, void *arg);
+
+/* Start taking over t's first two lines (running and joining it touch
+ * them; a thief or joiner on another CPU finds them that CPU's): both at
+ * once, and owned, not shared and then upgraded. */
+static inline void corio__task_prefetch(const corio_task_t *t) {
+  corio__prefetch_write(t);
+  corio__prefetch_write((const char *)t + CORIO__CACHE_LINE);
+}
 
 /* Nonzero when called from a task itself (not from a coroutine nested in
  * one, nor a plain thread): where a call may park. */

@@ -310,8 +310,8 @@ static void notify_from_worker(corio__worker_t *w) {
     corio__notify(rt);
     return;
   }
-  if (!w->run_fenced) {
-    w->run_fenced = 1;
+  /* relaxed: only this worker writes it */
+  if (!atomic_load_explicit(&w->pushing, memory_order_relaxed)) {
     /* relaxed: ordered before the reads of parkers by the fence in
      * corio__notify (store, fence, load against their RMW, load) */
     atomic_store_explicit(&w->pushing, 1, memory_order_relaxed);
@@ -319,10 +319,10 @@ static void notify_from_worker(corio__worker_t *w) {
     return;
   }
   w->run_unfenced = 1;
-  /* relaxed: see above; a stale reading is what the watch covers */
-  s = atomic_load_explicit(&rt->idle_state, memory_order_relaxed);
   if (atomic_load_explicit(&corio__test_unfenced_blind, memory_order_relaxed))
     return;
+  /* relaxed: see above; a stale reading is what the watch covers */
+  s = atomic_load_explicit(&rt->idle_state, memory_order_relaxed);
   if (CORIO__SEARCH_COUNT(s) == 0 && CORIO__IDLE_COUNT(s) != 0)
     corio__notify(rt);
 }
@@ -333,7 +333,6 @@ static void notify_from_worker(corio__worker_t *w) {
  * (clearing `pushing` before the fence: a parker that misses our work
  * sees the flag, or we see it). */
 static void end_run_pushes(corio__worker_t *w) {
-  w->run_fenced = 0;
   atomic_store_explicit(&w->pushing, 0, memory_order_relaxed);
   if (!w->run_unfenced)
     return;
@@ -636,8 +635,7 @@ static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
   } while (first == NULL && lost);
   if (first == NULL)
     return NULL;
-  corio__prefetch_write(first);
-  corio__prefetch_write((char *)first + CORIO__CACHE_LINE);
+  corio__task_prefetch(first);
   more = corio__deque_size_approx(&v->dq) / 2;
   if (more > STEAL_BATCH_MAX)
     more = STEAL_BATCH_MAX;
@@ -654,8 +652,7 @@ static corio_task_t *steal_from(corio__worker_t *w, corio__worker_t *v) {
     /* its record's run and join lines, written by the spawner: take them
      * over now, all at once, rather than one miss and one upgrade at a
      * time as each runs */
-    corio__prefetch_write(t);
-    corio__prefetch_write((char *)t + CORIO__CACHE_LINE);
+    corio__task_prefetch(t);
     push_local(w, t);
   }
   corio__ebr_unpin(w->ebr);
@@ -1021,7 +1018,7 @@ static void run(corio__worker_t *w, corio_task_t *t) {
   CORIO__COUNT(w->n_run, 1);
   int again = corio__task_run(t, &w->current);
 
-  if (w->run_fenced)
+  if (atomic_load_explicit(&w->pushing, memory_order_relaxed)) /* ours */
     end_run_pushes(w);
   if (again) {
     if (t->bound != NULL) {
